@@ -1,0 +1,114 @@
+"""The runtime seam: what the engine needs from whatever runs containers.
+
+Only implementations in this package talk to Docker. Plugins and the engine see the
+small, engine-neutral shapes defined here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+LABEL_MANAGED = "io.envctl.managed"
+LABEL_RUN_ID = "io.envctl.run-id"
+LABEL_SCENARIO = "io.envctl.scenario"
+LABEL_SERVICE = "io.envctl.service"
+LABEL_TYPE = "io.envctl.type"
+LABEL_OWNER_HOST = "io.envctl.owner-host"
+LABEL_OWNER_PID = "io.envctl.owner-pid"
+LABEL_CREATED = "io.envctl.created"
+LABEL_ENDPOINTS = "io.envctl.endpoints"
+
+
+@dataclass(frozen=True)
+class PublishedPort:
+    """A container port and the 127.0.0.1 host port it is published on."""
+
+    container: int
+    host: int
+    protocol: str = "tcp"
+    pinned: bool = False
+
+
+@dataclass(frozen=True)
+class ContainerSpec:
+    """Everything needed to create one container, in envctl's words."""
+
+    name: str
+    image: str
+    network: str
+    aliases: Sequence[str]
+    labels: Mapping[str, str]
+    env: Mapping[str, str] = field(default_factory=dict)
+    ports: Sequence[PublishedPort] = ()
+    command: Sequence[str] | None = None
+    entrypoint: Sequence[str] | None = None
+    volumes: Mapping[str, str] = field(default_factory=dict)
+    """Volume or host path -> container path."""
+
+
+@dataclass(frozen=True)
+class ExecResult:
+    exit_code: int
+    output: str
+
+
+class ContainerHandle(Protocol):
+    """What plugins may do with a running container of theirs."""
+
+    @property
+    def name(self) -> str: ...
+
+    def state(self) -> tuple[str, int | None]:
+        """``(status, exit_code)``; status is e.g. ``running`` or ``exited``."""
+        ...
+
+    def logs_tail(self, lines: int = 20) -> list[str]: ...
+
+    def exec(self, command: Sequence[str]) -> ExecResult: ...
+
+
+@dataclass(frozen=True)
+class ManagedResource:
+    """A container, network or volume that carries envctl's labels."""
+
+    kind: str  # container | network | volume
+    id: str
+    name: str
+    labels: Mapping[str, str]
+    status: str = ""
+
+    @property
+    def run_id(self) -> str:
+        return self.labels.get(LABEL_RUN_ID, "")
+
+    @property
+    def scenario(self) -> str:
+        return self.labels.get(LABEL_SCENARIO, "")
+
+    @property
+    def service(self) -> str:
+        return self.labels.get(LABEL_SERVICE, "")
+
+
+class Runtime(Protocol):
+    """The one seam that touches the container engine."""
+
+    def describe(self) -> str:
+        """Where the engine is, for messages (e.g. ``unix:///var/run/docker.sock``)."""
+        ...
+
+    def create_network(self, name: str, labels: Mapping[str, str]) -> None: ...
+
+    def ensure_image(self, image: str, override_hint: str) -> None:
+        """Raise :class:`~envctl.errors.ImageNotFound` when absent and not pullable."""
+        ...
+
+    def run_container(self, spec: ContainerSpec) -> ContainerHandle: ...
+
+    def list_managed(self, labels: Mapping[str, str] | None = None) -> list[ManagedResource]: ...
+
+    def remove(self, resources: Sequence[ManagedResource]) -> list[str]:
+        """Remove containers, then networks, then volumes. Returns errors, never raises."""
+        ...

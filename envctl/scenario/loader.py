@@ -1,0 +1,480 @@
+"""Load a scenario file: YAML with line numbers, ``extends``, ``${VAR}``, validation.
+
+Every problem of a file is collected and reported at once, each as
+``path:line: key.path: message``, with did-you-mean hints for misspelt keys, service
+types and service names.
+"""
+
+from __future__ import annotations
+
+import difflib
+import types
+import typing
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Union
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from envctl.errors import ConfigError, Problem
+from envctl.graph import find_cycle, format_cycle
+from envctl.scenario.interpolate import InterpolationError, interpolate
+from envctl.scenario.models import Category, Scenario
+from envctl.services import PLUGINS
+
+Loc = tuple[str | int, ...]
+Positions = dict[Loc, tuple[str, int]]
+"""Where each value came from: data path -> (file, line)."""
+
+
+def load_scenario(path: str | Path, environ: Mapping[str, str] | None = None) -> Scenario:
+    """Load and validate one scenario file. Raises :class:`ConfigError` with every problem."""
+    import os
+
+    env = dict(os.environ) if environ is None else environ
+    file = Path(path)
+    problems: list[Problem] = []
+    data, positions = _load_with_extends(file.resolve(), (), problems, display=str(path))
+    if data is None:
+        raise ConfigError(problems)
+    if "extends" in data:
+        data = {k: v for k, v in data.items() if k != "extends"}
+    data = _interpolate_tree(data, (), env, positions, problems, str(path))
+    if "category" not in data:
+        inferred = infer_category(file)
+        if inferred is not None:
+            data["category"] = inferred.value
+
+    scenario: Scenario | None = None
+    try:
+        scenario = Scenario.model_validate(data)
+    except ValidationError as exc:
+        problems.extend(_validation_problems(exc, data, positions, str(path)))
+    problems.extend(_semantic_problems(data, positions, str(path)))
+    if problems or scenario is None:
+        raise ConfigError(_dedupe_sorted(problems))
+    scenario._source = file.resolve()
+    return scenario
+
+
+def infer_category(file: Path) -> Category | None:
+    """The category named by the nearest enclosing folder (unit, integration, mixed)."""
+    for parent in file.resolve().parents:
+        if parent.name in {c.value for c in Category}:
+            return Category(parent.name)
+    return None
+
+
+# -- YAML with positions -----------------------------------------------------------------
+
+
+def parse_yaml(text: str, display: str, problems: list[Problem]) -> tuple[Any, Positions]:
+    """Parse YAML keeping the line of every key and list item. Duplicate keys are problems."""
+    loader = yaml.SafeLoader(text)
+    positions: Positions = {}
+    try:
+        node = loader.get_single_node()
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = mark.line + 1 if mark is not None else None
+        reason = getattr(exc, "problem", None) or str(exc)
+        problems.append(Problem(display, line, "", f"invalid YAML: {reason}"))
+        return None, positions
+    finally:
+        loader.dispose()
+    if node is None:
+        return {}, positions
+
+    def build(n: yaml.Node, loc: Loc) -> Any:
+        positions[loc] = (display, n.start_mark.line + 1)
+        if isinstance(n, yaml.MappingNode):
+            loader.flatten_mapping(n)
+            result: dict[Any, Any] = {}
+            for key_node, value_node in n.value:
+                key = loader.construct_object(key_node, deep=True)
+                if not isinstance(key, str | int | float | bool):
+                    problems.append(
+                        Problem(
+                            display,
+                            key_node.start_mark.line + 1,
+                            _dotted(loc),
+                            "keys must be plain scalars",
+                        )
+                    )
+                    continue
+                key = str(key) if not isinstance(key, str) else key
+                if key in result:
+                    problems.append(
+                        Problem(
+                            display,
+                            key_node.start_mark.line + 1,
+                            _dotted((*loc, key)),
+                            "duplicate key (an earlier value would be lost)",
+                        )
+                    )
+                result[key] = build(value_node, (*loc, key))
+                positions[(*loc, key)] = (display, key_node.start_mark.line + 1)
+            return result
+        if isinstance(n, yaml.SequenceNode):
+            return [build(item, (*loc, i)) for i, item in enumerate(n.value)]
+        try:
+            return loader.construct_object(n, deep=True)
+        except yaml.YAMLError as exc:
+            problems.append(Problem(display, n.start_mark.line + 1, _dotted(loc), str(exc)))
+            return None
+
+    try:
+        return build(node, ()), positions
+    except yaml.YAMLError as exc:  # pragma: no cover - composition already succeeded
+        problems.append(Problem(display, None, "", f"invalid YAML: {exc}"))
+        return None, positions
+
+
+def _load_with_extends(
+    file: Path, chain: tuple[Path, ...], problems: list[Problem], display: str
+) -> tuple[dict[str, Any] | None, Positions]:
+    if file in chain:
+        cycle = " -> ".join(str(p) for p in (*chain, file))
+        problems.append(Problem(display, None, "extends", f"extends cycle: {cycle}"))
+        return None, {}
+    try:
+        text = file.read_text(encoding="utf-8")
+    except OSError as exc:
+        problems.append(Problem(display, None, "", f"cannot read file: {exc.strerror or exc}"))
+        return None, {}
+    data, positions = parse_yaml(text, display, problems)
+    if data is None:
+        return None, positions
+    if not isinstance(data, dict):
+        problems.append(
+            Problem(display, 1, "", "a scenario file must be a mapping of keys (name:, ...)")
+        )
+        return None, positions
+
+    bases = data.get("extends")
+    if bases is None:
+        return data, positions
+    if isinstance(bases, str):
+        base_list = [bases]
+    elif isinstance(bases, list) and all(isinstance(b, str) for b in bases):
+        base_list = list(bases)
+    else:
+        line = positions.get(("extends",), (display, None))[1]
+        problems.append(Problem(display, line, "extends", "must be a path or a list of paths"))
+        return data, positions
+
+    merged: dict[str, Any] = {}
+    merged_pos: Positions = {}
+    for index, base in enumerate(base_list):
+        base_file = (file.parent / base).resolve()
+        loc: Loc = ("extends",) if isinstance(bases, str) else ("extends", index)
+        line = positions.get(loc, (display, None))[1]
+        if not base_file.is_file():
+            problems.append(
+                Problem(
+                    display,
+                    line,
+                    _dotted(loc),
+                    f"base template '{base}' does not exist (looked for {base_file})",
+                )
+            )
+            continue
+        base_display = _display_path(base_file, Path(display))
+        base_data, base_pos = _load_with_extends(base_file, (*chain, file), problems, base_display)
+        if base_data is None:
+            continue
+        base_data = {k: v for k, v in base_data.items() if k not in ("extends", "name")}
+        merged = deep_merge(merged, base_data)
+        merged_pos.update(base_pos)
+    merged = deep_merge(merged, data)
+    merged_pos.update(positions)
+    return merged, merged_pos
+
+
+def _display_path(target: Path, relative_to: Path) -> str:
+    try:
+        import os
+
+        return os.path.relpath(target, Path.cwd())
+    except ValueError:
+        return str(target)
+
+
+def deep_merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
+    """Maps merge recursively; anything else (lists included) is replaced by ``override``."""
+    result = dict(base)
+    for key, value in override.items():
+        if isinstance(value, Mapping) and isinstance(result.get(key), Mapping):
+            result[key] = deep_merge(result[key], value)
+        else:
+            result[key] = value
+    return result
+
+
+def _interpolate_tree(
+    value: Any,
+    loc: Loc,
+    env: Mapping[str, str],
+    positions: Positions,
+    problems: list[Problem],
+    display: str,
+) -> Any:
+    if isinstance(value, str):
+        try:
+            return interpolate(value, env)
+        except InterpolationError as exc:
+            file, line = _position(positions, loc, display)
+            problems.append(Problem(file, line, _dotted(loc), str(exc)))
+            return value
+    if isinstance(value, dict):
+        return {
+            k: _interpolate_tree(v, (*loc, k), env, positions, problems, display)
+            for k, v in value.items()
+        }
+    if isinstance(value, list):
+        return [
+            _interpolate_tree(v, (*loc, i), env, positions, problems, display)
+            for i, v in enumerate(value)
+        ]
+    return value
+
+
+# -- validation errors -> problems --------------------------------------------------------
+
+
+def _validation_problems(
+    exc: ValidationError, data: Any, positions: Positions, display: str
+) -> list[Problem]:
+    grouped: dict[Loc, list[tuple[int, dict[str, Any]]]] = {}
+    from_union: set[Loc] = set()
+    for error in exc.errors(include_url=False):
+        loc, skipped = _clean_loc(tuple(error["loc"]), data)
+        grouped.setdefault(loc, []).append((len(loc) + skipped, error))
+        if skipped:
+            from_union.add(loc)
+
+    problems: list[Problem] = []
+    for loc, errors in grouped.items():
+        # A union (e.g. `bool | CleanupMap`) reports every member; when one member got
+        # further into the value, that is the one the author meant.
+        if loc in from_union and any(
+            other[: len(loc)] == loc and len(other) > len(loc) for other in grouped
+        ):
+            continue
+        deepest = max(depth for depth, _ in errors)
+        chosen = [e for depth, e in errors if depth == deepest]
+        messages: list[str] = []
+        for error in chosen:
+            message = _message(error, loc, data)
+            if message not in messages:
+                messages.append(message)
+        file, line = _position(positions, loc, display)
+        problems.append(Problem(file, line, _dotted(loc), "; or ".join(messages)))
+    return problems
+
+
+def _clean_loc(loc: Loc, data: Any) -> tuple[Loc, int]:
+    """Drop union-member tags pydantic puts in ``loc`` so it follows the data."""
+    cleaned: list[str | int] = []
+    skipped = 0
+    current = data
+    for index, part in enumerate(loc):
+        last = index == len(loc) - 1
+        if (isinstance(current, dict) and part in current) or (
+            isinstance(current, list) and isinstance(part, int) and 0 <= part < len(current)
+        ):
+            cleaned.append(part)
+            current = current[part]
+        elif _is_member_tag(part) or (not last and isinstance(current, dict | list)):
+            skipped += 1  # a union member name such as 'kafka', 'bool' or 'CleanupMap'
+        else:
+            cleaned.append(part)
+            current = None
+    return tuple(cleaned), skipped
+
+
+def _is_member_tag(part: str | int) -> bool:
+    text = str(part)
+    return text in ("bool", "str", "int", "float") or text.startswith(("literal[", "function-"))
+
+
+def _message(error: Mapping[str, Any], loc: Loc, data: Any) -> str:
+    kind = error["type"]
+    if kind == "extra_forbidden":
+        allowed = _allowed_keys(loc[:-1], data)
+        key = str(loc[-1])
+        close = difflib.get_close_matches(key, allowed, n=1, cutoff=0.6)
+        hint = f" — did you mean '{close[0]}'?" if close else ""
+        valid = f" (valid: {', '.join(sorted(allowed))})" if allowed and not close else ""
+        return f"unknown key{hint}{valid}"
+    if kind == "missing":
+        return "required key is missing"
+    if kind == "union_tag_invalid":
+        tag = str(error.get("ctx", {}).get("tag", ""))
+        types_ = sorted(PLUGINS)
+        close = difflib.get_close_matches(tag, types_, n=1)
+        hint = f" — did you mean '{close[0]}'?" if close else ""
+        return f"unknown service type '{tag}'{hint} (valid: {', '.join(types_)})"
+    if kind == "union_tag_not_found":
+        return f"required key 'type' is missing (one of: {', '.join(sorted(PLUGINS))})"
+    message = str(error["msg"])
+    if kind in ("enum", "literal_error"):
+        return f"{error.get('input')!r} is not valid; {message[0].lower()}{message[1:]}"
+    for prefix in ("Value error, ", "Assertion failed, "):
+        message = message.removeprefix(prefix)
+    return message
+
+
+def _allowed_keys(loc: Loc, data: Any) -> list[str]:
+    annotation: Any = Scenario
+    current = data
+    for part in loc:
+        annotation = _unwrap(annotation, current)
+        origin = typing.get_origin(annotation)
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            field = annotation.model_fields.get(str(part))
+            if field is None:
+                field = next(
+                    (
+                        f
+                        for f in annotation.model_fields.values()
+                        if f.validation_alias == part or f.alias == part
+                    ),
+                    None,
+                )
+            if field is None:
+                return []
+            annotation = field.annotation
+        elif origin is dict:
+            annotation = typing.get_args(annotation)[1]
+        elif origin is list:
+            annotation = typing.get_args(annotation)[0]
+        else:
+            return []
+        current = (
+            current.get(part)
+            if isinstance(current, dict)
+            else (
+                current[part]
+                if isinstance(current, list) and isinstance(part, int) and part < len(current)
+                else None
+            )
+        )
+    annotation = _unwrap(annotation, current)
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        keys = []
+        for name, field in annotation.model_fields.items():
+            keys.append(field.alias or name)
+            if isinstance(field.validation_alias, str):
+                keys.append(field.validation_alias)
+        return keys
+    return []
+
+
+def _unwrap(annotation: Any, value: Any) -> Any:
+    while True:
+        origin = typing.get_origin(annotation)
+        if origin is typing.Annotated:
+            annotation = typing.get_args(annotation)[0]
+            continue
+        if origin in (Union, types.UnionType):
+            members = [a for a in typing.get_args(annotation) if a is not type(None)]
+            models = [m for m in members if isinstance(m, type) and issubclass(m, BaseModel)]
+            if isinstance(value, dict) and models:
+                tag = value.get("type")
+                for model in models:
+                    field = model.model_fields.get("type")
+                    if field is not None and tag in typing.get_args(field.annotation):
+                        return model
+                return models[0]
+            annotation = members[0] if len(members) == 1 else annotation
+            if len(members) != 1:
+                return annotation
+            continue
+        return annotation
+
+
+# -- checks across keys ---------------------------------------------------------------------
+
+
+def _semantic_problems(data: Any, positions: Positions, display: str) -> list[Problem]:
+    problems: list[Problem] = []
+    services = data.get("external_services") if isinstance(data, dict) else None
+    if not isinstance(services, dict):
+        return problems
+    names = [str(n) for n in services]
+    depends: dict[str, list[str]] = {}
+    for name, spec in services.items():
+        deps = spec.get("depends_on", []) if isinstance(spec, dict) else []
+        if isinstance(deps, str):
+            deps = [deps]
+        if not isinstance(deps, list):
+            continue
+        depends[name] = [str(d) for d in deps]
+        for index, dep in enumerate(deps):
+            loc: Loc = ("external_services", name, "depends_on", index)
+            if dep == name:
+                message = f"service '{name}' depends on itself"
+            elif dep not in services:
+                close = difflib.get_close_matches(str(dep), names, n=1)
+                hint = f" — did you mean '{close[0]}'?" if close else ""
+                message = f"service '{name}' depends on '{dep}', which is not defined{hint}"
+            else:
+                continue
+            file, line = _position(positions, loc, display)
+            problems.append(Problem(file, line, _dotted(loc), message))
+    cycle = find_cycle({n: [d for d in deps if d != n] for n, deps in depends.items()})
+    if cycle:
+        loc = ("external_services", cycle[0], "depends_on")
+        file, line = _position(positions, loc, display)
+        problems.append(
+            Problem(file, line, _dotted(loc), f"dependency cycle: {format_cycle(cycle)}")
+        )
+
+    profiles = data.get("timeout_profiles")
+    if isinstance(profiles, dict):
+        types_used = {str(s.get("type")) for s in services.values() if isinstance(s, dict)}
+        for key in profiles:
+            if key in services or key in types_used:
+                continue
+            close = difflib.get_close_matches(str(key), names, n=1)
+            hint = f" — did you mean '{close[0]}'?" if close else ""
+            loc = ("timeout_profiles", key)
+            file, line = _position(positions, loc, display)
+            problems.append(
+                Problem(
+                    file,
+                    line,
+                    _dotted(loc),
+                    f"'{key}' is neither a service nor a service type of this scenario{hint}",
+                )
+            )
+    return problems
+
+
+# -- helpers ----------------------------------------------------------------------------------
+
+
+def _position(positions: Positions, loc: Loc, display: str) -> tuple[str, int | None]:
+    for end in range(len(loc), -1, -1):
+        found = positions.get(tuple(loc[:end]))
+        if found is not None:
+            return found
+    return display, None
+
+
+def _dotted(loc: Loc) -> str:
+    text = ""
+    for part in loc:
+        if isinstance(part, int):
+            text += f"[{part}]"
+        else:
+            text += ("." if text else "") + str(part)
+    return text
+
+
+def _dedupe_sorted(problems: list[Problem]) -> list[Problem]:
+    seen: set[Problem] = set()
+    unique = [p for p in problems if not (p in seen or seen.add(p))]  # type: ignore[func-returns-value]
+    return sorted(unique, key=lambda p: (p.file, p.line or 0))

@@ -1,0 +1,125 @@
+"""The scenario file, as pydantic models. This module is the reference for the format."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import Field, PrivateAttr, field_validator
+
+from envctl.scenario.spec import (
+    SERVICE_NAME_RE,
+    CleanupSetting,
+    DependencyMode,
+    ServiceSpecBase,
+    SnapshotPolicy,
+    StrictModel,
+    TimeoutProfile,
+)
+from envctl.services.kafka import KafkaSpec
+
+ServiceSpec = Annotated[KafkaSpec, Field(discriminator="type")]
+"""One entry of ``external_services``; ``type`` chooses the model."""
+
+STEP_KINDS = (
+    "publish",
+    "expect_message",
+    "consume",
+    "sql",
+    "redis",
+    "http",
+    "exec",
+    "sleep",
+    "call",
+)
+
+
+class Category(StrEnum):
+    UNIT = "unit"
+    INTEGRATION = "integration"
+    MIXED = "mixed"
+
+
+class Scenario(StrictModel):
+    """A scenario: the services a test needs, how they start, and what happens afterwards."""
+
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", max_length=100)
+    description: str = ""
+    category: Category | None = Field(
+        default=None,
+        description="unit | integration | mixed; defaults to the folder the file is in.",
+    )
+    dependency_mode: DependencyMode = Field(
+        default=DependencyMode.MOCK,
+        description="real: services run for real; mock: in-memory doubles (default).",
+    )
+    extends: str | list[str] | None = Field(
+        default=None,
+        description="Base template(s), relative to this file: maps merge deeply, lists replace.",
+    )
+    external_services: dict[str, ServiceSpec] = Field(default_factory=dict)
+    timeout_profiles: dict[str, TimeoutProfile] = Field(
+        default_factory=dict,
+        description="Seconds per phase, keyed by service name (or service type).",
+    )
+    cleanup_after: CleanupSetting = Field(
+        default=True,
+        description="true: remove everything; false: keep for inspection; on_success; or a map.",
+    )
+    snapshot: SnapshotPolicy = Field(default_factory=SnapshotPolicy)
+    steps: list[dict[str, Any]] = Field(
+        default_factory=list,
+        description=f"Steps, each one of: {', '.join(STEP_KINDS)}. Executed by `envctl run`.",
+    )
+    expected: dict[str, Any] | list[Any] = Field(
+        default_factory=dict, description="Final assertions, checked by `envctl run`."
+    )
+
+    _source: Path | None = PrivateAttr(default=None)
+
+    @property
+    def source(self) -> Path | None:
+        """The file this scenario was loaded from."""
+        return self._source
+
+    @field_validator("external_services")
+    @classmethod
+    def _service_names(cls, services: dict[str, ServiceSpecBase]) -> dict[str, ServiceSpecBase]:
+        for name in services:
+            if not SERVICE_NAME_RE.match(name):
+                raise ValueError(
+                    f"service name '{name}' must be lower-case letters, digits, '-' or '_', "
+                    "starting with a letter"
+                )
+        return services
+
+    @field_validator("steps")
+    @classmethod
+    def _step_kinds(cls, steps: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        import difflib
+
+        for index, step in enumerate(steps):
+            if len(step) != 1:
+                raise ValueError(
+                    f"step {index} must have exactly one kind ({', '.join(STEP_KINDS)}), "
+                    f"found {', '.join(map(str, step)) or 'none'}"
+                )
+            kind = next(iter(step))
+            if kind not in STEP_KINDS:
+                close = difflib.get_close_matches(str(kind), STEP_KINDS, n=1)
+                hint = f" — did you mean '{close[0]}'?" if close else ""
+                raise ValueError(
+                    f"step {index}: unknown step kind '{kind}'{hint} "
+                    f"(valid: {', '.join(STEP_KINDS)})"
+                )
+        return steps
+
+    def timeouts_for(self, service: str) -> TimeoutProfile:
+        """The scenario's timeout profile for a service: by name, else by its type."""
+        if service in self.timeout_profiles:
+            return self.timeout_profiles[service]
+        spec = self.external_services.get(service)
+        if spec is not None and spec.type in self.timeout_profiles:
+            return self.timeout_profiles[spec.type]
+        return TimeoutProfile()

@@ -1,0 +1,177 @@
+"""Building blocks shared by every service type's config model.
+
+Each service plugin in :mod:`envctl.services` defines its own ``*Spec`` model on top
+of :class:`ServiceSpecBase`; :mod:`envctl.scenario.models` joins them into one
+union discriminated by ``type``.
+"""
+
+from __future__ import annotations
+
+import re
+from enum import StrEnum
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    field_validator,
+    model_validator,
+)
+
+SERVICE_NAME_RE = re.compile(r"^[a-z][a-z0-9_-]{0,62}$")
+
+
+class StrictModel(BaseModel):
+    """Unknown keys are errors, values are not silently coerced across kinds."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+def _scalar_to_str(value: Any) -> Any:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return str(value)
+    return value
+
+
+ScalarStr = Annotated[str, BeforeValidator(_scalar_to_str)]
+"""A string that also accepts YAML numbers and booleans (``retention.ms: 600000``)."""
+
+
+class DependencyMode(StrEnum):
+    """Whether a scenario meets real services or in-memory doubles."""
+
+    REAL = "real"
+    MOCK = "mock"
+
+
+class ServiceMode(StrEnum):
+    """How envctl gets hold of a service."""
+
+    DOCKER = "docker"
+    """envctl starts a container and removes it afterwards (default)."""
+    EXTERNAL = "external"
+    """Already running somewhere; reached by address, never started or stopped."""
+    CLOUD = "cloud"
+    """External, plus credentials read from environment variables."""
+
+
+class PortMapping(StrictModel):
+    """A container port published on 127.0.0.1, on a free host port unless ``host`` pins one."""
+
+    container: int = Field(ge=1, le=65535)
+    host: int | None = Field(default=None, ge=1, le=65535)
+    protocol: Literal["tcp", "udp"] = "tcp"
+
+    @model_validator(mode="before")
+    @classmethod
+    def _parse_short_form(cls, value: Any) -> Any:
+        # Accept compose-like short forms: 9092, "9092", "19092:9092", "9092/udp".
+        if isinstance(value, int) and not isinstance(value, bool):
+            return {"container": value}
+        if isinstance(value, str):
+            text, _, proto = value.partition("/")
+            parts = text.split(":")
+            if len(parts) == 3 and parts[0] not in ("127.0.0.1", "localhost"):
+                raise ValueError(
+                    f"port '{value}': envctl publishes on 127.0.0.1 only; "
+                    "write 'HOST:CONTAINER' without an address"
+                )
+            try:
+                numbers = [int(p) for p in parts[-2:]] if len(parts) > 1 else [int(parts[0])]
+            except ValueError:
+                raise ValueError(f"port '{value}' is not 'CONTAINER' or 'HOST:CONTAINER'") from None
+            result: dict[str, Any] = {"container": numbers[-1]}
+            if len(numbers) == 2:
+                result["host"] = numbers[0]
+            if proto:
+                result["protocol"] = proto
+            return result
+        return value
+
+
+class CleanupMap(StrictModel):
+    """Cleanup per resource kind; each entry follows the same values as ``cleanup_after``."""
+
+    containers: bool | Literal["on_success"] = True
+    topics: bool | Literal["on_success"] = True
+    consumer_groups: bool | Literal["on_success"] = True
+    databases: bool | Literal["on_success"] = True
+    volumes: bool | Literal["on_success"] = True
+
+
+CleanupSetting = bool | Literal["on_success"] | CleanupMap
+"""``true`` (remove everything), ``false`` (keep for inspection), ``on_success`` or a map."""
+
+
+class SnapshotPolicy(StrictModel):
+    """Whether to capture service state before and after the scenario's steps."""
+
+    before: bool = False
+    after: bool = False
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_bool(cls, value: Any) -> Any:
+        if isinstance(value, bool):
+            return {"before": value, "after": value}
+        return value
+
+
+class ServiceSpecBase(StrictModel):
+    """Fields every service has, whatever its type."""
+
+    type: str = Field(description="Service type: decides the plugin (kafka, postgres, ...).")
+    mode: ServiceMode = Field(default=ServiceMode.DOCKER, description="docker | external | cloud")
+    image: str | None = Field(
+        default=None,
+        description="Container image; each type has a default. ENVCTL_IMAGE_<TYPE> replaces it.",
+    )
+    env: dict[str, ScalarStr] = Field(
+        default_factory=dict, description="Extra environment variables for the container."
+    )
+    ports: list[PortMapping] = Field(
+        default_factory=list,
+        description="Ports to publish on 127.0.0.1 ('CONTAINER' or 'HOST:CONTAINER').",
+    )
+    depends_on: list[str] = Field(
+        default_factory=list, description="Services that must be ready before this one starts."
+    )
+    required: bool = Field(
+        default=True,
+        description="false: when the service cannot be had, the scenario is skipped "
+        "with the reason (never silently mocked).",
+    )
+    url: str | None = Field(
+        default=None,
+        description="Address of an external/cloud service (also ENVCTL_<SERVICE>_URL).",
+    )
+    cleanup_after: CleanupSetting | None = Field(
+        default=None, description="Overrides the scenario's cleanup_after for this service."
+    )
+    snapshot: SnapshotPolicy | None = Field(
+        default=None, description="Overrides the scenario's snapshot policy for this service."
+    )
+
+    @field_validator("depends_on", mode="before")
+    @classmethod
+    def _one_dependency(cls, value: Any) -> Any:
+        return [value] if isinstance(value, str) else value
+
+
+class TimeoutProfile(StrictModel):
+    """Seconds allowed per phase of one service. Unset phases use the service type's default."""
+
+    startup: float | None = Field(default=None, gt=0, description="Create and start the container.")
+    health_check: float | None = Field(
+        default=None, gt=0, description="Until the readiness probe succeeds."
+    )
+    setup: float | None = Field(default=None, gt=0, description="Create topics/databases/keys.")
+    seed: float | None = Field(default=None, gt=0, description="Load seed data.")
+    publish_ack: float | None = Field(
+        default=None, gt=0, description="Kafka: wait for a produced message's delivery report."
+    )
+    stop: float | None = Field(default=None, gt=0, description="Stop the container gracefully.")

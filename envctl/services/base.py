@@ -1,0 +1,115 @@
+"""The shape every service plugin has.
+
+A service type is one module in this package with a ``*Spec`` config model and a
+:class:`ServicePlugin` subclass. The engine owns the order the hooks run in:
+
+    ports() -> container_spec() -> [container starts] -> probe() until ready
+    -> setup() -> (seed, snapshot: later hooks) -> cleanup_resources()
+
+Heavy client libraries (confluent-kafka, psycopg, redis) are imported inside the
+hooks so ``envctl --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Generic, TypeVar
+
+from envctl.runtime.base import ContainerHandle
+from envctl.scenario.spec import PortMapping, ServiceSpecBase
+
+SpecT = TypeVar("SpecT", bound=ServiceSpecBase)
+
+Endpoints = dict[str, Any]
+"""Connection fields of a service, e.g. ``{"bootstrap_servers": "127.0.0.1:49153"}``."""
+
+
+@dataclass(frozen=True)
+class PhaseTimeouts:
+    """Seconds allowed per phase; the service type's defaults, a scenario may override."""
+
+    startup: float = 60.0
+    health_check: float = 60.0
+    setup: float = 30.0
+    seed: float = 60.0
+    publish_ack: float = 10.0
+    stop: float = 10.0
+
+    def scaled(self, factor: float) -> PhaseTimeouts:
+        return PhaseTimeouts(
+            **{name: getattr(self, name) * factor for name in self.__dataclass_fields__}
+        )
+
+
+@dataclass
+class ServiceContext:
+    """What a plugin knows about the run it is part of."""
+
+    run_id: str
+    scenario: str
+    service: str
+    network_alias: str
+    timeouts: PhaseTimeouts
+    image: str = ""
+
+
+@dataclass
+class ServiceHandle:
+    """A service that exists: how to reach it and, for docker mode, its container."""
+
+    name: str
+    endpoints: Endpoints
+    container: ContainerHandle | None = None
+    resources: dict[str, list[str]] = field(default_factory=dict)
+    """What setup created, by kind (``topics``: [...]), for reports and cleanup."""
+
+
+class ProbeFailed(Exception):
+    """One readiness attempt failed; the message says why (shown if the deadline passes)."""
+
+
+class ServicePlugin(ABC, Generic[SpecT]):
+    """One service type. Subclasses fill in the hooks; the engine runs them in order."""
+
+    type_name: ClassVar[str]
+    spec_model: ClassVar[type[ServiceSpecBase]]
+    default_image: ClassVar[str]
+    default_timeouts: ClassVar[PhaseTimeouts] = PhaseTimeouts()
+
+    def __init__(self, spec: SpecT, context: ServiceContext) -> None:
+        self.spec = spec
+        self.context = context
+
+    # -- docker mode ---------------------------------------------------------------
+    def ports(self) -> list[PortMapping]:
+        """Container ports to publish: the type's own plus the scenario's ``ports``."""
+        return list(self.spec.ports)
+
+    @abstractmethod
+    def container_env(self, host_ports: Mapping[int, int]) -> dict[str, str]:
+        """Environment of the container, before the scenario's ``env`` is laid over it."""
+
+    def container_command(self) -> list[str] | None:
+        return None
+
+    @abstractmethod
+    def endpoints(self, host_ports: Mapping[int, int]) -> Endpoints:
+        """Connection fields for clients on this host, from the published ports."""
+
+    # -- external / cloud mode -----------------------------------------------------
+    def external_endpoints(self, url: str) -> Endpoints:
+        """Connection fields for an already-running service at ``url``."""
+        raise NotImplementedError(f"service type '{self.type_name}' has no external mode")
+
+    # -- lifecycle -------------------------------------------------------------------
+    @abstractmethod
+    def probe(self, handle: ServiceHandle, timeout: float) -> None:
+        """One readiness attempt over the service's real protocol; raise ProbeFailed."""
+
+    def setup(self, handle: ServiceHandle, timeout: float) -> None:
+        """Create the scenario's resources (topics, databases, keys). Default: nothing."""
+
+    def cleanup_resources(self, handle: ServiceHandle, timeout: float) -> None:
+        """Remove what :meth:`setup` created; used when the service outlives the run."""

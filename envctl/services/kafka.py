@@ -1,0 +1,252 @@
+"""Kafka: a single-node broker, readiness by a metadata request, topics created and confirmed.
+
+Flavors:
+- ``apache`` (default, image ``apache/kafka``): KRaft single node with two listeners, one for
+  the run's network (``<service>:19092``) and one advertised on the published 127.0.0.1 port.
+- ``tansu`` (image ``ghcr.io/tansu-io/tansu``): a Kafka-compatible broker configured by
+  ``LISTENER_URL`` / ``ADVERTISED_LISTENER_URL``. It has one listener, advertised on the
+  published port, so only clients on the host reach it (not other containers).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Mapping
+from typing import Any, ClassVar, Literal
+
+from pydantic import Field, field_validator, model_validator
+
+from envctl.scenario.spec import PortMapping, ScalarStr, ServiceSpecBase, StrictModel
+from envctl.services.base import (
+    Endpoints,
+    PhaseTimeouts,
+    ProbeFailed,
+    ServiceHandle,
+    ServicePlugin,
+)
+
+KAFKA_PORT = 9092
+INTERNAL_PORT = 19092
+CONTROLLER_PORT = 9093
+APACHE_IMAGE = "apache/kafka:3.9.0"
+TANSU_IMAGE = "ghcr.io/tansu-io/tansu:latest"
+
+
+class TopicSpec(StrictModel):
+    """A topic created (and confirmed visible) before the service counts as ready."""
+
+    name: str = Field(min_length=1, max_length=249, pattern=r"^[A-Za-z0-9._-]+$")
+    partitions: int = Field(default=1, ge=1, le=10000)
+    replication_factor: int = Field(
+        default=1, ge=1, validation_alias="replication", description="Alias: replication."
+    )
+    config: dict[str, ScalarStr] = Field(
+        default_factory=dict, description="Topic configs, e.g. {retention.ms: 600000}."
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_name(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return {"name": value}
+        if isinstance(value, dict) and "replication_factor" in value:
+            value = dict(value)
+            value["replication"] = value.pop("replication_factor")
+        return value
+
+
+class KafkaSeed(StrictModel):
+    """Records produced into a topic before the scenario runs."""
+
+    topic: str
+    from_: str = Field(alias="from", description="JSON Lines / JSON / YAML file of records.")
+
+
+class KafkaSpec(ServiceSpecBase):
+    """A Kafka (or Kafka-compatible) broker."""
+
+    type: Literal["kafka"]
+    flavor: Literal["apache", "tansu"] | None = Field(
+        default=None, description="apache | tansu; recognised from the image name when unset."
+    )
+    topics: list[TopicSpec] = Field(default_factory=list)
+    seed: list[KafkaSeed] = Field(default_factory=list)
+
+    @field_validator("topics")
+    @classmethod
+    def _unique_topics(cls, topics: list[TopicSpec]) -> list[TopicSpec]:
+        seen: set[str] = set()
+        for topic in topics:
+            if topic.name in seen:
+                raise ValueError(f"topic '{topic.name}' is listed twice")
+            seen.add(topic.name)
+        return topics
+
+
+def flavor_of(spec: KafkaSpec, image: str) -> Literal["apache", "tansu"]:
+    """The flavor set in the scenario, else recognised from the image name."""
+    if spec.flavor is not None:
+        return spec.flavor
+    return "tansu" if "tansu" in image.rsplit("/", 1)[-1] or "/tansu" in image else "apache"
+
+
+class KafkaService(ServicePlugin[KafkaSpec]):
+    type_name: ClassVar[str] = "kafka"
+    spec_model = KafkaSpec
+    default_image: ClassVar[str] = APACHE_IMAGE
+    default_timeouts: ClassVar[PhaseTimeouts] = PhaseTimeouts(
+        startup=60, health_check=90, setup=30, seed=120, publish_ack=10
+    )
+
+    @property
+    def flavor(self) -> Literal["apache", "tansu"]:
+        return flavor_of(self.spec, self.context.image)
+
+    def ports(self) -> list[PortMapping]:
+        own = [p for p in self.spec.ports if p.container == KAFKA_PORT]
+        others = [p for p in self.spec.ports if p.container != KAFKA_PORT]
+        return (own or [PortMapping(container=KAFKA_PORT)]) + others
+
+    def container_env(self, host_ports: Mapping[int, int]) -> dict[str, str]:
+        host_port = host_ports[KAFKA_PORT]
+        if self.flavor == "tansu":
+            return {
+                "LISTENER_URL": f"tcp://0.0.0.0:{KAFKA_PORT}",
+                "ADVERTISED_LISTENER_URL": f"tcp://127.0.0.1:{host_port}",
+                "STORAGE_ENGINE": "memory://tansu/",
+            }
+        alias = self.context.network_alias
+        return {
+            "KAFKA_NODE_ID": "1",
+            "KAFKA_PROCESS_ROLES": "broker,controller",
+            "KAFKA_LISTENERS": (
+                f"INTERNAL://:{INTERNAL_PORT},EXTERNAL://:{KAFKA_PORT},"
+                f"CONTROLLER://:{CONTROLLER_PORT}"
+            ),
+            "KAFKA_ADVERTISED_LISTENERS": (
+                f"INTERNAL://{alias}:{INTERNAL_PORT},EXTERNAL://127.0.0.1:{host_port}"
+            ),
+            "KAFKA_LISTENER_SECURITY_PROTOCOL_MAP": (
+                "INTERNAL:PLAINTEXT,EXTERNAL:PLAINTEXT,CONTROLLER:PLAINTEXT"
+            ),
+            "KAFKA_INTER_BROKER_LISTENER_NAME": "INTERNAL",
+            "KAFKA_CONTROLLER_LISTENER_NAMES": "CONTROLLER",
+            "KAFKA_CONTROLLER_QUORUM_VOTERS": f"1@localhost:{CONTROLLER_PORT}",
+            "KAFKA_OFFSETS_TOPIC_REPLICATION_FACTOR": "1",
+            "KAFKA_TRANSACTION_STATE_LOG_REPLICATION_FACTOR": "1",
+            "KAFKA_TRANSACTION_STATE_LOG_MIN_ISR": "1",
+            "KAFKA_GROUP_INITIAL_REBALANCE_DELAY_MS": "0",
+            "KAFKA_NUM_PARTITIONS": "1",
+        }
+
+    def endpoints(self, host_ports: Mapping[int, int]) -> Endpoints:
+        result: Endpoints = {"bootstrap_servers": f"127.0.0.1:{host_ports[KAFKA_PORT]}"}
+        if self.flavor == "apache":
+            result["internal_bootstrap_servers"] = f"{self.context.network_alias}:{INTERNAL_PORT}"
+        return result
+
+    def external_endpoints(self, url: str) -> Endpoints:
+        servers = url.removeprefix("kafka://").removeprefix("tcp://")
+        return {"bootstrap_servers": servers}
+
+    # -- lifecycle -------------------------------------------------------------------
+    def _admin(self, handle: ServiceHandle, timeout: float) -> Any:
+        from confluent_kafka.admin import AdminClient
+
+        ms = str(max(int(timeout * 1000), 100))
+        return AdminClient(
+            {
+                "bootstrap.servers": handle.endpoints["bootstrap_servers"],
+                "socket.connection.setup.timeout.ms": ms,
+                "reconnect.backoff.ms": "10",
+                "reconnect.backoff.max.ms": "200",
+                "log_level": "0",
+                "logger": _SILENT_LOGGER,
+            }
+        )
+
+    def probe(self, handle: ServiceHandle, timeout: float) -> None:
+        from confluent_kafka import KafkaException
+
+        admin = self._admin(handle, timeout)
+        try:
+            metadata = admin.list_topics(timeout=timeout)
+        except KafkaException as exc:
+            raise ProbeFailed(f"metadata request failed: {exc.args[0]}") from None
+        if not metadata.brokers:
+            raise ProbeFailed("metadata answered without any broker")
+
+    def setup(self, handle: ServiceHandle, timeout: float) -> None:
+        if not self.spec.topics:
+            return
+        from confluent_kafka import KafkaError, KafkaException
+        from confluent_kafka.admin import NewTopic
+
+        from envctl.errors import ServiceFailed
+
+        admin = self._admin(handle, timeout)
+        new = [
+            NewTopic(
+                t.name,
+                num_partitions=t.partitions,
+                replication_factor=t.replication_factor,
+                config=dict(t.config),
+            )
+            for t in self.spec.topics
+        ]
+        futures = admin.create_topics(new, operation_timeout=timeout, request_timeout=timeout)
+        for name, future in futures.items():
+            try:
+                future.result(timeout=timeout)
+            except KafkaException as exc:
+                error = exc.args[0]
+                exists = KafkaError.TOPIC_ALREADY_EXISTS
+                if isinstance(error, KafkaError) and error.code() == exists:
+                    continue
+                raise ServiceFailed(
+                    self.context.service, f"cannot create topic '{name}': {error}"
+                ) from None
+        handle.resources.setdefault("topics", []).extend(t.name for t in self.spec.topics)
+        self._confirm_visible(handle, [t.name for t in self.spec.topics], timeout)
+
+    def _confirm_visible(self, handle: ServiceHandle, names: list[str], timeout: float) -> None:
+        from envctl.errors import ServiceFailed
+        from envctl.retry import poll_until
+
+        admin = self._admin(handle, timeout)
+        wanted = {t.name: t.partitions for t in self.spec.topics if t.name in names}
+
+        def missing() -> list[str]:
+            metadata = admin.list_topics(timeout=min(timeout, 5.0))
+            return [
+                name
+                for name, partitions in wanted.items()
+                if name not in metadata.topics or len(metadata.topics[name].partitions) < partitions
+            ]
+
+        left = poll_until(lambda: not missing(), timeout=timeout)
+        if not left:
+            raise ServiceFailed(
+                self.context.service,
+                f"topics {', '.join(missing())} not visible in metadata after {timeout:.0f}s",
+            )
+
+    def cleanup_resources(self, handle: ServiceHandle, timeout: float) -> None:
+        topics = handle.resources.get("topics", [])
+        if not topics:
+            return
+        admin = self._admin(handle, timeout)
+        for future in admin.delete_topics(topics, operation_timeout=timeout).values():
+            # Already gone is fine; cleanup must go on.
+            with contextlib.suppress(Exception):
+                future.result(timeout=timeout)
+
+
+class _SilentLogger:
+    """librdkafka logs connection refusals to stderr while a broker boots; keep them quiet."""
+
+    def log(self, *_args: object, **_kwargs: object) -> None:
+        return None
+
+
+_SILENT_LOGGER = _SilentLogger()

@@ -1,0 +1,141 @@
+"""Settings read once at the edge (CLI, pytest plugin, library entry) and passed down.
+
+Nothing else in envctl reads ``os.environ``. Precedence, highest first:
+command-line options > ``ENVCTL_*`` environment variables > project config file
+(``envctl.yaml``) > built-in defaults.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from envctl.errors import ConfigError, Problem
+
+PROJECT_CONFIG_NAMES = ("envctl.yaml", ".envctl.yaml")
+IMAGE_ENV_PREFIX = "ENVCTL_IMAGE_"
+
+
+class ProjectConfig(BaseModel):
+    """The optional project config file ``envctl.yaml`` (found from the working directory up)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    scenarios_dir: str | None = Field(
+        default=None, description="Where scenarios live, relative to this file."
+    )
+    images: dict[str, str] = Field(
+        default_factory=dict,
+        description="Image per service type, e.g. {kafka: mirror.local/apache/kafka:3.9.0}. "
+        "Replaces the image of every service of that type (registry mirrors).",
+    )
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything envctl needs to know about its surroundings."""
+
+    cwd: Path
+    environ: Mapping[str, str]
+    scenarios_dir: Path
+    image_overrides: Mapping[str, str] = field(default_factory=dict)
+    image_override_sources: Mapping[str, str] = field(default_factory=dict)
+    timeout_scale: float = 1.0
+    project_config_path: Path | None = None
+
+    @classmethod
+    def load(
+        cls,
+        environ: Mapping[str, str] | None = None,
+        cwd: Path | None = None,
+        scenarios_dir: str | Path | None = None,
+    ) -> Settings:
+        env = dict(os.environ if environ is None else environ)
+        here = (cwd or Path.cwd()).resolve()
+        config_path = _find_project_config(env, here)
+        project = _read_project_config(config_path) if config_path else ProjectConfig()
+
+        if scenarios_dir is not None:
+            sdir = Path(scenarios_dir)
+        elif env.get("ENVCTL_SCENARIOS_DIR"):
+            sdir = Path(env["ENVCTL_SCENARIOS_DIR"])
+        elif project.scenarios_dir and config_path is not None:
+            sdir = config_path.parent / project.scenarios_dir
+        else:
+            sdir = Path("scenarios")
+        if not sdir.is_absolute():
+            sdir = here / sdir
+
+        overrides: dict[str, str] = {}
+        sources: dict[str, str] = {}
+        for type_name, image in project.images.items():
+            overrides[type_name.lower()] = image
+            sources[type_name.lower()] = f"{config_path}: images.{type_name}"
+        for key, value in env.items():
+            if key.startswith(IMAGE_ENV_PREFIX) and value:
+                type_name = key[len(IMAGE_ENV_PREFIX) :].lower()
+                overrides[type_name] = value
+                sources[type_name] = key
+
+        scale_text = env.get("ENVCTL_TIMEOUT_SCALE", "1")
+        try:
+            scale = float(scale_text)
+            if scale <= 0:
+                raise ValueError
+        except ValueError:
+            raise ConfigError(
+                f"ENVCTL_TIMEOUT_SCALE={scale_text!r} is not a positive number; "
+                "set it to e.g. 2 or unset it"
+            ) from None
+
+        return cls(
+            cwd=here,
+            environ=env,
+            scenarios_dir=sdir,
+            image_overrides=overrides,
+            image_override_sources=sources,
+            timeout_scale=scale,
+            project_config_path=config_path,
+        )
+
+    def with_scenarios_dir(self, path: str | Path) -> Settings:
+        p = Path(path)
+        return replace(self, scenarios_dir=p if p.is_absolute() else self.cwd / p)
+
+
+def _find_project_config(env: Mapping[str, str], start: Path) -> Path | None:
+    explicit = env.get("ENVCTL_CONFIG")
+    if explicit:
+        path = Path(explicit)
+        if not path.is_file():
+            raise ConfigError(f"ENVCTL_CONFIG={explicit}: no such file; fix the path or unset it")
+        return path.resolve()
+    for folder in (start, *start.parents):
+        for name in PROJECT_CONFIG_NAMES:
+            candidate = folder / name
+            if candidate.is_file():
+                return candidate
+    return None
+
+
+def _read_project_config(path: Path) -> ProjectConfig:
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except (OSError, yaml.YAMLError) as exc:
+        raise ConfigError(f"{path}: cannot read project config: {exc}".replace("\n", " ")) from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: the project config must be a mapping")
+    try:
+        return ProjectConfig.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(
+            [
+                Problem(str(path), None, ".".join(str(p) for p in err["loc"]), err["msg"])
+                for err in exc.errors()
+            ]
+        ) from None

@@ -250,6 +250,8 @@ def _validation_problems(
     from_union: set[Loc] = set()
     for error in exc.errors(include_url=False):
         loc, skipped = _clean_loc(tuple(error["loc"]), data)
+        if error["type"] in ("union_tag_invalid", "union_tag_not_found"):
+            loc = (*loc, "type")
         grouped.setdefault(loc, []).append((len(loc) + skipped, error))
         if skipped:
             from_union.add(loc)

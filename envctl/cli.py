@@ -1,0 +1,312 @@
+"""The ``envctl`` command: parse, call the library, print. Nothing else lives here.
+
+Library code raises :class:`~envctl.errors.EnvctlError`; this module turns it into one
+line on stderr and an exit code. Heavy imports happen inside the commands so that
+``envctl --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, NoReturn
+
+import click
+
+if TYPE_CHECKING:
+    from envctl.engine import Environment
+    from envctl.settings import Settings
+
+
+class Terminated(BaseException):
+    """SIGTERM arrived; unwinds like Ctrl-C so cleanup runs, then exits 143."""
+
+
+def _on_sigterm(_signum: int, _frame: object) -> NoReturn:
+    raise Terminated()
+
+
+@contextmanager
+def _signals() -> Iterator[None]:
+    previous = signal.signal(signal.SIGTERM, _on_sigterm)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _settings(ctx: click.Context) -> Settings:
+    from envctl.settings import Settings
+
+    obj = ctx.ensure_object(dict)
+    if "settings" not in obj:
+        obj["settings"] = Settings.load(scenarios_dir=obj.get("scenarios_dir"))
+    return obj["settings"]  # type: ignore[no-any-return]
+
+
+def _emit_json(data: Any) -> None:
+    click.echo(json.dumps(data, indent=2, sort_keys=False, default=str))
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--scenarios-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Where scenario files live (default: ./scenarios, or ENVCTL_SCENARIOS_DIR).",
+)
+@click.version_option(package_name="envctl")
+@click.pass_context
+def cli(ctx: click.Context, scenarios_dir: Path | None) -> None:
+    """envctl: real dependencies (Kafka, Postgres, Redis, any container) for tests."""
+    ctx.ensure_object(dict)["scenarios_dir"] = scenarios_dir
+
+
+# -- scenario files ----------------------------------------------------------------------------
+
+
+@cli.command()
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+@click.pass_context
+def validate(ctx: click.Context, paths: tuple[Path, ...]) -> None:
+    """Validate scenario files (default: every scenario under the scenarios dir).
+
+    Exit 0 when all are valid, 2 otherwise; every problem is printed as
+    FILE:LINE: KEY.PATH: MESSAGE.
+    """
+    from envctl.errors import ConfigError
+    from envctl.scenario import load_scenario, scenario_files
+
+    settings = _settings(ctx)
+    files: list[Path] = []
+    for path in paths or (settings.scenarios_dir,):
+        if path.is_dir():
+            files.extend(scenario_files(path))
+        else:
+            files.append(path)
+    if not files:
+        raise ConfigError(f"no scenario files found under {settings.scenarios_dir}")
+    failed = 0
+    for file in files:
+        shown = _relative(file, settings.cwd)
+        try:
+            scenario = load_scenario(shown, settings.environ)
+        except ConfigError as exc:
+            failed += 1
+            click.echo(str(exc), err=True)
+            continue
+        click.echo(f"ok   {shown} ({scenario.name})")
+    click.echo(f"{len(files) - failed} valid, {failed} invalid", err=True)
+    if failed:
+        sys.exit(2)
+
+
+@cli.command()
+def schema() -> None:
+    """Print the JSON Schema of scenario files (for editor validation)."""
+    from envctl.scenario.models import Scenario
+
+    _emit_json(Scenario.model_json_schema())
+
+
+@cli.command()
+@click.option("--scenario", "-s", "name", required=True, help="Scenario name or file.")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "dot", "json"]),
+    default="text",
+    show_default=True,
+    help="Levels as text, Graphviz dot, or JSON.",
+)
+@click.pass_context
+def graph(ctx: click.Context, name: str, fmt: str) -> None:
+    """Print a scenario's start order as levels (services of a level start in parallel)."""
+    from envctl.graph import ServiceGraph
+
+    scenario = _load(ctx, name)
+    service_graph = ServiceGraph({n: s.depends_on for n, s in scenario.external_services.items()})
+    if fmt == "dot":
+        click.echo(service_graph.to_dot(scenario.name))
+        return
+    levels = service_graph.levels()
+    if fmt == "json":
+        _emit_json(
+            {
+                "scenario": scenario.name,
+                "levels": levels,
+                "depends_on": {n: service_graph.dependencies(n) for n in service_graph.services},
+            }
+        )
+        return
+    for index, level in enumerate(levels):
+        parts = []
+        for service in level:
+            deps = service_graph.dependencies(service)
+            parts.append(f"{service} (after {', '.join(deps)})" if deps else service)
+        click.echo(f"level {index}: {', '.join(parts)}")
+
+
+# -- environments --------------------------------------------------------------------------------
+
+
+@cli.command()
+@click.option("--scenario", "-s", "name", required=True, help="Scenario name or file.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of a table.")
+@click.option(
+    "--keep-on-failure",
+    is_flag=True,
+    help="Leave a failed environment up for inspection (remove it with envctl down).",
+)
+@click.pass_context
+def up(ctx: click.Context, name: str, as_json: bool, keep_on_failure: bool) -> None:
+    """Start a scenario's services, wait until ready, and leave them running."""
+    import time
+
+    from envctl.engine import Engine
+    from envctl.progress import progress_for
+    from envctl.runtime.docker import DockerRuntime
+
+    settings = _settings(ctx)
+    scenario = _load(ctx, name)
+    started = time.monotonic()
+    with progress_for(f"envctl up {scenario.name}") as progress:
+        engine = Engine(settings, lambda: DockerRuntime.connect(settings.environ), progress)
+        env = engine.up(scenario, keep_on_failure=keep_on_failure)
+    if as_json:
+        _emit_json(env.to_dict())
+        return
+    _print_environment(env, time.monotonic() - started)
+
+
+def _print_environment(env: Environment, seconds: float) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console(highlight=False, soft_wrap=True)
+    console.print(f"[bold]{env.scenario.name}[/] is up (run [bold]{env.run_id}[/], {seconds:.1f}s)")
+    table = Table(box=None, pad_edge=False)
+    for column in ("service", "type", "status", "container", "reach it at"):
+        table.add_column(column)
+    for name, state in env.services.items():
+        reach = "  ".join(f"{k}={v}" for k, v in state.endpoints.items())
+        table.add_row(name, state.type, state.status, state.container or "-", reach)
+    console.print(table)
+    console.print(f"Remove with: envctl down --run-id {env.run_id}")
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_context
+def status(ctx: click.Context, as_json: bool) -> None:
+    """List running environments (read from Docker labels)."""
+    from envctl.runtime.docker import DockerRuntime
+    from envctl.status import environments
+
+    settings = _settings(ctx)
+    runs = environments(DockerRuntime.connect(settings.environ))
+    if as_json:
+        _emit_json({"environments": runs})
+        return
+    if not runs:
+        click.echo("no environments")
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(box=None, pad_edge=False)
+    for column in ("run id", "scenario", "service", "status", "reach it at", "created"):
+        table.add_column(column)
+    for run in runs:
+        for service, info in run["services"].items():
+            reach = "  ".join(f"{k}={v}" for k, v in info["endpoints"].items())
+            table.add_row(
+                run["run_id"], run["scenario"], service, info["status"], reach, run["created"]
+            )
+    Console(highlight=False, soft_wrap=True).print(table)
+
+
+@cli.command()
+@click.option("--scenario", "-s", "name", help="Every run of this scenario.")
+@click.option("--run-id", help="One run.")
+@click.option("--all", "everything", is_flag=True, help="Every envctl-managed resource.")
+@click.pass_context
+def down(ctx: click.Context, name: str | None, run_id: str | None, everything: bool) -> None:
+    """Remove the containers, networks and volumes of environments. Safe to run twice."""
+    from envctl.errors import EnvctlError
+    from envctl.runtime.base import LABEL_RUN_ID, LABEL_SCENARIO
+    from envctl.runtime.docker import DockerRuntime
+
+    chosen = [x for x in (name, run_id, everything or None) if x]
+    if len(chosen) != 1:
+        raise click.UsageError("give exactly one of --scenario NAME, --run-id ID or --all")
+    settings = _settings(ctx)
+    runtime = DockerRuntime.connect(settings.environ)
+    labels = {LABEL_SCENARIO: name} if name else {LABEL_RUN_ID: run_id} if run_id else {}
+    resources = runtime.list_managed(labels)
+    if not resources:
+        click.echo("nothing to remove")
+        return
+    errors = runtime.remove(resources)
+    counts = {
+        kind: sum(r.kind == kind for r in resources) for kind in ("container", "network", "volume")
+    }
+    runs = sorted({r.run_id for r in resources})
+    click.echo(
+        f"removed {counts['container']} containers, {counts['network']} networks, "
+        f"{counts['volume']} volumes of run(s) {', '.join(runs)}"
+    )
+    if errors:
+        raise EnvctlError("could not remove: " + "; ".join(errors))
+
+
+# -- helpers -------------------------------------------------------------------------------------
+
+
+def _load(ctx: click.Context, name: str) -> Any:
+    from envctl.scenario import find_scenario, load_scenario
+
+    settings = _settings(ctx)
+    path = find_scenario(settings.scenarios_dir, name)
+    return load_scenario(_relative(path, settings.cwd), settings.environ)
+
+
+def _relative(path: Path, cwd: Path) -> Path:
+    try:
+        return path.resolve().relative_to(cwd)
+    except ValueError:
+        return path
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: run the CLI, turning envctl errors into one line and an exit code."""
+    from envctl.errors import EnvctlError
+
+    code = 0
+    try:
+        with _signals():
+            cli.main(args=argv, prog_name="envctl", standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        code = exc.exit_code
+    except click.ClickException as exc:
+        exc.show()
+        code = exc.exit_code
+    except click.exceptions.Abort:
+        click.echo("envctl: interrupted", err=True)
+        code = 130
+    except EnvctlError as exc:
+        click.echo(f"envctl: error: {exc}", err=True)
+        for note in getattr(exc, "__notes__", []):
+            click.echo(f"envctl: {note}", err=True)
+        code = exc.exit_code
+    except KeyboardInterrupt:
+        click.echo("envctl: interrupted; everything started was removed", err=True)
+        code = 130
+    except Terminated:
+        click.echo("envctl: terminated; everything started was removed", err=True)
+        code = 143
+    sys.exit(code)

@@ -1,0 +1,510 @@
+"""Bring a scenario's services up in dependency order, and take them down again.
+
+Each service starts the moment all of its dependencies are ready; independent services
+start in parallel. When one fails, its dependents are not started, everything created
+so far is removed (unless asked to keep it), and the first error is raised.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import secrets
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+from envctl.errors import EnvctlError, PortTaken, ServiceFailed, ServiceNotReady
+from envctl.graph import ServiceGraph
+from envctl.retry import GaveUp, retry_call
+from envctl.runtime.base import (
+    LABEL_CREATED,
+    LABEL_ENDPOINTS,
+    LABEL_MANAGED,
+    LABEL_OWNER_HOST,
+    LABEL_OWNER_PID,
+    LABEL_RUN_ID,
+    LABEL_SCENARIO,
+    LABEL_SERVICE,
+    LABEL_TYPE,
+    ContainerSpec,
+    PublishedPort,
+    Runtime,
+)
+from envctl.scenario.models import Scenario
+from envctl.scenario.spec import ServiceMode, ServiceSpecBase
+from envctl.services import plugin_for
+from envctl.services.base import (
+    PhaseTimeouts,
+    ProbeFailed,
+    ServiceContext,
+    ServiceHandle,
+    ServicePlugin,
+)
+from envctl.settings import IMAGE_ENV_PREFIX, Settings
+
+PROBE_ATTEMPT_MAX = 2.0
+"""Seconds one readiness attempt may take; the overall wait is the health_check timeout."""
+
+
+class Progress(Protocol):
+    """Where the engine reports what each service is doing (a terminal display, a log)."""
+
+    def update(self, service: str, status: str, detail: str = "") -> None: ...
+
+
+class _NoProgress:
+    def update(self, service: str, status: str, detail: str = "") -> None:
+        return None
+
+
+@dataclass
+class ServiceState:
+    """What happened to one service of an environment."""
+
+    name: str
+    type: str
+    mode: str
+    image: str | None = None
+    container: str | None = None
+    status: str = "pending"
+    endpoints: dict[str, Any] = field(default_factory=dict)
+    timings: dict[str, float] = field(default_factory=dict)
+    """Seconds per phase: create, start, ready, setup."""
+    started_at: float | None = None
+    ready_at: float | None = None
+    error: str | None = None
+    handle: ServiceHandle | None = field(default=None, repr=False)
+
+    def to_dict(self) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "type": self.type,
+            "mode": self.mode,
+            "image": self.image,
+            "container": self.container,
+            "status": self.status,
+            **self.endpoints,
+            "timings": {k: round(v, 3) for k, v in self.timings.items()},
+        }
+        if self.error:
+            data["error"] = self.error
+        return data
+
+
+@dataclass
+class Environment:
+    """A scenario's services, up. A context manager: leaving it takes everything down."""
+
+    run_id: str
+    scenario: Scenario
+    network: str | None
+    services: dict[str, ServiceState]
+    runtime: Runtime | None = field(default=None, repr=False)
+
+    def endpoints(self, service: str) -> dict[str, Any]:
+        return dict(self.services[service].endpoints)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "run_id": self.run_id,
+            "scenario": self.scenario.name,
+            "network": self.network,
+            "services": {name: s.to_dict() for name, s in self.services.items()},
+        }
+
+    def down(self) -> list[str]:
+        """Remove what this run created. Safe to call twice."""
+        errors = _cleanup_external(self.services.values(), self.scenario, self.run_id, None)
+        if self.runtime is not None:
+            errors += down_run(self.runtime, self.run_id)
+        return errors
+
+    def __enter__(self) -> Environment:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.down()
+
+
+def new_run_id() -> str:
+    return secrets.token_hex(4)
+
+
+def down_run(runtime: Runtime, run_id: str) -> list[str]:
+    """Remove every container, network and volume labelled with ``run_id``."""
+    return runtime.remove(runtime.list_managed({LABEL_RUN_ID: run_id}))
+
+
+def _cleanup_external(
+    states: Iterable[ServiceState], scenario: Scenario, run_id: str, settings: Settings | None
+) -> list[str]:
+    """Remove what envctl created inside services it did not start (topics, databases)."""
+    errors: list[str] = []
+    for state in states:
+        if state.mode == ServiceMode.DOCKER.value or state.handle is None:
+            continue
+        plugin = _plugin(scenario, state.name, run_id, settings)
+        try:
+            plugin.cleanup_resources(state.handle, timeout=plugin.context.timeouts.setup)
+        except Exception as exc:  # noqa: BLE001 - cleanup reports and goes on
+            errors.append(f"{state.name}: {exc}")
+    return errors
+
+
+def _plugin(
+    scenario: Scenario, name: str, run_id: str, settings: Settings | None = None
+) -> ServicePlugin[Any]:
+    spec = scenario.external_services[name]
+    plugin_cls = plugin_for(spec.type)
+    image = resolve_image(spec, plugin_cls.default_image, settings)[0]
+    context = ServiceContext(
+        run_id=run_id,
+        scenario=scenario.name,
+        service=name,
+        network_alias=name,
+        timeouts=resolve_timeouts(scenario, name, plugin_cls.default_timeouts, settings),
+        image=image,
+    )
+    return plugin_cls(spec, context)
+
+
+def resolve_image(
+    spec: ServiceSpecBase, default: str, settings: Settings | None
+) -> tuple[str, str]:
+    """The image a service runs and why: override > scenario's image > type's default."""
+    if settings is not None and spec.type in settings.image_overrides:
+        return settings.image_overrides[spec.type], settings.image_override_sources[spec.type]
+    if spec.image:
+        return spec.image, "scenario"
+    return default, "default"
+
+
+def resolve_timeouts(
+    scenario: Scenario, service: str, defaults: PhaseTimeouts, settings: Settings | None
+) -> PhaseTimeouts:
+    profile = scenario.timeouts_for(service)
+    values = {
+        name: getattr(profile, name)
+        if getattr(profile, name) is not None
+        else getattr(defaults, name)
+        for name in PhaseTimeouts.__dataclass_fields__
+    }
+    timeouts = PhaseTimeouts(**values)
+    return timeouts.scaled(settings.timeout_scale) if settings is not None else timeouts
+
+
+def container_name(scenario: str, service: str, run_id: str) -> str:
+    safe = re.sub(r"[^a-zA-Z0-9_.-]+", "-", scenario).strip("-.") or "scenario"
+    return f"envctl-{safe}-{service}-{run_id}"
+
+
+def free_port() -> int:
+    """A free TCP port on 127.0.0.1, found by letting the kernel choose one."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def port_is_free(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
+
+
+class Engine:
+    """Starts environments. Built once at the edge with settings and a runtime factory."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        runtime_factory: Callable[[], Runtime],
+        progress: Progress | None = None,
+    ) -> None:
+        self.settings = settings
+        self._runtime_factory = runtime_factory
+        self._runtime: Runtime | None = None
+        self.progress: Progress = progress or _NoProgress()
+
+    @property
+    def runtime(self) -> Runtime:
+        if self._runtime is None:
+            self._runtime = self._runtime_factory()
+        return self._runtime
+
+    def up(
+        self,
+        scenario: Scenario,
+        *,
+        run_id: str | None = None,
+        keep_on_failure: bool = False,
+    ) -> Environment:
+        """Start every service; return when all are ready. On failure clean up and raise."""
+        run_id = run_id or new_run_id()
+        graph = ServiceGraph({n: s.depends_on for n, s in scenario.external_services.items()})
+        needs_docker = any(
+            s.mode == ServiceMode.DOCKER for s in scenario.external_services.values()
+        )
+        runtime = self.runtime if needs_docker else None
+        states = {
+            name: ServiceState(name=name, type=spec.type, mode=spec.mode.value)
+            for name, spec in scenario.external_services.items()
+        }
+        env = Environment(run_id, scenario, None, states, runtime)
+        labels = {
+            LABEL_MANAGED: "true",
+            LABEL_RUN_ID: run_id,
+            LABEL_SCENARIO: scenario.name,
+            LABEL_OWNER_HOST: socket.gethostname(),
+            LABEL_OWNER_PID: str(os.getpid()),
+            LABEL_CREATED: datetime.now(UTC).isoformat(timespec="seconds"),
+        }
+        abort = threading.Event()
+        try:
+            if runtime is not None:
+                env.network = container_name(scenario.name, "net", run_id)
+                runtime.create_network(env.network, labels)
+            self._schedule(env, graph, labels, abort)
+        except BaseException as exc:
+            abort.set()
+            if keep_on_failure and isinstance(exc, EnvctlError):
+                raise
+            errors = _cleanup_external(states.values(), scenario, run_id, self.settings)
+            if runtime is not None:
+                errors += down_run(runtime, run_id)
+            if errors:
+                exc.add_note(f"cleanup also failed: {'; '.join(errors)}")
+            raise
+        return env
+
+    # -- scheduling ------------------------------------------------------------------------
+    def _schedule(
+        self,
+        env: Environment,
+        graph: ServiceGraph,
+        labels: Mapping[str, str],
+        abort: threading.Event,
+    ) -> None:
+        states = env.services
+        pending = set(graph.services)
+        running: dict[Future[None], str] = {}
+        ready: set[str] = set()
+        failure: BaseException | None = None
+        for name in pending:
+            self.progress.update(name, "pending")
+        with ThreadPoolExecutor(max_workers=max(1, len(pending))) as pool:
+            try:
+                while pending or running:
+                    if failure is None:
+                        for name in sorted(pending):
+                            if all(dep in ready for dep in graph.dependencies(name)):
+                                pending.discard(name)
+                                future = pool.submit(self._bring_up, env, name, labels, abort)
+                                running[future] = name
+                    if not running:
+                        break
+                    done, _ = wait(running, return_when=FIRST_COMPLETED)
+                    for future in done:
+                        name = running.pop(future)
+                        exc = future.exception()
+                        if exc is None:
+                            ready.add(name)
+                            continue
+                        states[name].status = "failed"
+                        states[name].error = str(exc)
+                        self.progress.update(name, "failed", str(exc))
+                        if failure is None:
+                            failure = exc
+                            abort.set()
+                        for dependent in graph.all_dependents(name):
+                            if dependent in pending:
+                                pending.discard(dependent)
+                                states[dependent].status = f"upstream failed ({name})"
+                                self.progress.update(dependent, states[dependent].status)
+                if failure is not None:
+                    for name in sorted(pending):
+                        states[name].status = "not started"
+                        self.progress.update(name, "not started")
+                    raise failure
+            except BaseException:
+                abort.set()
+                pool.shutdown(wait=True, cancel_futures=True)
+                raise
+
+    def _bring_up(
+        self, env: Environment, name: str, labels: Mapping[str, str], abort: threading.Event
+    ) -> None:
+        if abort.is_set():
+            raise ServiceFailed(name, "not started: the run was aborted")
+        scenario = env.scenario
+        spec = scenario.external_services[name]
+        plugin = _plugin(scenario, name, env.run_id, self.settings)
+        state = env.services[name]
+        state.started_at = time.monotonic()
+        timeouts = plugin.context.timeouts
+
+        if spec.mode == ServiceMode.DOCKER:
+            handle = self._start_container(env, name, plugin, labels, abort)
+        else:
+            handle = self._attach_external(name, spec, plugin)
+        state.handle = handle
+        state.endpoints = {k: v for k, v in handle.endpoints.items() if not k.startswith("_")}
+
+        t0 = time.monotonic()
+        self.progress.update(name, "waiting", "probing readiness")
+        self._wait_ready(name, plugin, handle, timeouts.health_check, abort)
+        state.timings["ready"] = time.monotonic() - t0
+        state.ready_at = time.monotonic()
+
+        t0 = time.monotonic()
+        self.progress.update(name, "setup")
+        plugin.setup(handle, timeouts.setup)
+        state.timings["setup"] = time.monotonic() - t0
+        state.status = "ready"
+        total = time.monotonic() - state.started_at
+        self.progress.update(name, "ready", f"{total:.1f}s")
+
+    def _start_container(
+        self,
+        env: Environment,
+        name: str,
+        plugin: ServicePlugin[Any],
+        labels: Mapping[str, str],
+        abort: threading.Event,
+    ) -> ServiceHandle:
+        runtime = self.runtime
+        spec = plugin.spec
+        state = env.services[name]
+        image, _source = resolve_image(spec, plugin.default_image, self.settings)
+        state.image = image
+        override_hint = f"{IMAGE_ENV_PREFIX}{spec.type.upper()}"
+        self.progress.update(name, "image", image)
+        t0 = time.monotonic()
+        runtime.ensure_image(image, override_hint)
+        state.timings["image"] = time.monotonic() - t0
+
+        attempts = 3
+        for attempt in range(attempts):
+            published = self._allocate_ports(name, plugin)
+            host_ports = {p.container: p.host for p in published}
+            endpoints = plugin.endpoints(host_ports)
+            env_vars = {**plugin.container_env(host_ports), **spec.env}
+            cname = container_name(env.scenario.name, name, env.run_id)
+            container_labels = {
+                **labels,
+                LABEL_SERVICE: name,
+                LABEL_TYPE: spec.type,
+                LABEL_ENDPOINTS: json.dumps(endpoints, sort_keys=True),
+            }
+            container_spec = ContainerSpec(
+                name=cname,
+                image=image,
+                network=env.network or "",
+                aliases=[name],
+                labels=container_labels,
+                env=env_vars,
+                ports=published,
+                command=plugin.container_command(),
+            )
+            if abort.is_set():
+                raise ServiceFailed(name, "not started: the run was aborted")
+            self.progress.update(name, "starting", cname)
+            t0 = time.monotonic()
+            try:
+                container = runtime.run_container(container_spec)
+            except PortTaken:
+                pinned = any(p.pinned for p in published)
+                self._remove_container(env.run_id, name)
+                if pinned or attempt == attempts - 1:
+                    raise
+                continue  # another process took the free port between choice and bind
+            state.timings["start"] = time.monotonic() - t0
+            state.container = cname
+            return ServiceHandle(name=name, endpoints=endpoints, container=container)
+        raise AssertionError("unreachable")
+
+    def _remove_container(self, run_id: str, service: str) -> None:
+        runtime = self.runtime
+        runtime.remove(
+            [
+                r
+                for r in runtime.list_managed({LABEL_RUN_ID: run_id, LABEL_SERVICE: service})
+                if r.kind == "container"
+            ]
+        )
+
+    def _allocate_ports(self, name: str, plugin: ServicePlugin[Any]) -> list[PublishedPort]:
+        published: list[PublishedPort] = []
+        for port in plugin.ports():
+            if port.host is not None:
+                if not port_is_free(port.host):
+                    raise PortTaken(
+                        f"service '{name}': port 127.0.0.1:{port.host} (pinned in ports) is "
+                        "already in use; free it or pin another port"
+                    )
+                published.append(PublishedPort(port.container, port.host, port.protocol, True))
+            else:
+                published.append(PublishedPort(port.container, free_port(), port.protocol))
+        return published
+
+    def _attach_external(
+        self, name: str, spec: ServiceSpecBase, plugin: ServicePlugin[Any]
+    ) -> ServiceHandle:
+        variable = f"ENVCTL_{name.upper().replace('-', '_')}_URL"
+        url = self.settings.environ.get(variable) or spec.url
+        if not url:
+            raise ServiceFailed(
+                name,
+                f"mode: {spec.mode.value} needs an address: set url: in the scenario or {variable}",
+            )
+        endpoints = plugin.external_endpoints(url)
+        return ServiceHandle(name=name, endpoints=endpoints)
+
+    def _wait_ready(
+        self,
+        name: str,
+        plugin: ServicePlugin[Any],
+        handle: ServiceHandle,
+        timeout: float,
+        abort: threading.Event,
+    ) -> None:
+        deadline = time.monotonic() + timeout
+        last_error = ["no attempt finished"]
+
+        def attempt() -> None:
+            remaining = max(0.05, deadline - time.monotonic())
+            try:
+                plugin.probe(handle, min(PROBE_ATTEMPT_MAX, remaining))
+            except ProbeFailed as exc:
+                last_error[0] = str(exc)
+                raise
+
+        def stop_reason() -> str | None:
+            if abort.is_set():
+                return "the run was aborted"
+            if handle.container is not None:
+                status, code = handle.container.state()
+                if status in ("exited", "dead", "removed"):
+                    return f"container {status} with code {code}"
+            return None
+
+        started = time.monotonic()
+        try:
+            retry_call(attempt, timeout, (ProbeFailed,), stop_when=stop_reason)
+        except (ProbeFailed, GaveUp) as exc:
+            waited = time.monotonic() - started
+            reason = (
+                last_error[0]
+                if isinstance(exc, ProbeFailed)
+                else f"{exc}; last probe: {last_error[0]}"
+            )
+            tail = handle.container.logs_tail(10) if handle.container is not None else []
+            raise ServiceNotReady(name, waited, reason, tail) from None

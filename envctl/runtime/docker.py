@@ -1,0 +1,215 @@
+"""The Docker engine, through the docker SDK. The only module that talks to Docker."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING, Any
+
+from envctl.errors import DockerUnavailable, ImageNotFound, PortTaken
+from envctl.runtime.base import (
+    LABEL_MANAGED,
+    ContainerSpec,
+    ExecResult,
+    ManagedResource,
+)
+
+if TYPE_CHECKING:
+    import docker
+    from docker.models.containers import Container
+
+DEFAULT_SOCKET = "unix:///var/run/docker.sock"
+PULL_TIMEOUT = 300
+
+
+def _first_line(exc: BaseException) -> str:
+    text = getattr(exc, "explanation", None) or str(exc) or type(exc).__name__
+    if isinstance(text, bytes):
+        text = text.decode(errors="replace")
+    return str(text).strip().splitlines()[0] if str(text).strip() else type(exc).__name__
+
+
+class DockerContainer:
+    """A running container of ours, as plugins see it."""
+
+    def __init__(self, container: Container) -> None:
+        self._container = container
+
+    @property
+    def name(self) -> str:
+        return str(self._container.name)
+
+    @property
+    def id(self) -> str:
+        return str(self._container.id)
+
+    def state(self) -> tuple[str, int | None]:
+        import docker.errors
+
+        try:
+            self._container.reload()
+        except docker.errors.NotFound:
+            return "removed", None
+        state = self._container.attrs.get("State", {})
+        return str(state.get("Status", "unknown")), state.get("ExitCode")
+
+    def logs_tail(self, lines: int = 20) -> list[str]:
+        import docker.errors
+
+        try:
+            raw = self._container.logs(tail=lines)
+        except docker.errors.APIError:
+            return []
+        return [line for line in raw.decode(errors="replace").splitlines() if line.strip()]
+
+    def exec(self, command: Sequence[str]) -> ExecResult:
+        result = self._container.exec_run(list(command))
+        output = result.output.decode(errors="replace") if result.output else ""
+        return ExecResult(int(result.exit_code or 0), output)
+
+
+class DockerRuntime:
+    """Creates, lists and removes envctl's containers, networks and volumes."""
+
+    def __init__(self, client: docker.DockerClient, where: str) -> None:
+        self.client = client
+        self._where = where
+        self._image_locks: dict[str, threading.Lock] = {}
+        self._locks_guard = threading.Lock()
+
+    @classmethod
+    def connect(cls, environ: Mapping[str, str]) -> DockerRuntime:
+        """Reach the daemon as the docker CLI would (DOCKER_HOST, else the default socket)."""
+        import docker
+        import docker.errors
+
+        host = environ.get("DOCKER_HOST")
+        where = f"{host} (from DOCKER_HOST)" if host else f"{DEFAULT_SOCKET} (default socket)"
+        try:
+            client = docker.from_env(environment=dict(environ), timeout=120)
+            client.ping()
+        except docker.errors.DockerException as exc:
+            raise DockerUnavailable(
+                f"cannot reach the Docker daemon at {where}: {_first_line(exc)}; "
+                "start Docker, or set DOCKER_HOST to where it listens"
+            ) from None
+        return cls(client, where)
+
+    def describe(self) -> str:
+        return self._where
+
+    # -- images ------------------------------------------------------------------------
+    def ensure_image(self, image: str, override_hint: str) -> None:
+        import docker.errors
+
+        with self._locks_guard:
+            lock = self._image_locks.setdefault(image, threading.Lock())
+        with lock:
+            try:
+                self.client.images.get(image)
+                return
+            except docker.errors.ImageNotFound:
+                pass
+            repository, tag = _split_image(image)
+            try:
+                self.client.images.pull(repository, tag=tag)
+            except docker.errors.DockerException as exc:
+                raise ImageNotFound(
+                    f"image '{image}' is not present locally and could not be pulled "
+                    f"({_first_line(exc)}); pull or build it, or set {override_hint} "
+                    "to an image you have"
+                ) from None
+
+    # -- create ------------------------------------------------------------------------
+    def create_network(self, name: str, labels: Mapping[str, str]) -> None:
+        self.client.networks.create(name, driver="bridge", labels=dict(labels))
+
+    def run_container(self, spec: ContainerSpec) -> DockerContainer:
+        import docker.errors
+
+        ports: dict[str, Any] = {
+            f"{p.container}/{p.protocol}": ("127.0.0.1", p.host) for p in spec.ports
+        }
+        volumes = {src: {"bind": dst, "mode": "rw"} for src, dst in spec.volumes.items()}
+        container = self.client.containers.create(
+            spec.image,
+            command=list(spec.command) if spec.command is not None else None,
+            entrypoint=list(spec.entrypoint) if spec.entrypoint is not None else None,
+            name=spec.name,
+            hostname=spec.aliases[0] if spec.aliases else None,
+            environment=dict(spec.env),
+            labels=dict(spec.labels),
+            ports=ports,
+            volumes=volumes or None,
+            network=spec.network,
+            networking_config={
+                spec.network: self.client.api.create_endpoint_config(aliases=list(spec.aliases))
+            },
+            detach=True,
+        )
+        try:
+            container.start()
+        except docker.errors.APIError as exc:
+            text = _first_line(exc)
+            if "port is already allocated" in text or "address already in use" in text:
+                taken = ", ".join(f"127.0.0.1:{p.host}" for p in spec.ports)
+                raise PortTaken(
+                    f"cannot publish {taken} for container {spec.name}: the port is already "
+                    "in use; free it or pin another port in the scenario's ports"
+                ) from None
+            raise
+        return DockerContainer(container)
+
+    # -- list and remove ------------------------------------------------------------------
+    def list_managed(self, labels: Mapping[str, str] | None = None) -> list[ManagedResource]:
+        filters = [f"{LABEL_MANAGED}=true"] + [f"{k}={v}" for k, v in (labels or {}).items()]
+        found: list[ManagedResource] = []
+        for c in self.client.containers.list(all=True, filters={"label": filters}):
+            found.append(ManagedResource("container", c.id or "", c.name or "", c.labels, c.status))
+        for n in self.client.networks.list(filters={"label": filters}):
+            found.append(ManagedResource("network", n.id or "", n.name or "", n.attrs["Labels"]))
+        for v in self.client.volumes.list(filters={"label": filters}):
+            found.append(
+                ManagedResource("volume", v.id or "", v.name or "", v.attrs.get("Labels") or {})
+            )
+        return found
+
+    def remove(self, resources: Sequence[ManagedResource]) -> list[str]:
+        import docker.errors
+
+        errors: list[str] = []
+
+        def remove_one(resource: ManagedResource) -> None:
+            try:
+                if resource.kind == "container":
+                    self.client.api.remove_container(resource.id, force=True, v=True)
+                elif resource.kind == "network":
+                    self.client.api.remove_network(resource.id)
+                else:
+                    self.client.api.remove_volume(resource.id, force=True)
+            except docker.errors.NotFound:
+                pass
+            except docker.errors.APIError as exc:
+                if "removal of container" in str(exc) and "already in progress" in str(exc):
+                    return
+                errors.append(f"{resource.kind} {resource.name}: {_first_line(exc)}")
+
+        # Containers first (they hold networks and volumes), then networks, then volumes;
+        # each kind in parallel.
+        for kind in ("container", "network", "volume"):
+            batch = [r for r in resources if r.kind == kind]
+            if not batch:
+                continue
+            with ThreadPoolExecutor(max_workers=min(8, len(batch))) as pool:
+                list(pool.map(remove_one, batch))
+        return errors
+
+
+def _split_image(image: str) -> tuple[str, str]:
+    if "@" in image:
+        return image, ""
+    name, _, tag = image.rpartition(":")
+    if not name or "/" in tag:
+        return image, "latest"
+    return name, tag

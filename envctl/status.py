@@ -1,0 +1,50 @@
+"""Running environments, read back from the labels of their containers and networks."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from envctl.runtime.base import (
+    LABEL_CREATED,
+    LABEL_ENDPOINTS,
+    LABEL_OWNER_HOST,
+    LABEL_OWNER_PID,
+    LABEL_TYPE,
+    Runtime,
+)
+
+
+def environments(runtime: Runtime) -> list[dict[str, Any]]:
+    """One entry per run id: scenario, services with status and endpoints, owner."""
+    runs: dict[str, dict[str, Any]] = {}
+    for resource in runtime.list_managed():
+        run = runs.setdefault(
+            resource.run_id,
+            {
+                "run_id": resource.run_id,
+                "scenario": resource.scenario,
+                "created": resource.labels.get(LABEL_CREATED, ""),
+                "owner": f"{resource.labels.get(LABEL_OWNER_HOST, '?')}:"
+                f"{resource.labels.get(LABEL_OWNER_PID, '?')}",
+                "services": {},
+                "networks": [],
+                "volumes": [],
+            },
+        )
+        if resource.kind == "container":
+            try:
+                endpoints = json.loads(resource.labels.get(LABEL_ENDPOINTS, "{}"))
+            except json.JSONDecodeError:
+                endpoints = {}
+            run["services"][resource.service] = {
+                "type": resource.labels.get(LABEL_TYPE, ""),
+                "container": resource.name,
+                "status": resource.status,
+                "endpoints": endpoints,
+            }
+        elif resource.kind == "network":
+            run["networks"].append(resource.name)
+        else:
+            run["volumes"].append(resource.name)
+    return sorted(runs.values(), key=lambda r: (r["created"], r["run_id"]))

@@ -413,6 +413,7 @@ class Engine:
                 env=env_vars,
                 ports=published,
                 command=plugin.container_command(),
+                volumes=plugin.container_volumes(),
             )
             if abort.is_set():
                 raise ServiceFailed(name, "not started: the run was aborted")

@@ -92,7 +92,12 @@ class ServicePlugin(ABC, Generic[SpecT]):
         """Environment of the container, before the scenario's ``env`` is laid over it."""
 
     def container_command(self) -> list[str] | None:
+        """Command of the container; None keeps the image's own."""
         return None
+
+    def container_volumes(self) -> dict[str, str]:
+        """Host path or volume name -> container path. Default: none."""
+        return {}
 
     @abstractmethod
     def endpoints(self, host_ports: Mapping[int, int]) -> Endpoints:

@@ -24,7 +24,7 @@ MAX_INTERVAL = 0.1
 
 def _wait(max_interval: float) -> wait_exponential_jitter:
     return wait_exponential_jitter(
-        initial=FIRST_INTERVAL, exp_base=1.6, max=max_interval, jitter=FIRST_INTERVAL
+        multiplier=FIRST_INTERVAL, exp_base=1.6, max=max_interval, jitter=FIRST_INTERVAL
     )
 
 

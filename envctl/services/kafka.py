@@ -153,7 +153,7 @@ class KafkaService(ServicePlugin[KafkaSpec]):
     def _admin(self, handle: ServiceHandle, timeout: float) -> Any:
         from confluent_kafka.admin import AdminClient
 
-        ms = str(max(int(timeout * 1000), 100))
+        ms = str(max(int(timeout * 1000), 1000))  # librdkafka minimum
         return AdminClient(
             {
                 "bootstrap.servers": handle.endpoints["bootstrap_servers"],

@@ -1,0 +1,185 @@
+"""Every way `envctl up` can fail: one line, no traceback, non-zero exit, nothing left behind."""
+
+from __future__ import annotations
+
+import socket
+import textwrap
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from support import run_envctl
+
+
+@pytest.fixture
+def scenarios(tmp_path: Path) -> Path:
+    folder = tmp_path / "scenarios"
+    folder.mkdir()
+    return folder
+
+
+def write(folder: Path, name: str, body: str) -> None:
+    (folder / f"scenario_{name}.yaml").write_text(
+        f"name: {name}\ndependency_mode: real\n" + textwrap.dedent(body)
+    )
+
+
+def assert_one_line_error(stderr: str, *fragments: str) -> str:
+    errors = [line for line in stderr.splitlines() if line.startswith("envctl: error:")]
+    assert len(errors) == 1, stderr
+    assert "Traceback" not in stderr, stderr
+    for fragment in fragments:
+        assert fragment in errors[0], errors[0]
+    return errors[0]
+
+
+@pytest.fixture
+def held_port() -> Iterator[int]:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen()
+        yield sock.getsockname()[1]
+
+
+def test_docker_unreachable(test_env: dict[str, str], no_leaks: None) -> None:
+    env = {**test_env, "DOCKER_HOST": "unix:///nonexistent/docker.sock"}
+    result = run_envctl("up", "--scenario", "kafka_real_basic", env=env)
+    assert result.returncode == 1
+    assert_one_line_error(
+        result.stderr,
+        "cannot reach the Docker daemon at unix:///nonexistent/docker.sock (from DOCKER_HOST)",
+        "set DOCKER_HOST",
+    )
+
+
+def test_image_missing_names_image_and_override(test_env: dict[str, str], no_leaks: None) -> None:
+    env = {**test_env, "ENVCTL_IMAGE_KAFKA": "envctl-test/no-such-image:1"}
+    result = run_envctl("up", "--scenario", "kafka_real_basic", env=env)
+    assert result.returncode == 1
+    assert_one_line_error(
+        result.stderr,
+        "image 'envctl-test/no-such-image:1' is not present locally",
+        "ENVCTL_IMAGE_KAFKA",
+    )
+    assert "[kafka] failed" in result.stderr
+
+
+def test_pinned_port_taken(
+    test_env: dict[str, str], scenarios: Path, held_port: int, no_leaks: None
+) -> None:
+    write(
+        scenarios,
+        "pinned",
+        f"""
+        external_services:
+          kafka:
+            type: kafka
+            ports: ["{held_port}:9092"]
+        """,
+    )
+    result = run_envctl("--scenarios-dir", str(scenarios), "up", "-s", "pinned", env=test_env)
+    assert result.returncode == 1
+    assert_one_line_error(result.stderr, f"127.0.0.1:{held_port}", "already in use")
+
+
+def test_readiness_timeout_reports_probe_and_logs(
+    test_env: dict[str, str], scenarios: Path, no_leaks: None
+) -> None:
+    # The broker listens on another port than the one published: it runs, never answers.
+    write(
+        scenarios,
+        "deaf",
+        """
+        external_services:
+          kafka:
+            type: kafka
+            env: {LISTENER_URL: "tcp://0.0.0.0:9999"}
+        timeout_profiles:
+          kafka: {health_check: 3}
+        """,
+    )
+    result = run_envctl("--scenarios-dir", str(scenarios), "up", "-s", "deaf", env=test_env)
+    assert result.returncode == 1
+    line = assert_one_line_error(
+        result.stderr,
+        "service 'kafka' was not ready after 3.",
+        "last probe: metadata request",
+        "timeout_profiles.kafka.health_check",
+        "last log lines:",
+    )
+    assert "tansu" in line  # the broker's own start-up line
+
+
+def test_container_that_exits_fails_fast(
+    test_env: dict[str, str], scenarios: Path, no_leaks: None
+) -> None:
+    write(
+        scenarios,
+        "crash",
+        """
+        external_services:
+          kafka:
+            type: kafka
+            env: {STORAGE_ENGINE: "nonsense://"}
+        timeout_profiles:
+          kafka: {health_check: 60}
+        """,
+    )
+    result = run_envctl("--scenarios-dir", str(scenarios), "up", "-s", "crash", env=test_env)
+    assert result.returncode == 1
+    line = assert_one_line_error(result.stderr, "container exited with code")
+    waited = float(line.split("not ready after ")[1].split("s")[0])
+    assert waited < 30, line
+
+
+def test_invalid_scenario_exit_2(test_env: dict[str, str], scenarios: Path, no_leaks: None) -> None:
+    write(
+        scenarios,
+        "broken",
+        """
+        external_services:
+          kafka:
+            type: kafka
+            topcs: [orders]
+          app:
+            type: kafka
+            depends_on: [kafak]
+        """,
+    )
+    result = run_envctl("--scenarios-dir", str(scenarios), "up", "-s", "broken", env=test_env)
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    assert (
+        "scenario_broken.yaml:7: external_services.kafka.topcs: unknown key — did you mean 'topics'?"
+        in result.stderr
+    )
+    assert (
+        "external_services.app.depends_on[0]: service 'app' depends on 'kafak', which is not defined — did you mean 'kafka'?"
+        in result.stderr
+    )
+
+
+def test_failed_dependency_stops_dependents_and_cleans_up(
+    test_env: dict[str, str], scenarios: Path, docker_client: Any, no_leaks: None
+) -> None:
+    write(
+        scenarios,
+        "chain",
+        """
+        external_services:
+          first:
+            type: kafka
+            env: {LISTENER_URL: "tcp://0.0.0.0:9999"}
+          second:
+            type: kafka
+            depends_on: [first]
+        timeout_profiles:
+          first: {health_check: 2}
+        """,
+    )
+    result = run_envctl("--scenarios-dir", str(scenarios), "up", "-s", "chain", env=test_env)
+    assert result.returncode == 1
+    assert_one_line_error(result.stderr, "service 'first' was not ready")
+    assert "[second] upstream failed (first)" in result.stderr
+    assert "[second] starting" not in result.stderr

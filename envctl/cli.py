@@ -45,7 +45,8 @@ def _settings(ctx: click.Context) -> Settings:
     obj = ctx.ensure_object(dict)
     if "settings" not in obj:
         obj["settings"] = Settings.load(scenarios_dir=obj.get("scenarios_dir"))
-    return obj["settings"]  # type: ignore[no-any-return]
+    settings: Settings = obj["settings"]
+    return settings
 
 
 def _emit_json(data: Any) -> None:

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from typing import TypeVar
 
 from tenacity import (
+    RetryCallState,
     Retrying,
     retry_if_exception_type,
     stop_after_delay,
@@ -62,12 +63,11 @@ def retry_call(
     When the deadline passes, the last exception is re-raised.
     """
 
-    def _should_stop(retry_state: object) -> bool:
+    def _should_stop(retry_state: RetryCallState) -> None:
         if stop_when is not None:
             reason = stop_when()
             if reason:
                 raise GaveUp(reason)
-        return False
 
     retrying = Retrying(
         stop=stop_after_delay(timeout),

@@ -246,7 +246,7 @@ def _interpolate_tree(
 def _validation_problems(
     exc: ValidationError, data: Any, positions: Positions, display: str
 ) -> list[Problem]:
-    grouped: dict[Loc, list[tuple[int, dict[str, Any]]]] = {}
+    grouped: dict[Loc, list[tuple[int, Any]]] = {}
     from_union: set[Loc] = set()
     for error in exc.errors(include_url=False):
         loc, skipped = _clean_loc(tuple(error["loc"]), data)
@@ -283,9 +283,10 @@ def _clean_loc(loc: Loc, data: Any) -> tuple[Loc, int]:
     current = data
     for index, part in enumerate(loc):
         last = index == len(loc) - 1
-        if (isinstance(current, dict) and part in current) or (
-            isinstance(current, list) and isinstance(part, int) and 0 <= part < len(current)
-        ):
+        if isinstance(current, dict) and part in current:
+            cleaned.append(part)
+            current = current[part]
+        elif isinstance(current, list) and isinstance(part, int) and 0 <= part < len(current):
             cleaned.append(part)
             current = current[part]
         elif _is_member_tag(part) or (not last and isinstance(current, dict | list)):

@@ -154,16 +154,15 @@ class KafkaService(ServicePlugin[KafkaSpec]):
         from confluent_kafka.admin import AdminClient
 
         ms = str(max(int(timeout * 1000), 1000))  # librdkafka minimum
-        return AdminClient(
-            {
-                "bootstrap.servers": handle.endpoints["bootstrap_servers"],
-                "socket.connection.setup.timeout.ms": ms,
-                "reconnect.backoff.ms": "10",
-                "reconnect.backoff.max.ms": "200",
-                "log_level": "0",
-                "logger": _SILENT_LOGGER,
-            }
-        )
+        config: dict[str, Any] = {
+            "bootstrap.servers": handle.endpoints["bootstrap_servers"],
+            "socket.connection.setup.timeout.ms": ms,
+            "reconnect.backoff.ms": "10",
+            "reconnect.backoff.max.ms": "200",
+            "log_level": "0",
+            "logger": _SILENT_LOGGER,
+        }
+        return AdminClient(config)
 
     def probe(self, handle: ServiceHandle, timeout: float) -> None:
         from confluent_kafka import KafkaException

@@ -17,9 +17,14 @@ from envctl.scenario.spec import (
     StrictModel,
     TimeoutProfile,
 )
+from envctl.services.generic import GenericSpec
 from envctl.services.kafka import KafkaSpec
+from envctl.services.postgres import PostgresSpec
+from envctl.services.redis import RedisSpec
 
-ServiceSpec = Annotated[KafkaSpec, Field(discriminator="type")]
+ServiceSpec = Annotated[
+    KafkaSpec | PostgresSpec | RedisSpec | GenericSpec, Field(discriminator="type")
+]
 """One entry of ``external_services``; ``type`` chooses the model."""
 
 STEP_KINDS = (
@@ -44,8 +49,12 @@ class Category(StrEnum):
 class Scenario(StrictModel):
     """A scenario: the services a test needs, how they start, and what happens afterwards."""
 
-    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", max_length=100)
-    description: str = ""
+    name: str = Field(
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$",
+        max_length=100,
+        description="Unique name; `--scenario NAME` finds the file by it.",
+    )
+    description: str = Field(default="", description="What the scenario checks.")
     category: Category | None = Field(
         default=None,
         description="unit | integration | mixed; defaults to the folder the file is in.",
@@ -58,7 +67,11 @@ class Scenario(StrictModel):
         default=None,
         description="Base template(s), relative to this file: maps merge deeply, lists replace.",
     )
-    external_services: dict[str, ServiceSpec] = Field(default_factory=dict)
+    external_services: dict[str, ServiceSpec] = Field(
+        default_factory=dict,
+        description="Services by name (lower-case; the name is also the host name on the "
+        "run's network). `type` chooses the model below.",
+    )
     timeout_profiles: dict[str, TimeoutProfile] = Field(
         default_factory=dict,
         description="Seconds per phase, keyed by service name (or service type).",
@@ -67,7 +80,10 @@ class Scenario(StrictModel):
         default=True,
         description="true: remove everything; false: keep for inspection; on_success; or a map.",
     )
-    snapshot: SnapshotPolicy = Field(default_factory=SnapshotPolicy)
+    snapshot: SnapshotPolicy = Field(
+        default_factory=SnapshotPolicy,
+        description="Capture service state before/after the steps (`true` = both).",
+    )
     steps: list[dict[str, Any]] = Field(
         default_factory=list,
         description=f"Steps, each one of: {', '.join(STEP_KINDS)}. Executed by `envctl run`.",

@@ -62,9 +62,11 @@ class ServiceMode(StrEnum):
 class PortMapping(StrictModel):
     """A container port published on 127.0.0.1, on a free host port unless ``host`` pins one."""
 
-    container: int = Field(ge=1, le=65535)
-    host: int | None = Field(default=None, ge=1, le=65535)
-    protocol: Literal["tcp", "udp"] = "tcp"
+    container: int = Field(ge=1, le=65535, description="Port inside the container.")
+    host: int | None = Field(
+        default=None, ge=1, le=65535, description="Pinned host port; unset: a free one."
+    )
+    protocol: Literal["tcp", "udp"] = Field(default="tcp", description="tcp | udp")
 
     @model_validator(mode="before")
     @classmethod

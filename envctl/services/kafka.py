@@ -35,8 +35,10 @@ TANSU_IMAGE = "ghcr.io/tansu-io/tansu:latest"
 class TopicSpec(StrictModel):
     """A topic created (and confirmed visible) before the service counts as ready."""
 
-    name: str = Field(min_length=1, max_length=249, pattern=r"^[A-Za-z0-9._-]+$")
-    partitions: int = Field(default=1, ge=1, le=10000)
+    name: str = Field(
+        min_length=1, max_length=249, pattern=r"^[A-Za-z0-9._-]+$", description="Topic name."
+    )
+    partitions: int = Field(default=1, ge=1, le=10000, description="Number of partitions.")
     replication_factor: int = Field(
         default=1, ge=1, validation_alias="replication", description="Alias: replication."
     )
@@ -58,7 +60,7 @@ class TopicSpec(StrictModel):
 class KafkaSeed(StrictModel):
     """Records produced into a topic before the scenario runs."""
 
-    topic: str
+    topic: str = Field(description="Topic to produce into.")
     from_: str = Field(alias="from", description="JSON Lines / JSON / YAML file of records.")
 
 
@@ -69,8 +71,14 @@ class KafkaSpec(ServiceSpecBase):
     flavor: Literal["apache", "tansu"] | None = Field(
         default=None, description="apache | tansu; recognised from the image name when unset."
     )
-    topics: list[TopicSpec] = Field(default_factory=list)
-    seed: list[KafkaSeed] = Field(default_factory=list)
+    topics: list[TopicSpec] = Field(
+        default_factory=list,
+        description="Topics created and confirmed visible before the service counts as ready "
+        "(a plain string is a name).",
+    )
+    seed: list[KafkaSeed] = Field(
+        default_factory=list, description="Records produced after the topics are created."
+    )
 
     @field_validator("topics")
     @classmethod

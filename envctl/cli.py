@@ -26,17 +26,28 @@ class Terminated(BaseException):
     """SIGTERM arrived; unwinds like Ctrl-C so cleanup runs, then exits 143."""
 
 
-def _on_sigterm(_signum: int, _frame: object) -> NoReturn:
+def _on_signal(signum: int, _frame: object) -> NoReturn:
+    # The first signal unwinds (cleanup runs in `finally` blocks); later ones must not
+    # interrupt that cleanup, so they only say what is happening.
+    signal.signal(signal.SIGINT, _while_cleaning)
+    signal.signal(signal.SIGTERM, _while_cleaning)
+    if signum == signal.SIGINT:
+        raise KeyboardInterrupt
     raise Terminated()
+
+
+def _while_cleaning(_signum: int, _frame: object) -> None:
+    click.echo("envctl: removing what was started, please wait", err=True)
 
 
 @contextmanager
 def _signals() -> Iterator[None]:
-    previous = signal.signal(signal.SIGTERM, _on_sigterm)
+    previous = {sig: signal.signal(sig, _on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         yield
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 def _settings(ctx: click.Context) -> Settings:
@@ -177,7 +188,7 @@ def up(ctx: click.Context, name: str, as_json: bool, keep_on_failure: bool) -> N
     started = time.monotonic()
     with progress_for(f"envctl up {scenario.name}") as progress:
         engine = Engine(settings, lambda: DockerRuntime.connect(settings.environ), progress)
-        env = engine.up(scenario, keep_on_failure=keep_on_failure)
+        env = engine.up(scenario, keep_on_failure=keep_on_failure, detach=True)
     if as_json:
         _emit_json(env.to_dict())
         return
@@ -261,6 +272,45 @@ def down(ctx: click.Context, name: str | None, run_id: str | None, everything: b
         f"removed {counts['container']} containers, {counts['network']} networks, "
         f"{counts['volume']} volumes of run(s) {', '.join(runs)}"
     )
+    if errors:
+        raise EnvctlError("could not remove: " + "; ".join(errors))
+
+
+@cli.command()
+@click.option(
+    "--older-than",
+    metavar="DURATION",
+    help="Also remove anything envctl-managed older than this (90s, 15m, 2h, 7d), whoever owns it.",
+)
+@click.option("--dry-run", is_flag=True, help="Only say what would be removed.")
+@click.pass_context
+def gc(ctx: click.Context, older_than: str | None, dry_run: bool) -> None:
+    """Remove what killed runs left behind: runs whose owner process is gone.
+
+    Environments left up on purpose by `envctl up` are kept (remove them with
+    `envctl down`) unless --older-than says otherwise.
+    """
+    from envctl.errors import EnvctlError
+    from envctl.gc import collect, parse_duration
+    from envctl.runtime.docker import DockerRuntime
+
+    settings = _settings(ctx)
+    limit = parse_duration(older_than) if older_than else None
+    garbage, errors = collect(
+        DockerRuntime.connect(settings.environ), older_than=limit, dry_run=dry_run
+    )
+    verb = "would remove" if dry_run else "removed"
+    for verdict in garbage:
+        kinds = {
+            k: sum(r.kind == k for r in verdict.resources)
+            for k in ("container", "network", "volume")
+        }
+        click.echo(
+            f"{verb} run {verdict.run_id} ({verdict.scenario}): {kinds['container']} containers, "
+            f"{kinds['network']} networks, {kinds['volume']} volumes — {verdict.reason}"
+        )
+    if not garbage:
+        click.echo("nothing to collect")
     if errors:
         raise EnvctlError("could not remove: " + "; ".join(errors))
 

@@ -21,10 +21,12 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from envctl.errors import EnvctlError, PortTaken, ServiceFailed, ServiceNotReady
+from envctl.gc import collect
 from envctl.graph import ServiceGraph
 from envctl.retry import GaveUp, retry_call
 from envctl.runtime.base import (
     LABEL_CREATED,
+    LABEL_DETACHED,
     LABEL_ENDPOINTS,
     LABEL_MANAGED,
     LABEL_OWNER_HOST,
@@ -130,6 +132,18 @@ class Environment:
 
     def __exit__(self, *exc: object) -> None:
         self.down()
+
+
+def _kept_note(env: Environment) -> str:
+    parts = []
+    for state in env.services.values():
+        reach = " ".join(f"{k}={v}" for k, v in state.endpoints.items())
+        where = f"container {state.container}" if state.container else state.mode
+        parts.append(f"{state.name} ({state.status}; {where}{'; ' + reach if reach else ''})")
+    return (
+        f"kept for inspection (--keep-on-failure): run {env.run_id}: {', '.join(parts)}; "
+        f"logs: docker logs <container>; remove with: envctl down --run-id {env.run_id}"
+    )
 
 
 def new_run_id() -> str:
@@ -246,8 +260,15 @@ class Engine:
         *,
         run_id: str | None = None,
         keep_on_failure: bool = False,
+        detach: bool = False,
     ) -> Environment:
-        """Start every service; return when all are ready. On failure clean up and raise."""
+        """Start every service; return when all are ready. On failure clean up and raise.
+
+        ``detach`` marks the run as left up on purpose (``envctl up``): ``envctl gc`` keeps
+        it although the process that made it is gone. Otherwise the run belongs to this
+        process, and gc collects it once the process has died without cleaning up.
+        Before starting, runs of dead owners are collected.
+        """
         run_id = run_id or new_run_id()
         graph = ServiceGraph({n: s.depends_on for n, s in scenario.external_services.items()})
         needs_docker = any(
@@ -268,14 +289,29 @@ class Engine:
             LABEL_CREATED: datetime.now(UTC).isoformat(timespec="seconds"),
         }
         abort = threading.Event()
+        if runtime is not None:
+            garbage, _errors = collect(runtime)
+            for verdict in garbage:
+                self.progress.update("gc", "removed", f"run {verdict.run_id}: {verdict.reason}")
         try:
             if runtime is not None:
                 env.network = container_name(scenario.name, "net", run_id)
                 runtime.create_network(env.network, labels)
             self._schedule(env, graph, labels, abort)
+            if runtime is not None and detach:
+                runtime.create_volume(
+                    container_name(scenario.name, "detached", run_id),
+                    {**labels, LABEL_DETACHED: "true"},
+                )
         except BaseException as exc:
             abort.set()
             if keep_on_failure and isinstance(exc, EnvctlError):
+                if runtime is not None:
+                    runtime.create_volume(
+                        container_name(scenario.name, "detached", run_id),
+                        {**labels, LABEL_DETACHED: "true"},
+                    )
+                exc.add_note(_kept_note(env))
                 raise
             errors = _cleanup_external(states.values(), scenario, run_id, self.settings)
             if runtime is not None:

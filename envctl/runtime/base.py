@@ -19,6 +19,8 @@ LABEL_OWNER_HOST = "io.envctl.owner-host"
 LABEL_OWNER_PID = "io.envctl.owner-pid"
 LABEL_CREATED = "io.envctl.created"
 LABEL_ENDPOINTS = "io.envctl.endpoints"
+LABEL_DETACHED = "io.envctl.detached"
+"""On a run's marker volume: the run was left up on purpose (`envctl up`); gc keeps it."""
 
 
 @dataclass(frozen=True)
@@ -66,6 +68,10 @@ class ContainerHandle(Protocol):
 
     def logs_tail(self, lines: int = 20) -> list[str]: ...
 
+    def logs(self) -> str:
+        """The container's whole log so far (stdout and stderr); empty when unreadable."""
+        ...
+
     def exec(self, command: Sequence[str]) -> ExecResult: ...
 
 
@@ -100,6 +106,8 @@ class Runtime(Protocol):
         ...
 
     def create_network(self, name: str, labels: Mapping[str, str]) -> None: ...
+
+    def create_volume(self, name: str, labels: Mapping[str, str]) -> None: ...
 
     def ensure_image(self, image: str, override_hint: str) -> None:
         """Raise :class:`~envctl.errors.ImageNotFound` when absent and not pullable."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from envctl.errors import DockerUnavailable, ImageNotFound, PortTaken
 from envctl.runtime.base import (
@@ -58,10 +58,19 @@ class DockerContainer:
         import docker.errors
 
         try:
-            raw = self._container.logs(tail=lines)
+            raw = cast(bytes, self._container.logs(tail=lines))
         except docker.errors.APIError:
             return []
         return [line for line in raw.decode(errors="replace").splitlines() if line.strip()]
+
+    def logs(self) -> str:
+        import docker.errors
+
+        try:
+            raw = self._container.logs(stdout=True, stderr=True)
+        except docker.errors.APIError:
+            return ""
+        return raw.decode(errors="replace") if isinstance(raw, bytes) else ""
 
     def exec(self, command: Sequence[str]) -> ExecResult:
         result = self._container.exec_run(list(command))
@@ -125,6 +134,9 @@ class DockerRuntime:
     def create_network(self, name: str, labels: Mapping[str, str]) -> None:
         self.client.networks.create(name, driver="bridge", labels=dict(labels))
 
+    def create_volume(self, name: str, labels: Mapping[str, str]) -> None:
+        self.client.volumes.create(name, labels=dict(labels))
+
     def run_container(self, spec: ContainerSpec) -> DockerContainer:
         import docker.errors
 
@@ -165,8 +177,19 @@ class DockerRuntime:
     def list_managed(self, labels: Mapping[str, str] | None = None) -> list[ManagedResource]:
         filters = [f"{LABEL_MANAGED}=true"] + [f"{k}={v}" for k, v in (labels or {}).items()]
         found: list[ManagedResource] = []
-        for c in self.client.containers.list(all=True, filters={"label": filters}):
-            found.append(ManagedResource("container", c.id or "", c.name or "", c.labels, c.status))
+        # sparse: the list call alone, so a container removed meanwhile cannot fail it
+        for c in self.client.containers.list(all=True, sparse=True, filters={"label": filters}):
+            attrs = c.attrs
+            name = (attrs.get("Names") or [""])[0].lstrip("/")
+            found.append(
+                ManagedResource(
+                    "container",
+                    attrs["Id"],
+                    name,
+                    attrs.get("Labels") or {},
+                    attrs.get("State", ""),
+                )
+            )
         for n in self.client.networks.list(filters={"label": filters}):
             found.append(ManagedResource("network", n.id or "", n.name or "", n.attrs["Labels"]))
         for v in self.client.volumes.list(filters={"label": filters}):

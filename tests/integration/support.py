@@ -40,8 +40,10 @@ def run_envctl(
 def managed_resources(client: Any, run_id: str | None = None) -> list[str]:
     """Names of every container, network and volume labelled as envctl's (for one run)."""
     labels = [MANAGED] + ([f"io.envctl.run-id={run_id}"] if run_id else [])
+    # sparse: no inspect per container, so one removed meanwhile cannot fail the listing
     found = [
-        f"container {c.name}" for c in client.containers.list(all=True, filters={"label": labels})
+        f"container {c.attrs['Names'][0].lstrip('/')}"
+        for c in client.containers.list(all=True, sparse=True, filters={"label": labels})
     ]
     found += [f"network {n.name}" for n in client.networks.list(filters={"label": labels})]
     found += [f"volume {v.name}" for v in client.volumes.list(filters={"label": labels})]

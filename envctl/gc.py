@@ -1,0 +1,108 @@
+"""Collecting what killed runs left behind, from labels alone.
+
+Every resource records its owner (host and pid) and creation time. A run whose owner
+process on this host is gone, and that was not left up on purpose by ``envctl up`` (its
+marker volume says ``io.envctl.detached=true``), is garbage. ``--older-than`` also collects
+anything envctl-managed older than a limit, whoever owns it.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from envctl.errors import ConfigError
+from envctl.runtime.base import (
+    LABEL_CREATED,
+    LABEL_DETACHED,
+    LABEL_OWNER_HOST,
+    LABEL_OWNER_PID,
+    ManagedResource,
+    Runtime,
+)
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*$")
+_UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_duration(text: str) -> timedelta:
+    """``90``, ``90s``, ``15m``, ``2h``, ``7d``."""
+    match = _DURATION.match(text)
+    if not match:
+        raise ConfigError(f"--older-than {text!r}: write a number with s, m, h or d (e.g. 2h)")
+    return timedelta(seconds=float(match.group(1)) * _UNITS[match.group(2)])
+
+
+def pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+@dataclass
+class RunVerdict:
+    run_id: str
+    scenario: str
+    reason: str | None
+    """Why the run is garbage; None keeps it."""
+    resources: list[ManagedResource] = field(default_factory=list)
+
+
+def judge(
+    resources: Sequence[ManagedResource],
+    *,
+    older_than: timedelta | None = None,
+    now: datetime | None = None,
+    host: str | None = None,
+    alive: Callable[[int], bool] = pid_alive,
+) -> list[RunVerdict]:
+    """Group resources by run and decide, for each run, whether it is garbage and why."""
+    now = now or datetime.now(UTC)
+    host = host or socket.gethostname()
+    runs: dict[str, RunVerdict] = {}
+    for resource in resources:
+        verdict = runs.setdefault(
+            resource.run_id, RunVerdict(resource.run_id, resource.scenario, None)
+        )
+        verdict.resources.append(resource)
+    for verdict in runs.values():
+        labels = verdict.resources[0].labels
+        created = _parse_time(labels.get(LABEL_CREATED, ""))
+        if older_than is not None and created is not None and now - created > older_than:
+            age = int((now - created).total_seconds())
+            verdict.reason = f"older than the limit ({age}s old)"
+            continue
+        if any(r.labels.get(LABEL_DETACHED) == "true" for r in verdict.resources):
+            continue  # left up on purpose by `envctl up`; `envctl down` removes it
+        owner_host = labels.get(LABEL_OWNER_HOST, "")
+        pid_text = labels.get(LABEL_OWNER_PID, "")
+        if owner_host == host and pid_text.isdigit() and not alive(int(pid_text)):
+            verdict.reason = f"owner process {pid_text} on {host} is gone"
+    return sorted(runs.values(), key=lambda v: v.run_id)
+
+
+def collect(
+    runtime: Runtime, *, older_than: timedelta | None = None, dry_run: bool = False
+) -> tuple[list[RunVerdict], list[str]]:
+    """Remove the resources of every garbage run. Returns the garbage runs and errors."""
+    garbage = [v for v in judge(runtime.list_managed(), older_than=older_than) if v.reason]
+    errors: list[str] = []
+    if not dry_run and garbage:
+        errors = runtime.remove([r for v in garbage for r in v.resources])
+    return garbage, errors
+
+
+def _parse_time(text: str) -> datetime | None:
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return value if value.tzinfo else value.replace(tzinfo=UTC)

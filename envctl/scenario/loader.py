@@ -93,6 +93,8 @@ def parse_yaml(text: str, display: str, problems: list[Problem]) -> tuple[Any, P
             result: dict[Any, Any] = {}
             for key_node, value_node in n.value:
                 key = loader.construct_object(key_node, deep=True)
+                if isinstance(key_node, yaml.ScalarNode) and not isinstance(key, str):
+                    key = key_node.value  # `NO:` is the name NO, not YAML 1.1's false
                 if not isinstance(key, str | int | float | bool):
                     problems.append(
                         Problem(
@@ -184,18 +186,24 @@ def _load_with_extends(
         base_data, base_pos = _load_with_extends(base_file, (*chain, file), problems, base_display)
         if base_data is None:
             continue
-        base_data = {k: v for k, v in base_data.items() if k not in ("extends", "name")}
+        dropped = ("extends", "name")
+        base_data = {k: v for k, v in base_data.items() if k not in dropped}
         merged = deep_merge(merged, base_data)
-        merged_pos.update(base_pos)
+        merged_pos.update(
+            {loc: p for loc, p in base_pos.items() if not loc or loc[0] not in dropped}
+        )
     merged = deep_merge(merged, data)
     merged_pos.update(positions)
     return merged, merged_pos
 
 
-def _display_path(target: Path, relative_to: Path) -> str:
-    try:
-        import os
+def _display_path(target: Path, child_display: Path) -> str:
+    """Show a base template the way its child was shown: absolute, or relative to cwd."""
+    if child_display.is_absolute():
+        return str(target)
+    import os
 
+    try:
         return os.path.relpath(target, Path.cwd())
     except ValueError:
         return str(target)
@@ -271,9 +279,31 @@ def _validation_problems(
             message = _message(error, loc, data)
             if message not in messages:
                 messages.append(message)
+        text = messages[0] if len(messages) == 1 else _union_message(chosen)
         file, line = _position(positions, loc, display)
-        problems.append(Problem(file, line, _dotted(loc), "; or ".join(messages)))
+        problems.append(Problem(file, line, _dotted(loc), text))
     return problems
+
+
+def _union_message(errors: list[Any]) -> str:
+    """One message for a value that matched no member of a union."""
+    expected: list[str] = []
+    for error in errors:
+        text = str(error["msg"]).removeprefix("Input should be ").removeprefix("a valid ")
+        text = text.removesuffix(", unable to interpret input")
+        if text.startswith(("dictionary", "object")):
+            text = "a mapping"
+        elif text.startswith("list") or text.startswith("array"):
+            text = "a list"
+        elif text == "boolean":
+            text = "true/false"
+        elif text in ("string", "integer", "number"):
+            text = f"a {text}"
+        if text not in expected:
+            expected.append(text)
+    value = errors[0].get("input")
+    shown = f"{value!r} is not valid" if not isinstance(value, dict | list) else "not valid"
+    return f"{shown}; expected {', '.join(expected[:-1])} or {expected[-1]}"
 
 
 def _clean_loc(loc: Loc, data: Any) -> tuple[Loc, int]:
@@ -298,8 +328,14 @@ def _clean_loc(loc: Loc, data: Any) -> tuple[Loc, int]:
 
 
 def _is_member_tag(part: str | int) -> bool:
+    # Only called for parts that are not keys of the data: pydantic's names for the
+    # members of a union ('bool', "literal['on_success']", 'CleanupMap', ...).
     text = str(part)
-    return text in ("bool", "str", "int", "float") or text.startswith(("literal[", "function-"))
+    return (
+        text in ("bool", "str", "int", "float", "list", "dict")
+        or text.startswith(("literal[", "function-", "list[", "dict["))
+        or (text[:1].isupper() and text.isidentifier())
+    )
 
 
 def _message(error: Mapping[str, Any], loc: Loc, data: Any) -> str:
@@ -414,9 +450,11 @@ def _semantic_problems(data: Any, positions: Positions, display: str) -> list[Pr
             deps = [deps]
         if not isinstance(deps, list):
             continue
-        depends[name] = [str(d) for d in deps]
+        depends[name] = [d for d in deps if isinstance(d, str)]
         for index, dep in enumerate(deps):
             loc: Loc = ("external_services", name, "depends_on", index)
+            if not isinstance(dep, str):
+                continue  # the model reports the wrong kind of value
             if dep == name:
                 message = f"service '{name}' depends on itself"
             elif dep not in services:

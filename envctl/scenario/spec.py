@@ -77,6 +77,8 @@ class PortMapping(StrictModel):
         if isinstance(value, str):
             text, _, proto = value.partition("/")
             parts = text.split(":")
+            if len(parts) > 3:
+                raise ValueError(f"port '{value}' is not 'CONTAINER' or 'HOST:CONTAINER'")
             if len(parts) == 3 and parts[0] not in ("127.0.0.1", "localhost"):
                 raise ValueError(
                     f"port '{value}': envctl publishes on 127.0.0.1 only; "

@@ -28,6 +28,12 @@ def _hermetic_environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 
 
 @pytest.fixture
+def shipped_scenarios() -> Path:
+    """The repository's own ``scenarios/`` tree."""
+    return SHIPPED_SCENARIOS
+
+
+@pytest.fixture
 def write_scenario(tmp_path: Path) -> WriteScenario:
     """Write ``text`` (dedented, leading newline dropped) to ``tmp_path / relpath``.
 
@@ -57,7 +63,9 @@ def load_text(write_scenario: WriteScenario) -> Callable[..., Scenario]:
 def problems_of(write_scenario: WriteScenario) -> Callable[..., list[str]]:
     """Write a broken scenario, load it, return every problem line (the load must fail)."""
 
-    def problems(text: str, environ: dict[str, str] | None = None, name: str = "s.yaml") -> list[str]:
+    def problems(
+        text: str, environ: dict[str, str] | None = None, name: str = "s.yaml"
+    ) -> list[str]:
         path = write_scenario(name, text)
         with pytest.raises(ConfigError) as info:
             load_scenario(path, environ or {})

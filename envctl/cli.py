@@ -346,8 +346,8 @@ def main(argv: list[str] | None = None) -> None:
     except click.ClickException as exc:
         exc.show()
         code = exc.exit_code
-    except click.exceptions.Abort:
-        click.echo("envctl: interrupted", err=True)
+    except click.exceptions.Abort:  # click's form of KeyboardInterrupt
+        click.echo("envctl: interrupted; everything started was removed", err=True)
         code = 130
     except EnvctlError as exc:
         click.echo(f"envctl: error: {exc}", err=True)

@@ -281,6 +281,7 @@ class Engine:
         }
         env = Environment(run_id, scenario, None, states, runtime)
         labels = {
+            **self.settings.extra_labels,
             LABEL_MANAGED: "true",
             LABEL_RUN_ID: run_id,
             LABEL_SCENARIO: scenario.name,

@@ -46,6 +46,8 @@ class Settings:
     image_overrides: Mapping[str, str] = field(default_factory=dict)
     image_override_sources: Mapping[str, str] = field(default_factory=dict)
     timeout_scale: float = 1.0
+    extra_labels: Mapping[str, str] = field(default_factory=dict)
+    """ENVCTL_LABELS: labels added to every resource (e.g. the CI job that made it)."""
     project_config_path: Path | None = None
 
     @classmethod
@@ -93,6 +95,16 @@ class Settings:
                 "set it to e.g. 2 or unset it"
             ) from None
 
+        labels: dict[str, str] = {}
+        for item in filter(None, (p.strip() for p in env.get("ENVCTL_LABELS", "").split(","))):
+            key, sep, value = item.partition("=")
+            if not sep or not key.strip() or key.strip().startswith("io.envctl."):
+                raise ConfigError(
+                    f"ENVCTL_LABELS: {item!r} is not KEY=VALUE (keys io.envctl.* are envctl's); "
+                    "write e.g. ENVCTL_LABELS=ci.job=42,team=payments"
+                )
+            labels[key.strip()] = value.strip()
+
         return cls(
             cwd=here,
             environ=env,
@@ -100,6 +112,7 @@ class Settings:
             image_overrides=overrides,
             image_override_sources=sources,
             timeout_scale=scale,
+            extra_labels=labels,
             project_config_path=config_path,
         )
 

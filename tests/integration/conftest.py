@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from support import BASE_IMAGE, TEST_IMAGES, managed_resources
+from support import BASE_IMAGE, SESSION_LABEL, TEST_IMAGES, managed_resources
 
 
 def _require_docker() -> bool:
@@ -57,6 +57,7 @@ def test_env(tmp_path: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("ENVCTL_")}
     env.update(TEST_IMAGES)
     env["ENVCTL_REQUIRE_DOCKER"] = os.environ.get("ENVCTL_REQUIRE_DOCKER", "")
+    env["ENVCTL_LABELS"] = SESSION_LABEL
     return env
 
 

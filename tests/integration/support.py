@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import uuid
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,9 @@ TEST_IMAGES = {
 }
 BASE_IMAGE = "envctl-test/debian-base:bookworm"
 MANAGED = "io.envctl.managed=true"
+SESSION_LABEL = f"envctl-test.session={uuid.uuid4().hex[:12]}"
+"""Put on everything this test process makes (through ENVCTL_LABELS), so leak checks see
+only this session's resources even when other runs share the daemon."""
 
 
 def run_envctl(
@@ -38,8 +42,9 @@ def run_envctl(
 
 
 def managed_resources(client: Any, run_id: str | None = None) -> list[str]:
-    """Names of every container, network and volume labelled as envctl's (for one run)."""
-    labels = [MANAGED] + ([f"io.envctl.run-id={run_id}"] if run_id else [])
+    """Names of the envctl-labelled containers, networks and volumes of one run, or of
+    this test session when no run is named."""
+    labels = [MANAGED, f"io.envctl.run-id={run_id}" if run_id else SESSION_LABEL]
     # sparse: no inspect per container, so one removed meanwhile cannot fail the listing
     found = [
         f"container {c.attrs['Names'][0].lstrip('/')}"

@@ -150,14 +150,10 @@ def test_invalid_scenario_exit_2(test_env: dict[str, str], scenarios: Path, no_l
     result = run_envctl("--scenarios-dir", str(scenarios), "up", "-s", "broken", env=test_env)
     assert result.returncode == 2
     assert "Traceback" not in result.stderr
-    assert (
-        "scenario_broken.yaml:7: external_services.kafka.topcs: unknown key — did you mean 'topics'?"
-        in result.stderr
-    )
-    assert (
-        "external_services.app.depends_on[0]: service 'app' depends on 'kafak', which is not defined — did you mean 'kafka'?"
-        in result.stderr
-    )
+    typo = "external_services.kafka.topcs: unknown key — did you mean 'topics'?"
+    assert f"scenario_broken.yaml:7: {typo}" in result.stderr
+    undefined = "service 'app' depends on 'kafak', which is not defined — did you mean 'kafka'?"
+    assert f"external_services.app.depends_on[0]: {undefined}" in result.stderr
 
 
 def test_failed_dependency_stops_dependents_and_cleans_up(

@@ -180,6 +180,7 @@ def up(ctx: click.Context, name: str, as_json: bool, keep_on_failure: bool) -> N
     import time
 
     from envctl.engine import Engine
+    from envctl.errors import EnvctlError
     from envctl.progress import progress_for
     from envctl.runtime.docker import DockerRuntime
 
@@ -188,7 +189,13 @@ def up(ctx: click.Context, name: str, as_json: bool, keep_on_failure: bool) -> N
     started = time.monotonic()
     with progress_for(f"envctl up {scenario.name}") as progress:
         engine = Engine(settings, lambda: DockerRuntime.connect(settings.environ), progress)
-        env = engine.up(scenario, keep_on_failure=keep_on_failure, detach=True)
+        try:
+            env = engine.up(scenario, keep_on_failure=keep_on_failure, detach=True)
+        except EnvctlError as exc:
+            failed = getattr(exc, "environment", None)
+            if as_json and failed is not None:
+                _emit_json({**failed.to_dict(), "error": str(exc)})
+            raise
     if as_json:
         _emit_json(env.to_dict())
         return

@@ -80,7 +80,9 @@ class ServiceState:
     timings: dict[str, float] = field(default_factory=dict)
     """Seconds per phase: create, start, ready, setup."""
     started_at: float | None = None
+    """Seconds after the start of `up` when this service began (monotonic clock)."""
     ready_at: float | None = None
+    """Seconds after the start of `up` when its readiness probe first succeeded."""
     error: str | None = None
     handle: ServiceHandle | None = field(default=None, repr=False)
 
@@ -94,6 +96,10 @@ class ServiceState:
             **self.endpoints,
             "timings": {k: round(v, 3) for k, v in self.timings.items()},
         }
+        if self.started_at is not None:
+            data["started_at"] = round(self.started_at, 3)
+        if self.ready_at is not None:
+            data["ready_at"] = round(self.ready_at, 3)
         if self.error:
             data["error"] = self.error
         return data
@@ -108,6 +114,7 @@ class Environment:
     network: str | None
     services: dict[str, ServiceState]
     runtime: Runtime | None = field(default=None, repr=False)
+    began: float = field(default_factory=time.monotonic, repr=False)
 
     def endpoints(self, service: str) -> dict[str, Any]:
         return dict(self.services[service].endpoints)
@@ -306,6 +313,8 @@ class Engine:
                 )
         except BaseException as exc:
             abort.set()
+            if isinstance(exc, EnvctlError):
+                exc.environment = env  # type: ignore[attr-defined]  # for `up --json`
             if keep_on_failure and isinstance(exc, EnvctlError):
                 if runtime is not None:
                     runtime.create_volume(
@@ -385,7 +394,7 @@ class Engine:
         spec = scenario.external_services[name]
         plugin = _plugin(scenario, name, env.run_id, self.settings)
         state = env.services[name]
-        state.started_at = time.monotonic()
+        state.started_at = time.monotonic() - env.began
         timeouts = plugin.context.timeouts
 
         if spec.mode == ServiceMode.DOCKER:
@@ -399,15 +408,16 @@ class Engine:
         self.progress.update(name, "waiting", "probing readiness")
         self._wait_ready(name, plugin, handle, timeouts.health_check, abort)
         state.timings["ready"] = time.monotonic() - t0
-        state.ready_at = time.monotonic()
+        state.ready_at = time.monotonic() - env.began
 
         t0 = time.monotonic()
         self.progress.update(name, "setup")
         plugin.setup(handle, timeouts.setup)
         state.timings["setup"] = time.monotonic() - t0
         state.status = "ready"
-        total = time.monotonic() - state.started_at
-        self.progress.update(name, "ready", f"{total:.1f}s")
+        phases = " ".join(f"{k} {v:.2f}s" for k, v in state.timings.items())
+        total = time.monotonic() - env.began - state.started_at
+        self.progress.update(name, "ready", f"{total:.1f}s ({phases})")
 
     def _start_container(
         self,
@@ -464,7 +474,7 @@ class Engine:
                 if pinned or attempt == attempts - 1:
                     raise
                 continue  # another process took the free port between choice and bind
-            state.timings["start"] = time.monotonic() - t0
+            state.timings.update(container.phase_timings)
             state.container = cname
             return ServiceHandle(name=name, endpoints=endpoints, container=container)
         raise AssertionError("unreachable")

@@ -59,6 +59,9 @@ class ExecResult:
 class ContainerHandle(Protocol):
     """What plugins may do with a running container of theirs."""
 
+    phase_timings: dict[str, float]
+    """Seconds the engine spent creating and starting it (``create``, ``start``)."""
+
     @property
     def name(self) -> str: ...
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, cast
@@ -35,6 +36,7 @@ class DockerContainer:
 
     def __init__(self, container: Container) -> None:
         self._container = container
+        self.phase_timings: dict[str, float] = {}
 
     @property
     def name(self) -> str:
@@ -144,6 +146,7 @@ class DockerRuntime:
             f"{p.container}/{p.protocol}": ("127.0.0.1", p.host) for p in spec.ports
         }
         volumes = {src: {"bind": dst, "mode": "rw"} for src, dst in spec.volumes.items()}
+        t0 = time.monotonic()
         container = self.client.containers.create(
             spec.image,
             command=list(spec.command) if spec.command is not None else None,
@@ -161,6 +164,7 @@ class DockerRuntime:
             detach=True,
         )
         try:
+            t1 = time.monotonic()
             container.start()
         except docker.errors.APIError as exc:
             text = _first_line(exc)
@@ -171,7 +175,9 @@ class DockerRuntime:
                     "in use; free it or pin another port in the scenario's ports"
                 ) from None
             raise
-        return DockerContainer(container)
+        handle = DockerContainer(container)
+        handle.phase_timings = {"create": t1 - t0, "start": time.monotonic() - t1}
+        return handle
 
     # -- list and remove ------------------------------------------------------------------
     def list_managed(self, labels: Mapping[str, str] | None = None) -> list[ManagedResource]:

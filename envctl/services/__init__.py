@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 from envctl.services.base import ServicePlugin
+from envctl.services.generic import GenericService
 from envctl.services.kafka import KafkaService
+from envctl.services.postgres import PostgresService
+from envctl.services.redis import RedisService
 
 PLUGINS: dict[str, type[ServicePlugin]] = {  # type: ignore[type-arg]
-    plugin.type_name: plugin for plugin in (KafkaService,)
+    plugin.type_name: plugin
+    for plugin in (KafkaService, PostgresService, RedisService, GenericService)
 }
 """Service type name -> plugin class."""
 

@@ -1,0 +1,89 @@
+"""Redis: the official image's contract, readiness by ``PING`` over the published port."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import ClassVar, Literal
+from urllib.parse import urlsplit
+
+from envctl.scenario.spec import PortMapping, ServiceSpecBase
+from envctl.services.base import (
+    Endpoints,
+    PhaseTimeouts,
+    ProbeFailed,
+    ServiceHandle,
+    ServicePlugin,
+)
+
+REDIS_PORT = 6379
+REDIS_IMAGE = "redis:7"
+
+
+class RedisSpec(ServiceSpecBase):
+    """A Redis server (image ``redis`` or one that answers the same protocol)."""
+
+    type: Literal["redis"]
+
+
+class RedisService(ServicePlugin[RedisSpec]):
+    type_name: ClassVar[str] = "redis"
+    spec_model = RedisSpec
+    default_image: ClassVar[str] = REDIS_IMAGE
+    default_timeouts: ClassVar[PhaseTimeouts] = PhaseTimeouts(
+        startup=30, health_check=30, setup=10, seed=30
+    )
+
+    def ports(self) -> list[PortMapping]:
+        own = [p for p in self.spec.ports if p.container == REDIS_PORT]
+        others = [p for p in self.spec.ports if p.container != REDIS_PORT]
+        return (own or [PortMapping(container=REDIS_PORT)]) + others
+
+    def container_env(self, host_ports: Mapping[int, int]) -> dict[str, str]:
+        return {}
+
+    def endpoints(self, host_ports: Mapping[int, int]) -> Endpoints:
+        port = host_ports[REDIS_PORT]
+        return {"url": f"redis://127.0.0.1:{port}/0", "host": "127.0.0.1", "port": port}
+
+    def external_endpoints(self, url: str) -> Endpoints:
+        from envctl.errors import ServiceFailed
+
+        parts = urlsplit(url)
+        if parts.scheme not in ("redis", "rediss", "unix"):
+            raise ServiceFailed(
+                self.context.service,
+                f"url '{url.split('@')[-1]}' is not a Redis URL; write redis://HOST:PORT/DB "
+                "(or rediss:// for TLS)",
+            )
+        result: Endpoints = {"url": url}
+        if parts.scheme != "unix":
+            try:
+                result["port"] = parts.port or REDIS_PORT
+            except ValueError:
+                raise ServiceFailed(
+                    self.context.service, f"url '{url.split('@')[-1]}' has an invalid port"
+                ) from None
+            result["host"] = parts.hostname or "localhost"
+        return result
+
+    # -- lifecycle -------------------------------------------------------------------
+    def probe(self, handle: ServiceHandle, timeout: float) -> None:
+        import redis
+        from redis.backoff import NoBackoff
+        from redis.retry import Retry
+
+        # One attempt per call: the engine owns retrying and the deadline.
+        client = redis.Redis.from_url(
+            handle.endpoints["url"],
+            socket_connect_timeout=timeout,
+            socket_timeout=timeout,
+            retry=Retry(NoBackoff(), 0),
+        )
+        try:
+            answered = client.ping()
+        except redis.RedisError as exc:
+            raise ProbeFailed(f"PING failed: {' '.join(str(exc).split())}") from None
+        finally:
+            client.close()
+        if answered is not True:
+            raise ProbeFailed(f"PING answered {answered!r}")

@@ -191,6 +191,7 @@ def _plugin(
         network_alias=name,
         timeouts=resolve_timeouts(scenario, name, plugin_cls.default_timeouts, settings),
         image=image,
+        scenario_dir=scenario.source.parent if scenario.source else None,
     )
     return plugin_cls(spec, context)
 
@@ -438,6 +439,15 @@ class Engine:
         runtime.ensure_image(image, override_hint)
         state.timings["image"] = time.monotonic() - t0
 
+        volumes: dict[str, str] = {}
+        for source, target in plugin.container_volumes().items():
+            if source.startswith("/"):
+                volumes[source] = target
+                continue
+            volume = container_name(env.scenario.name, f"{name}-{source}", env.run_id)
+            runtime.create_volume(volume, {**labels, LABEL_SERVICE: name})
+            volumes[volume] = target
+
         attempts = 3
         for attempt in range(attempts):
             published = self._allocate_ports(name, plugin)
@@ -460,7 +470,7 @@ class Engine:
                 env=env_vars,
                 ports=published,
                 command=plugin.container_command(),
-                volumes=plugin.container_volumes(),
+                volumes=volumes,
             )
             if abort.is_set():
                 raise ServiceFailed(name, "not started: the run was aborted")

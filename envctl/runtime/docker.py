@@ -75,8 +75,15 @@ class DockerContainer:
         return raw.decode(errors="replace") if isinstance(raw, bytes) else ""
 
     def exec(self, command: Sequence[str]) -> ExecResult:
-        result = self._container.exec_run(list(command))
-        output = result.output.decode(errors="replace") if result.output else ""
+        import docker.errors
+
+        try:
+            result = self._container.exec_run(list(command))
+        except docker.errors.APIError as exc:
+            # e.g. the container stopped: report it like a failed command
+            return ExecResult(126, f"cannot exec in {self.name}: {_first_line(exc)}")
+        raw = cast(bytes | None, result.output)
+        output = raw.decode(errors="replace") if raw else ""
         return ExecResult(int(result.exit_code or 0), output)
 
 

@@ -1,11 +1,29 @@
-"""Scenario files: models, loading, discovery."""
+"""Scenario files: models, loading, discovery.
+
+Names are imported lazily: service plugins import ``envctl.scenario.spec`` while the
+scenario models import the plugins, and a lazy package breaks that cycle.
+"""
 
 from __future__ import annotations
 
-from envctl.scenario.discovery import find_scenario, list_scenarios, scenario_files
-from envctl.scenario.loader import load_scenario
-from envctl.scenario.models import Category, Scenario
-from envctl.scenario.spec import DependencyMode, ServiceMode
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from envctl.scenario.discovery import find_scenario, list_scenarios, scenario_files
+    from envctl.scenario.loader import load_scenario
+    from envctl.scenario.models import Category, Scenario
+    from envctl.scenario.spec import DependencyMode, ServiceMode
+
+_EXPORTS = {
+    "Category": "envctl.scenario.models",
+    "DependencyMode": "envctl.scenario.spec",
+    "Scenario": "envctl.scenario.models",
+    "ServiceMode": "envctl.scenario.spec",
+    "find_scenario": "envctl.scenario.discovery",
+    "list_scenarios": "envctl.scenario.discovery",
+    "load_scenario": "envctl.scenario.loader",
+    "scenario_files": "envctl.scenario.discovery",
+}
 
 __all__ = [
     "Category",
@@ -17,3 +35,12 @@ __all__ = [
     "load_scenario",
     "scenario_files",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    module_name = _EXPORTS.get(name)
+    if module_name is None:
+        raise AttributeError(f"module 'envctl.scenario' has no attribute {name!r}")
+    import importlib
+
+    return getattr(importlib.import_module(module_name), name)

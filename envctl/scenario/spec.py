@@ -159,6 +159,26 @@ class ServiceSpecBase(StrictModel):
     snapshot: SnapshotPolicy | None = Field(
         default=None, description="Overrides the scenario's snapshot policy for this service."
     )
+    dependency_mode: DependencyMode | None = Field(
+        default=None,
+        description="real | mock for this service only (mixed scenarios); overrides the "
+        "scenario's dependency_mode. --force-dependency-mode and ENVCTL_DEPENDENCY_MODE "
+        "still win.",
+    )
+    fallback: Literal["mock"] | None = Field(
+        default=None,
+        description="mock: when this optional service (required: false) cannot be started, "
+        "the scenario runs against its mock and is reported degraded (a failure under "
+        "--strict). Never implied.",
+    )
+
+    @model_validator(mode="after")
+    def _fallback_needs_optional(self) -> Any:
+        if self.fallback is not None and self.required:
+            raise ValueError(
+                "fallback: mock applies to optional services only; set required: false"
+            )
+        return self
 
     @field_validator("depends_on", mode="before")
     @classmethod

@@ -8,12 +8,12 @@ from envctl.services.kafka import KafkaService
 from envctl.services.postgres import PostgresService
 from envctl.services.redis import RedisService
 
-PLUGINS: dict[str, type[ServicePlugin]] = {  # type: ignore[type-arg]
+PLUGINS: dict[str, type[ServicePlugin]] = {
     plugin.type_name: plugin
     for plugin in (KafkaService, PostgresService, RedisService, GenericService)
 }
 """Service type name -> plugin class."""
 
 
-def plugin_for(type_name: str) -> type[ServicePlugin]:  # type: ignore[type-arg]
+def plugin_for(type_name: str) -> type[ServicePlugin]:
     return PLUGINS[type_name]

@@ -15,6 +15,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, ClassVar, Generic, TypeVar
 
 from envctl.runtime.base import ContainerHandle
@@ -53,6 +54,8 @@ class ServiceContext:
     network_alias: str
     timeouts: PhaseTimeouts
     image: str = ""
+    scenario_dir: Path | None = None
+    """Folder of the scenario file: relative paths in it (volumes, seed files) start here."""
 
 
 @dataclass
@@ -96,7 +99,11 @@ class ServicePlugin(ABC, Generic[SpecT]):
         return None
 
     def container_volumes(self) -> dict[str, str]:
-        """Host path or volume name -> container path. Default: none."""
+        """Absolute host path, or a volume name, -> container path. Default: none.
+
+        A volume name is scoped to the run by the engine, which creates it with envctl's
+        labels (so cleanup finds it) before the container starts.
+        """
         return {}
 
     @abstractmethod

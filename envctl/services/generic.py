@@ -204,11 +204,7 @@ class VolumeMount(StrictModel):
         if self.source.startswith(("/", ".", "~")):
             return self
         if VOLUME_NAME_RE.match(self.source):
-            raise ValueError(
-                f"volume '{self.source}:{self.target}': named volumes are not supported yet "
-                "(envctl could not label them for cleanup); mount a host path such as "
-                f"./{self.source}:{self.target}"
-            )
+            return self  # a named volume: envctl creates it, scoped to the run and labelled
         raise ValueError(
             f"volume source '{self.source}' is not a host path; start it with /, ./ or ../"
         )
@@ -285,9 +281,12 @@ class GenericService(ServicePlugin[GenericSpec]):
 
         mounts: dict[str, str] = {}
         for volume in self.spec.volumes:
+            if VOLUME_NAME_RE.match(volume.source):
+                mounts[volume.source] = volume.target  # named: the engine creates it
+                continue
             source = Path(volume.source).expanduser()
             if not source.is_absolute():
-                base: Path | None = getattr(self.context, "scenario_dir", None)
+                base = self.context.scenario_dir
                 if base is None:
                     raise ServiceFailed(
                         self.context.service,

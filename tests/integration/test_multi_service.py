@@ -367,3 +367,34 @@ def test_external_postgres_and_redis_are_reached_by_url(
             )
             assert (cache["status"], cache["url"]) == ("ready", redis["url"])
             assert managed_resources(docker_client, reached["run_id"]) == []
+
+
+def test_named_volume_is_run_scoped_labelled_and_removed(
+    tmp_path: Path, test_env: dict[str, str], docker_client: Any, no_leaks: None
+) -> None:
+    scenarios = tmp_path / "scenarios"
+    scenarios.mkdir()
+    (scenarios / "scenario_vol.yaml").write_text(
+        "name: vol\n"
+        "dependency_mode: real\n"
+        "external_services:\n"
+        "  box:\n"
+        "    type: generic\n"
+        f"    image: {BASE_IMAGE}\n"
+        "    command: [sh, -c, 'echo hello > /data/x && sleep infinity']\n"
+        "    volumes: ['data:/data']\n"
+        "    probe: {exec: [test, -s, /data/x]}\n"
+    )
+    result = run_envctl(
+        "--scenarios-dir", str(scenarios), "up", "-s", "vol", "--json", env=test_env
+    )
+    data = up_json(result)
+    run_id = data["run_id"]
+    try:
+        volumes = docker_client.volumes.list(
+            filters={"label": [f"io.envctl.run-id={run_id}", "io.envctl.service=box"]}
+        )
+        assert [v.name for v in volumes] == [f"envctl-vol-box-data-{run_id}"]
+    finally:
+        run_envctl("down", "--run-id", run_id, env=test_env)
+    assert managed_resources(docker_client, run_id) == []

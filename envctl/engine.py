@@ -523,7 +523,13 @@ class Engine:
                 name,
                 f"mode: {spec.mode.value} needs an address: set url: in the scenario or {variable}",
             )
-        endpoints = plugin.external_endpoints(url)
+        prefix = variable.removesuffix("URL")
+        credentials = {
+            key[len(prefix) :]: value
+            for key, value in self.settings.environ.items()
+            if key.startswith(prefix) and key != variable
+        }
+        endpoints = plugin.external_endpoints(url, credentials)
         return ServiceHandle(name=name, endpoints=endpoints)
 
     def _wait_ready(

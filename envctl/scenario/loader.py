@@ -319,7 +319,11 @@ def _clean_loc(loc: Loc, data: Any) -> tuple[Loc, int]:
         elif isinstance(current, list) and isinstance(part, int) and 0 <= part < len(current):
             cleaned.append(part)
             current = current[part]
-        elif _is_member_tag(part) or (not last and isinstance(current, dict | list)):
+        elif (
+            _is_member_tag(part)
+            or (isinstance(current, dict) and current.get("type") == part)
+            or (not last and isinstance(current, dict | list))
+        ):
             skipped += 1  # a union member name such as 'kafka', 'bool' or 'CleanupMap'
         else:
             cleaned.append(part)

@@ -185,6 +185,18 @@ class ServiceSpecBase(StrictModel):
     def _one_dependency(cls, value: Any) -> Any:
         return [value] if isinstance(value, str) else value
 
+    @model_validator(mode="after")
+    def _no_secret_in_url(self) -> ServiceSpecBase:
+        from urllib.parse import urlsplit
+
+        url = self.url
+        if self.mode == ServiceMode.CLOUD and url and urlsplit(url).password is not None:
+            raise ValueError(
+                "mode: cloud refuses a password in the scenario file (it would be committed "
+                "and printed); remove it from url and set ENVCTL_<SERVICE>_PASSWORD instead"
+            )
+        return self
+
 
 class TimeoutProfile(StrictModel):
     """Seconds allowed per phase of one service. Unset phases use the service type's default."""

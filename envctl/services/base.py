@@ -69,6 +69,33 @@ class ServiceHandle:
     """What setup created, by kind (``topics``: [...]), for reports and cleanup."""
 
 
+def mask_url(url: str) -> str:
+    """``scheme://user:secret@host/...`` -> ``scheme://user:***@host/...``."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    user = parts.username or ""
+    host = parts.netloc.rsplit("@", 1)[-1]
+    return urlunsplit(parts._replace(netloc=f"{user}:***@{host}"))
+
+
+def with_password(url: str, password: str) -> str:
+    """The same URL with ``password`` in its user info (URL-quoted)."""
+    from urllib.parse import quote, urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    user = parts.username or ""
+    host = parts.netloc.rsplit("@", 1)[-1]
+    return urlunsplit(parts._replace(netloc=f"{user}:{quote(password, safe='')}@{host}"))
+
+
+def secret(endpoints: Endpoints, key: str) -> Any:
+    """The secret form of a field when there is one (``_dsn`` over ``dsn``)."""
+    return endpoints.get(f"_{key}", endpoints.get(key))
+
+
 class ProbeFailed(Exception):
     """One readiness attempt failed; the message says why (shown if the deadline passes)."""
 
@@ -111,9 +138,19 @@ class ServicePlugin(ABC, Generic[SpecT]):
         """Connection fields for clients on this host, from the published ports."""
 
     # -- external / cloud mode -----------------------------------------------------
-    def external_endpoints(self, url: str) -> Endpoints:
-        """Connection fields for an already-running service at ``url``."""
-        raise NotImplementedError(f"service type '{self.type_name}' has no external mode")
+    def external_endpoints(self, url: str, credentials: Mapping[str, str]) -> Endpoints:
+        """Connection fields for an already-running service at ``url``.
+
+        ``credentials`` are the ``ENVCTL_<SERVICE>_*`` environment variables with that prefix
+        removed (``PASSWORD``, ``SASL_USERNAME``, ...): secrets come only from there, never
+        from the scenario file. Secret fields go under keys starting with ``_``; they are
+        used to connect but never printed, labelled or logged.
+        """
+        from envctl.errors import ServiceFailed
+
+        raise ServiceFailed(
+            self.context.service, f"service type '{self.type_name}' has no external mode"
+        )
 
     # -- lifecycle -------------------------------------------------------------------
     @abstractmethod

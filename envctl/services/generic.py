@@ -317,7 +317,7 @@ class GenericService(ServicePlugin[GenericSpec]):
             result["url"] = f"http://127.0.0.1:{host_ports[probe.http.port]}"
         return result
 
-    def external_endpoints(self, url: str) -> Endpoints:
+    def external_endpoints(self, url: str, credentials: Mapping[str, str]) -> Endpoints:
         from envctl.errors import ServiceFailed
 
         parts = urlsplit(url if "://" in url else f"tcp://{url}")

@@ -91,6 +91,26 @@ class KafkaSpec(ServiceSpecBase):
         return topics
 
 
+def client_config(endpoints: Mapping[str, Any]) -> dict[str, str]:
+    """librdkafka settings to reach a broker from its endpoints (SASL/SSL when present)."""
+    config = {"bootstrap.servers": str(endpoints["bootstrap_servers"])}
+    names = {
+        "security_protocol": "security.protocol",
+        "sasl_mechanism": "sasl.mechanism",
+        "sasl_username": "sasl.username",
+        "_sasl_password": "sasl.password",
+        "ssl_ca_location": "ssl.ca.location",
+    }
+    for key, setting in names.items():
+        if endpoints.get(key):
+            config[setting] = str(endpoints[key])
+    return config
+
+
+def credential_prefix(service: str) -> str:
+    return f"ENVCTL_{service.upper().replace('-', '_')}_"
+
+
 def flavor_of(spec: KafkaSpec, image: str) -> Literal["apache", "tansu"]:
     """The flavor set in the scenario, else recognised from the image name."""
     if spec.flavor is not None:
@@ -153,9 +173,32 @@ class KafkaService(ServicePlugin[KafkaSpec]):
             result["internal_bootstrap_servers"] = f"{self.context.network_alias}:{INTERNAL_PORT}"
         return result
 
-    def external_endpoints(self, url: str) -> Endpoints:
+    def external_endpoints(self, url: str, credentials: Mapping[str, str]) -> Endpoints:
+        from envctl.errors import ServiceFailed
+        from envctl.scenario.spec import ServiceMode
+
         servers = url.removeprefix("kafka://").removeprefix("tcp://")
-        return {"bootstrap_servers": servers}
+        result: Endpoints = {"bootstrap_servers": servers}
+        cloud = self.spec.mode == ServiceMode.CLOUD
+        username = credentials.get("SASL_USERNAME")
+        password = credentials.get("SASL_PASSWORD")
+        if cloud and not (username and password):
+            prefix = credential_prefix(self.context.service)
+            raise ServiceFailed(
+                self.context.service,
+                f"mode: cloud needs {prefix}SASL_USERNAME and {prefix}SASL_PASSWORD "
+                "in the environment (secrets are never read from the scenario file)",
+            )
+        protocol = credentials.get("SECURITY_PROTOCOL") or ("SASL_SSL" if username else "")
+        if protocol:
+            result["security_protocol"] = protocol
+        if username:
+            result["sasl_mechanism"] = credentials.get("SASL_MECHANISM", "PLAIN")
+            result["sasl_username"] = username
+            result["_sasl_password"] = password or ""
+        if credentials.get("SSL_CA_LOCATION"):
+            result["ssl_ca_location"] = credentials["SSL_CA_LOCATION"]
+        return result
 
     # -- lifecycle -------------------------------------------------------------------
     def _admin(self, handle: ServiceHandle, timeout: float) -> Any:
@@ -163,7 +206,7 @@ class KafkaService(ServicePlugin[KafkaSpec]):
 
         ms = str(max(int(timeout * 1000), 1000))  # librdkafka minimum
         config: dict[str, Any] = {
-            "bootstrap.servers": handle.endpoints["bootstrap_servers"],
+            **client_config(handle.endpoints),
             "socket.connection.setup.timeout.ms": ms,
             "reconnect.backoff.ms": "10",
             "reconnect.backoff.max.ms": "200",

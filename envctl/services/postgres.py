@@ -14,16 +14,20 @@ from collections.abc import Mapping
 from typing import ClassVar, Literal
 from urllib.parse import quote, unquote, urlsplit
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
-from envctl.scenario.spec import PortMapping, ServiceSpecBase
+from envctl.scenario.spec import PortMapping, ServiceMode, ServiceSpecBase
 from envctl.services.base import (
     Endpoints,
     PhaseTimeouts,
     ProbeFailed,
     ServiceHandle,
     ServicePlugin,
+    mask_url,
+    secret,
+    with_password,
 )
+from envctl.services.kafka import credential_prefix
 
 POSTGRES_PORT = 5432
 POSTGRES_IMAGE = "postgres:16"
@@ -43,6 +47,15 @@ class PostgresSpec(ServiceSpecBase):
         "127.0.0.1 only and the container is removed after the run.",
     )
     database: str = Field(default="envctl", description="Database created at first start.")
+
+    @model_validator(mode="after")
+    def _no_password_for_cloud(self) -> PostgresSpec:
+        if self.mode == ServiceMode.CLOUD and "password" in self.model_fields_set:
+            raise ValueError(
+                "mode: cloud takes its password from ENVCTL_<SERVICE>_PASSWORD, never from "
+                "the scenario file; remove password"
+            )
+        return self
 
     @field_validator("user", "database")
     @classmethod
@@ -89,7 +102,7 @@ class PostgresService(ServicePlugin[PostgresSpec]):
             "database": spec.database,
         }
 
-    def external_endpoints(self, url: str) -> Endpoints:
+    def external_endpoints(self, url: str, credentials: Mapping[str, str]) -> Endpoints:
         from envctl.errors import ServiceFailed
 
         parts = urlsplit(url)
@@ -105,8 +118,23 @@ class PostgresService(ServicePlugin[PostgresSpec]):
             raise ServiceFailed(
                 self.context.service, f"url '{_hide_password(url)}' has an invalid port"
             ) from None
+        from envctl.scenario.spec import ServiceMode
+
+        password = credentials.get("PASSWORD")
+        cloud = self.spec.mode == ServiceMode.CLOUD
+        if cloud and not password:
+            raise ServiceFailed(
+                self.context.service,
+                f"mode: cloud needs {credential_prefix(self.context.service)}PASSWORD in the "
+                "environment (secrets are never read from the scenario file)",
+            )
+        sslmode = credentials.get("SSLMODE") or ("require" if cloud else "")
+        if sslmode and "sslmode=" not in parts.query:
+            url += ("&" if parts.query else "?") + f"sslmode={sslmode}"
+        real = with_password(url, password) if password else url
         return {
-            "dsn": url,
+            "dsn": mask_url(real),
+            "_dsn": real,
             "host": parts.hostname or "localhost",
             "port": port,
             "user": unquote(parts.username) if parts.username else self.spec.user,
@@ -119,7 +147,7 @@ class PostgresService(ServicePlugin[PostgresSpec]):
 
         try:
             with psycopg.connect(
-                handle.endpoints["dsn"],
+                secret(handle.endpoints, "dsn"),
                 connect_timeout=max(1, round(timeout)),
                 autocommit=True,
             ) as conn:

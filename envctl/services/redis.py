@@ -13,7 +13,11 @@ from envctl.services.base import (
     ProbeFailed,
     ServiceHandle,
     ServicePlugin,
+    mask_url,
+    secret,
+    with_password,
 )
+from envctl.services.kafka import credential_prefix
 
 REDIS_PORT = 6379
 REDIS_IMAGE = "redis:7"
@@ -45,7 +49,7 @@ class RedisService(ServicePlugin[RedisSpec]):
         port = host_ports[REDIS_PORT]
         return {"url": f"redis://127.0.0.1:{port}/0", "host": "127.0.0.1", "port": port}
 
-    def external_endpoints(self, url: str) -> Endpoints:
+    def external_endpoints(self, url: str, credentials: Mapping[str, str]) -> Endpoints:
         from envctl.errors import ServiceFailed
 
         parts = urlsplit(url)
@@ -55,7 +59,17 @@ class RedisService(ServicePlugin[RedisSpec]):
                 f"url '{url.split('@')[-1]}' is not a Redis URL; write redis://HOST:PORT/DB "
                 "(or rediss:// for TLS)",
             )
-        result: Endpoints = {"url": url}
+        from envctl.scenario.spec import ServiceMode
+
+        password = credentials.get("PASSWORD")
+        if self.spec.mode == ServiceMode.CLOUD and not password and parts.password is None:
+            raise ServiceFailed(
+                self.context.service,
+                f"mode: cloud needs {credential_prefix(self.context.service)}PASSWORD in the "
+                "environment (secrets are never read from the scenario file)",
+            )
+        real = with_password(url, password) if password else url
+        result: Endpoints = {"url": mask_url(real), "_url": real}
         if parts.scheme != "unix":
             try:
                 result["port"] = parts.port or REDIS_PORT
@@ -74,7 +88,7 @@ class RedisService(ServicePlugin[RedisSpec]):
 
         # One attempt per call: the engine owns retrying and the deadline.
         client = redis.Redis.from_url(
-            handle.endpoints["url"],
+            secret(handle.endpoints, "url"),
             socket_connect_timeout=timeout,
             socket_timeout=timeout,
             retry=Retry(NoBackoff(), 0),

@@ -111,7 +111,7 @@ def test_tansu_endpoints_have_no_internal_listener() -> None:
     ],
 )
 def test_external_endpoints(url: str, servers: str) -> None:
-    assert service(APACHE_IMAGE).external_endpoints(url) == {"bootstrap_servers": servers}
+    assert service(APACHE_IMAGE).external_endpoints(url, {}) == {"bootstrap_servers": servers}
 
 
 def test_ports_default_to_the_broker_port_on_a_free_host_port() -> None:
@@ -127,3 +127,27 @@ def test_phase_timeouts_scaled() -> None:
     assert PhaseTimeouts(startup=1, health_check=2, setup=3, seed=4, publish_ack=5, stop=6).scaled(
         1.5
     ) == PhaseTimeouts(startup=1.5, health_check=3, setup=4.5, seed=6, publish_ack=7.5, stop=9)
+
+
+def test_cloud_mode_takes_sasl_secrets_from_the_environment_only() -> None:
+    from envctl.errors import ServiceFailed
+    from envctl.services.base import PhaseTimeouts, ServiceContext
+    from envctl.services.kafka import KafkaService, KafkaSpec, client_config
+
+    spec = KafkaSpec.model_validate({"type": "kafka", "mode": "cloud"})
+    context = ServiceContext("r1", "s", "events", "events", PhaseTimeouts())
+    plugin = KafkaService(spec, context)
+    with pytest.raises(ServiceFailed, match="ENVCTL_EVENTS_SASL_USERNAME"):
+        plugin.external_endpoints("b1:9093", {})
+    endpoints = plugin.external_endpoints(
+        "b1:9093", {"SASL_USERNAME": "svc", "SASL_PASSWORD": "s3cret"}
+    )
+    public = {k: v for k, v in endpoints.items() if not k.startswith("_")}
+    assert "s3cret" not in repr(public)
+    assert client_config(endpoints) == {
+        "bootstrap.servers": "b1:9093",
+        "security.protocol": "SASL_SSL",
+        "sasl.mechanism": "PLAIN",
+        "sasl.username": "svc",
+        "sasl.password": "s3cret",
+    }

@@ -322,6 +322,39 @@ def gc(ctx: click.Context, older_than: str | None, dry_run: bool) -> None:
         raise EnvctlError("could not remove: " + "; ".join(errors))
 
 
+@cli.command()
+@click.option("--scenario", "-s", "name", required=True, help="Scenario name or file.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_context
+def health(ctx: click.Context, name: str, as_json: bool) -> None:
+    """Pre-flight check: can each service be had, how it was checked, probe latency.
+
+    Exit 1 when a required service is unavailable (usable as a CI pre-flight step).
+    """
+    from envctl.health import check_health
+    from envctl.runtime.docker import DockerRuntime
+
+    settings = _settings(ctx)
+    scenario = _load(ctx, name)
+    results = check_health(scenario, settings, lambda: DockerRuntime.connect(settings.environ))
+    if as_json:
+        _emit_json({"scenario": scenario.name, "services": [r.to_dict() for r in results]})
+    else:
+        from rich.console import Console
+        from rich.table import Table
+
+        table = Table(box=None, pad_edge=False)
+        for column in ("service", "mode", "available", "latency", "checked", "error"):
+            table.add_column(column)
+        for r in results:
+            latency = f"{r.latency_ms:.0f} ms" if r.latency_ms is not None else "-"
+            mark = "yes" if r.available else ("NO" if r.required else "no (optional)")
+            table.add_row(r.service, r.mode, mark, latency, r.check, r.error or "")
+        Console(highlight=False, soft_wrap=True).print(table)
+    if any(r.required and not r.available for r in results):
+        sys.exit(1)
+
+
 # -- helpers -------------------------------------------------------------------------------------
 
 

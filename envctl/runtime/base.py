@@ -112,6 +112,10 @@ class Runtime(Protocol):
 
     def create_volume(self, name: str, labels: Mapping[str, str]) -> None: ...
 
+    def image_status(self, image: str) -> tuple[bool, str]:
+        """Whether ``image`` can be had (present, or pullable) and how that was found out."""
+        ...
+
     def ensure_image(self, image: str, override_hint: str) -> None:
         """Raise :class:`~envctl.errors.ImageNotFound` when absent and not pullable."""
         ...

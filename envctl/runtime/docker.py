@@ -118,6 +118,20 @@ class DockerRuntime:
         return self._where
 
     # -- images ------------------------------------------------------------------------
+    def image_status(self, image: str) -> tuple[bool, str]:
+        import docker.errors
+
+        try:
+            self.client.images.get(image)
+            return True, "image present locally"
+        except docker.errors.ImageNotFound:
+            pass
+        try:
+            self.client.images.get_registry_data(image)
+        except docker.errors.DockerException as exc:
+            return False, f"image not present locally and not pullable ({_first_line(exc)})"
+        return True, "image pullable from its registry"
+
     def ensure_image(self, image: str, override_hint: str) -> None:
         import docker.errors
 

@@ -1,0 +1,168 @@
+"""Pre-flight checks: can each service of a scenario be had, and how quickly does it answer?
+
+Docker-mode services: the daemon answers and the image is present (or pullable); when an
+environment of the scenario is running, its service is probed too. External and cloud
+services: their own readiness probe against their address. Nothing is started.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from envctl.engine import _plugin, resolve_image
+from envctl.errors import EnvctlError
+from envctl.retry import retry_call
+from envctl.runtime.base import LABEL_ENDPOINTS, LABEL_SCENARIO, LABEL_SERVICE, Runtime
+from envctl.scenario.models import Scenario
+from envctl.scenario.spec import ServiceMode
+from envctl.services.base import ProbeFailed, ServiceHandle
+from envctl.settings import IMAGE_ENV_PREFIX, Settings
+
+PREFLIGHT_PROBE_LIMIT = 5.0
+"""Seconds a pre-flight probe may retry (less when the service's health_check is shorter)."""
+
+
+@dataclass
+class HealthResult:
+    service: str
+    type: str
+    mode: str
+    required: bool
+    available: bool
+    check: str
+    latency_ms: float | None = None
+    error: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def check_health(
+    scenario: Scenario, settings: Settings, runtime_factory: Callable[[], Runtime]
+) -> list[HealthResult]:
+    results: list[HealthResult] = []
+    runtime: Runtime | None = None
+    runtime_error: str | None = None
+    for name, spec in scenario.external_services.items():
+        plugin = _plugin(scenario, name, "health", settings)
+        base: dict[str, Any] = {
+            "service": name,
+            "type": spec.type,
+            "mode": spec.mode.value,
+            "required": spec.required,
+        }
+        limit = min(PREFLIGHT_PROBE_LIMIT, plugin.context.timeouts.health_check)
+        if spec.mode != ServiceMode.DOCKER:
+            variable = f"ENVCTL_{name.upper().replace('-', '_')}_URL"
+            url = settings.environ.get(variable) or spec.url
+            if not url:
+                results.append(
+                    HealthResult(
+                        **base,
+                        available=False,
+                        check="address",
+                        error=f"no address: set url: or {variable}",
+                    )
+                )
+                continue
+            prefix = variable.removesuffix("URL")
+            credentials = {
+                k[len(prefix) :]: v
+                for k, v in settings.environ.items()
+                if k.startswith(prefix) and k != variable
+            }
+            try:
+                endpoints = plugin.external_endpoints(url, credentials)
+            except EnvctlError as exc:
+                results.append(
+                    HealthResult(**base, available=False, check="address", error=str(exc))
+                )
+                continue
+            public = ", ".join(f"{k}={v}" for k, v in endpoints.items() if not k.startswith("_"))
+            results.append(
+                _probe(
+                    base,
+                    plugin,
+                    ServiceHandle(name, endpoints),
+                    limit,
+                    f"readiness probe ({public})",
+                )
+            )
+            continue
+
+        if runtime is None and runtime_error is None:
+            try:
+                runtime = runtime_factory()
+            except EnvctlError as exc:
+                runtime_error = str(exc)
+        if runtime is None:
+            results.append(
+                HealthResult(**base, available=False, check="docker daemon", error=runtime_error)
+            )
+            continue
+        image, _source = resolve_image(spec, plugin.default_image, settings)
+        present, how = runtime.image_status(image)
+        if not present:
+            results.append(
+                HealthResult(
+                    **base,
+                    available=False,
+                    check=f"docker: {image}",
+                    error=f"{how}; set {IMAGE_ENV_PREFIX}{spec.type.upper()} to an image you have",
+                )
+            )
+            continue
+        running = [
+            r
+            for r in runtime.list_managed({LABEL_SCENARIO: scenario.name, LABEL_SERVICE: name})
+            if r.kind == "container" and r.status == "running"
+        ]
+        if not running:
+            results.append(
+                HealthResult(**base, available=True, check=f"docker daemon, {how} ({image})")
+            )
+            continue
+        import json
+
+        endpoints = json.loads(running[0].labels.get(LABEL_ENDPOINTS, "{}"))
+        results.append(
+            _probe(
+                base,
+                plugin,
+                ServiceHandle(name, endpoints),
+                limit,
+                f"readiness probe of running run {running[0].run_id}",
+            )
+        )
+    return results
+
+
+def _probe(
+    base: dict[str, Any], plugin: Any, handle: ServiceHandle, limit: float, check: str
+) -> HealthResult:
+    started = time.monotonic()
+    last = ["no attempt"]
+
+    def attempt() -> None:
+        t0 = time.monotonic()
+        try:
+            plugin.probe(handle, min(2.0, limit))
+        except ProbeFailed as exc:
+            last[0] = str(exc)
+            raise
+        timings.append(time.monotonic() - t0)
+
+    timings: list[float] = []
+    try:
+        retry_call(attempt, limit, (ProbeFailed,))
+    except ProbeFailed:
+        waited = time.monotonic() - started
+        return HealthResult(
+            **base, available=False, check=check, error=f"{last[0]} (for {waited:.1f}s)"
+        )
+    return HealthResult(
+        **base, available=True, check=check, latency_ms=round(timings[-1] * 1000, 1)
+    )

@@ -107,6 +107,8 @@ class ServicePlugin(ABC, Generic[SpecT]):
     spec_model: ClassVar[type[ServiceSpecBase]]
     default_image: ClassVar[str]
     default_timeouts: ClassVar[PhaseTimeouts] = PhaseTimeouts()
+    client_modules: ClassVar[tuple[str, ...]] = ()
+    """Client libraries the hooks import; the engine loads them in the background early."""
 
     def __init__(self, spec: SpecT, context: ServiceContext) -> None:
         self.spec = spec

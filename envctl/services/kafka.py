@@ -122,6 +122,7 @@ class KafkaService(ServicePlugin[KafkaSpec]):
     type_name: ClassVar[str] = "kafka"
     spec_model = KafkaSpec
     default_image: ClassVar[str] = APACHE_IMAGE
+    client_modules: ClassVar[tuple[str, ...]] = ("confluent_kafka.admin",)
     default_timeouts: ClassVar[PhaseTimeouts] = PhaseTimeouts(
         startup=60, health_check=90, setup=30, seed=120, publish_ack=10
     )

@@ -72,6 +72,7 @@ class PostgresService(ServicePlugin[PostgresSpec]):
     type_name: ClassVar[str] = "postgres"
     spec_model = PostgresSpec
     default_image: ClassVar[str] = POSTGRES_IMAGE
+    client_modules: ClassVar[tuple[str, ...]] = ("psycopg",)
     default_timeouts: ClassVar[PhaseTimeouts] = PhaseTimeouts(
         startup=60, health_check=60, setup=30, seed=60
     )

@@ -33,6 +33,7 @@ class RedisService(ServicePlugin[RedisSpec]):
     type_name: ClassVar[str] = "redis"
     spec_model = RedisSpec
     default_image: ClassVar[str] = REDIS_IMAGE
+    client_modules: ClassVar[tuple[str, ...]] = ("redis",)
     default_timeouts: ClassVar[PhaseTimeouts] = PhaseTimeouts(
         startup=30, health_check=30, setup=10, seed=30
     )

@@ -506,6 +506,14 @@ class Engine:
                 continue  # another process took the free port between choice and bind
             state.timings.update(container.phase_timings)
             state.container = cname
+            took = time.monotonic() - t0
+            if took > plugin.context.timeouts.startup:
+                raise ServiceFailed(
+                    name,
+                    f"the container took {took:.1f}s to create and start, more than "
+                    f"timeout_profiles.{name}.startup ({plugin.context.timeouts.startup:.0f}s); "
+                    "raise it or check the Docker daemon",
+                )
             return ServiceHandle(name=name, endpoints=endpoints, container=container)
         raise AssertionError("unreachable")
 

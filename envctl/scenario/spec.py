@@ -210,4 +210,3 @@ class TimeoutProfile(StrictModel):
     publish_ack: float | None = Field(
         default=None, gt=0, description="Kafka: wait for a produced message's delivery report."
     )
-    stop: float | None = Field(default=None, gt=0, description="Stop the container gracefully.")

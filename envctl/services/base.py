@@ -36,7 +36,6 @@ class PhaseTimeouts:
     setup: float = 30.0
     seed: float = 60.0
     publish_ack: float = 10.0
-    stop: float = 10.0
 
     def scaled(self, factor: float) -> PhaseTimeouts:
         return PhaseTimeouts(

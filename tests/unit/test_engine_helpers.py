@@ -13,7 +13,7 @@ from envctl.services.base import PhaseTimeouts
 from envctl.services.kafka import APACHE_IMAGE, KafkaService
 from envctl.settings import Settings
 
-DEFAULTS = PhaseTimeouts(startup=60, health_check=90, setup=30, seed=120, publish_ack=10, stop=10)
+DEFAULTS = PhaseTimeouts(startup=60, health_check=90, setup=30, seed=120, publish_ack=10)
 
 
 def scenario(**services: dict[str, Any]) -> Scenario:
@@ -64,7 +64,7 @@ def test_timeouts_profile_by_type_fills_unset_phases_from_defaults() -> None:
         }
     )
     assert resolve_timeouts(s, "broker", DEFAULTS, None) == PhaseTimeouts(
-        startup=60, health_check=5, setup=30, seed=120, publish_ack=10, stop=10
+        startup=60, health_check=5, setup=30, seed=120, publish_ack=10
     )
 
 
@@ -96,7 +96,7 @@ def test_timeouts_are_scaled(tmp_path: Path) -> None:
     )
     timeouts = resolve_timeouts(s, "kafka", DEFAULTS, settings(tmp_path, ENVCTL_TIMEOUT_SCALE="2"))
     assert timeouts == PhaseTimeouts(
-        startup=120, health_check=10, setup=60, seed=240, publish_ack=20, stop=20
+        startup=120, health_check=10, setup=60, seed=240, publish_ack=20
     )
 
 

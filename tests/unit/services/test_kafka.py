@@ -124,9 +124,9 @@ def test_ports_keep_a_pinned_broker_port_and_add_others_after_it() -> None:
 
 
 def test_phase_timeouts_scaled() -> None:
-    assert PhaseTimeouts(startup=1, health_check=2, setup=3, seed=4, publish_ack=5, stop=6).scaled(
+    assert PhaseTimeouts(startup=1, health_check=2, setup=3, seed=4, publish_ack=5).scaled(
         1.5
-    ) == PhaseTimeouts(startup=1.5, health_check=3, setup=4.5, seed=6, publish_ack=7.5, stop=9)
+    ) == PhaseTimeouts(startup=1.5, health_check=3, setup=4.5, seed=6, publish_ack=7.5)
 
 
 def test_cloud_mode_takes_sasl_secrets_from_the_environment_only() -> None:

@@ -108,6 +108,8 @@ class ServicePlugin(ABC, Generic[SpecT]):
     default_timeouts: ClassVar[PhaseTimeouts] = PhaseTimeouts()
     client_modules: ClassVar[tuple[str, ...]] = ()
     """Client libraries the hooks import; the engine loads them in the background early."""
+    service_port: ClassVar[int | None] = None
+    """The port clients use (9092, 5432, ...): always published, pinned by ``ports``."""
 
     def __init__(self, spec: SpecT, context: ServiceContext) -> None:
         self.spec = spec
@@ -115,8 +117,14 @@ class ServicePlugin(ABC, Generic[SpecT]):
 
     # -- docker mode ---------------------------------------------------------------
     def ports(self) -> list[PortMapping]:
-        """Container ports to publish: the type's own plus the scenario's ``ports``."""
-        return list(self.spec.ports)
+        """Container ports to publish: the type's own (its host port pinned when the
+        scenario's ``ports`` name it) plus the scenario's other ``ports``."""
+        main = self.service_port
+        if main is None:
+            return list(self.spec.ports)
+        own = [p for p in self.spec.ports if p.container == main]
+        others = [p for p in self.spec.ports if p.container != main]
+        return (own or [PortMapping(container=main)]) + others
 
     @abstractmethod
     def container_env(self, host_ports: Mapping[int, int]) -> dict[str, str]:

@@ -16,7 +16,7 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from envctl.scenario.spec import PortMapping, ScalarStr, ServiceSpecBase, StrictModel
+from envctl.scenario.spec import ScalarStr, ServiceSpecBase, StrictModel
 from envctl.services.base import (
     Endpoints,
     PhaseTimeouts,
@@ -123,6 +123,7 @@ class KafkaService(ServicePlugin[KafkaSpec]):
     spec_model = KafkaSpec
     default_image: ClassVar[str] = APACHE_IMAGE
     client_modules: ClassVar[tuple[str, ...]] = ("confluent_kafka.admin",)
+    service_port: ClassVar[int | None] = KAFKA_PORT
     default_timeouts: ClassVar[PhaseTimeouts] = PhaseTimeouts(
         startup=60, health_check=90, setup=30, seed=120, publish_ack=10
     )
@@ -130,11 +131,6 @@ class KafkaService(ServicePlugin[KafkaSpec]):
     @property
     def flavor(self) -> Literal["apache", "tansu"]:
         return flavor_of(self.spec, self.context.image)
-
-    def ports(self) -> list[PortMapping]:
-        own = [p for p in self.spec.ports if p.container == KAFKA_PORT]
-        others = [p for p in self.spec.ports if p.container != KAFKA_PORT]
-        return (own or [PortMapping(container=KAFKA_PORT)]) + others
 
     def container_env(self, host_ports: Mapping[int, int]) -> dict[str, str]:
         host_port = host_ports[KAFKA_PORT]

@@ -16,7 +16,7 @@ from urllib.parse import quote, unquote, urlsplit
 
 from pydantic import Field, field_validator, model_validator
 
-from envctl.scenario.spec import PortMapping, ServiceMode, ServiceSpecBase
+from envctl.scenario.spec import ServiceMode, ServiceSpecBase
 from envctl.services.base import (
     Endpoints,
     PhaseTimeouts,
@@ -73,14 +73,10 @@ class PostgresService(ServicePlugin[PostgresSpec]):
     spec_model = PostgresSpec
     default_image: ClassVar[str] = POSTGRES_IMAGE
     client_modules: ClassVar[tuple[str, ...]] = ("psycopg",)
+    service_port: ClassVar[int | None] = POSTGRES_PORT
     default_timeouts: ClassVar[PhaseTimeouts] = PhaseTimeouts(
         startup=60, health_check=60, setup=30, seed=60
     )
-
-    def ports(self) -> list[PortMapping]:
-        own = [p for p in self.spec.ports if p.container == POSTGRES_PORT]
-        others = [p for p in self.spec.ports if p.container != POSTGRES_PORT]
-        return (own or [PortMapping(container=POSTGRES_PORT)]) + others
 
     def container_env(self, host_ports: Mapping[int, int]) -> dict[str, str]:
         return {

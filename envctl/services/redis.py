@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from typing import ClassVar, Literal
 from urllib.parse import urlsplit
 
-from envctl.scenario.spec import PortMapping, ServiceSpecBase
+from envctl.scenario.spec import ServiceSpecBase
 from envctl.services.base import (
     Endpoints,
     PhaseTimeouts,
@@ -34,14 +34,10 @@ class RedisService(ServicePlugin[RedisSpec]):
     spec_model = RedisSpec
     default_image: ClassVar[str] = REDIS_IMAGE
     client_modules: ClassVar[tuple[str, ...]] = ("redis",)
+    service_port: ClassVar[int | None] = REDIS_PORT
     default_timeouts: ClassVar[PhaseTimeouts] = PhaseTimeouts(
         startup=30, health_check=30, setup=10, seed=30
     )
-
-    def ports(self) -> list[PortMapping]:
-        own = [p for p in self.spec.ports if p.container == REDIS_PORT]
-        others = [p for p in self.spec.ports if p.container != REDIS_PORT]
-        return (own or [PortMapping(container=REDIS_PORT)]) + others
 
     def container_env(self, host_ports: Mapping[int, int]) -> dict[str, str]:
         return {}

@@ -1,0 +1,631 @@
+"""The real event bus: Kafka through confluent-kafka (librdkafka).
+
+Faces: :class:`KafkaEventBus` is the sync face; ``bus.aio`` (or :class:`AsyncKafkaEventBus`,
+built with the same arguments) is the async face, running each call in a worker thread
+(confluent-kafka has no asyncio API) so the event loop never blocks. The sync face called
+inside a running event loop raises :class:`~envctl.tools.errors.SyncCallInEventLoop`.
+
+How it talks to the broker:
+
+- one idempotent producer (``enable.idempotence``, so ``acks=all``) with the Java client's
+  partitioner (``murmur2_random``): a key lands in the same partition as in
+  :class:`~envctl.tools.mock.InMemoryEventBus`. ``publish`` waits for the message's delivery
+  report for at most ``publish_ack`` seconds (the producer's ``message.timeout.ms`` is the
+  same), then raises :class:`~envctl.tools.errors.PublishTimeout` naming topic and timeout.
+- topics are not created on first use unless ``auto_create_topics`` (the clients then allow
+  the broker to auto-create them): ``publish`` to a missing topic raises
+  :class:`~envctl.tools.errors.UnknownTopic` at once instead of waiting for librdkafka's
+  metadata timeout; ``consume`` and ``subscribe`` wait up to their timeout for it to appear.
+- ``consume`` assigns partitions directly (no group join; milliseconds); with a group it
+  starts at the group's committed offsets and commits what it returns.
+- ``subscribe`` joins the group for real, with ``session.timeout.ms`` 6000: a subscribing
+  consumer's first join takes about as long as its session timeout allows (measured on the
+  local Tansu broker: ~23 s with the 45 s default, ~3 s with 6 s).
+- ``list_consumer_groups`` and ``cleanup`` use the AdminClient.
+
+Clients are created on first use: constructing a bus does not connect.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import uuid
+import weakref
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any, ClassVar
+
+from envctl.tools.codec import (
+    decode_headers,
+    decode_key,
+    decode_value,
+    encode_key,
+    encode_value,
+    outgoing_headers,
+)
+from envctl.tools.errors import (
+    ConsumeFailed,
+    EventBusError,
+    PublishFailed,
+    PublishTimeout,
+    ToolClosed,
+    UnknownPartition,
+    UnknownTopic,
+)
+from envctl.tools.faces import ensure_no_running_loop, warn_unless_registry
+from envctl.tools.protocols import (
+    CORRELATION_HEADER,
+    AsyncEventBus,
+    Delivery,
+    Message,
+    MessageValue,
+    Subscription,
+)
+from envctl.tools.threaded import ThreadedAsyncEventBus
+
+SESSION_TIMEOUT_MS = 6000
+"""Chosen deliberately short: the first group join waits in proportion to it."""
+HEARTBEAT_INTERVAL_MS = 1000
+POLL_SLICE = 0.1
+"""Seconds per poll while waiting, so deadlines are kept within this margin."""
+
+_LOG = logging.getLogger("envctl.tools.kafka")
+
+
+def _topics_of(topics: str | Sequence[str]) -> list[str]:
+    names = [topics] if isinstance(topics, str) else list(topics)
+    if not names:
+        raise ValueError("subscribe needs at least one topic")
+    return names
+
+
+class KafkaEventBus:
+    """The sync face of the real event bus (see the module docstring)."""
+
+    requires_registry: ClassVar[bool] = True
+
+    def __init__(
+        self,
+        bootstrap_servers: str,
+        *,
+        publish_ack: float = 10.0,
+        admin_timeout: float = 10.0,
+        auto_create_topics: bool = False,
+        client_id: str = "envctl",
+        config: Mapping[str, Any] | None = None,
+    ) -> None:
+        warn_unless_registry(type(self).__name__)
+        self.bootstrap_servers = bootstrap_servers
+        self.publish_ack = float(publish_ack)
+        self.admin_timeout = float(admin_timeout)
+        self.auto_create_topics = auto_create_topics
+        self.client_id = client_id
+        self._extra = dict(config or {})
+        self._lock = threading.RLock()
+        self._producer: Any = None
+        self._admin: Any = None
+        self._partitions: dict[str, int] = {}
+        self._used_topics: set[str] = set()
+        self._used_groups: set[str] = set()
+        self._subscriptions: weakref.WeakSet[KafkaSubscription] = weakref.WeakSet()
+        self._closed = False
+        self._aio: AsyncKafkaEventBus | None = None
+
+    def __repr__(self) -> str:
+        return f"KafkaEventBus({self.bootstrap_servers!r})"
+
+    # -- clients -----------------------------------------------------------------------------
+    def _base_config(self) -> dict[str, Any]:
+        return {
+            "bootstrap.servers": self.bootstrap_servers,
+            "client.id": self.client_id,
+            "logger": _LOG,
+            "socket.connection.setup.timeout.ms": max(int(self.admin_timeout * 1000), 1000),
+            **self._extra,
+        }
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise ToolClosed(f"{self!r} is closed")
+
+    def _get_producer(self) -> Any:
+        with self._lock:
+            if self._producer is None:
+                from confluent_kafka import Producer
+
+                ack_ms = max(int(self.publish_ack * 1000), 1)
+                self._producer = Producer(
+                    {
+                        **self._base_config(),
+                        "enable.idempotence": True,
+                        "partitioner": "murmur2_random",
+                        "allow.auto.create.topics": self.auto_create_topics,
+                        "message.timeout.ms": ack_ms,
+                        "linger.ms": 0,
+                    }
+                )
+            return self._producer
+
+    def _get_admin(self) -> Any:
+        with self._lock:
+            if self._admin is None:
+                from confluent_kafka.admin import AdminClient
+
+                self._admin = AdminClient(self._base_config())
+            return self._admin
+
+    def _consumer(self, group: str | None, *, subscribing: bool, from_beginning: bool) -> Any:
+        from confluent_kafka import Consumer
+
+        config: dict[str, Any] = {
+            **self._base_config(),
+            # librdkafka wants a group id even for assign(); without one nothing is committed
+            # and the broker never hears of the placeholder.
+            "group.id": group or f"envctl-unused-{uuid.uuid4().hex[:12]}",
+            "enable.auto.commit": False,
+            "enable.auto.offset.store": False,
+            "auto.offset.reset": "earliest" if from_beginning else "latest",
+            "allow.auto.create.topics": self.auto_create_topics,
+        }
+        if subscribing:
+            config["session.timeout.ms"] = SESSION_TIMEOUT_MS
+            config["heartbeat.interval.ms"] = HEARTBEAT_INTERVAL_MS
+        return Consumer(config)
+
+    # -- topics ------------------------------------------------------------------------------
+    def _list_topics(self, timeout: float) -> dict[str, int]:
+        from confluent_kafka import KafkaException
+
+        try:
+            # All topics, never one by name: a request naming a topic may auto-create it.
+            metadata = self._get_admin().list_topics(timeout=max(timeout, 0.1))
+        except KafkaException as exc:
+            raise EventBusError(
+                f"cannot read topic metadata from {self.bootstrap_servers}: {exc.args[0]}"
+            ) from None
+        return {
+            name: len(topic.partitions)
+            for name, topic in metadata.topics.items()
+            if topic.error is None
+        }
+
+    def _partition_count(self, topic: str) -> int | None:
+        """Partitions of ``topic``; UnknownTopic when missing (None: left to auto-creation)."""
+        with self._lock:
+            if topic in self._partitions:
+                return self._partitions[topic]
+        found = self._list_topics(self.admin_timeout)
+        with self._lock:
+            self._partitions.update(found)
+        if topic in found:
+            return found[topic]
+        if self.auto_create_topics:
+            return None
+        raise UnknownTopic(topic, f" on {self.bootstrap_servers}")
+
+    def _wait_for_topics(self, topics: list[str], deadline: float) -> dict[str, int]:
+        created = False
+        while True:
+            found = self._list_topics(max(deadline - time.monotonic(), 0.5))
+            with self._lock:
+                self._partitions.update(found)
+            missing = [t for t in topics if t not in found]
+            if not missing:
+                return {t: found[t] for t in topics}
+            if self.auto_create_topics and not created:
+                # What the broker would do for a client that allows auto-creation.
+                self._create([(t, 1, {}) for t in missing], exist_ok=True)
+                created = True
+                continue
+            if time.monotonic() >= deadline:
+                raise UnknownTopic(missing[0], f" on {self.bootstrap_servers}")
+            time.sleep(POLL_SLICE)
+
+    def create_topic(
+        self,
+        topic: str,
+        *,
+        partitions: int = 1,
+        config: Mapping[str, str] | None = None,
+    ) -> None:
+        ensure_no_running_loop(self, "create_topic")
+        self._check_open()
+        self._create([(topic, partitions, dict(config or {}))], exist_ok=True)
+        with self._lock:
+            self._used_topics.add(topic)
+
+    def _create(self, topics: list[tuple[str, int, dict[str, str]]], *, exist_ok: bool) -> None:
+        from confluent_kafka import KafkaError, KafkaException
+        from confluent_kafka.admin import NewTopic
+
+        new = [
+            NewTopic(name, num_partitions=n, replication_factor=1, config=c)
+            for name, n, c in topics
+        ]
+        timeout = self.admin_timeout
+        futures = self._get_admin().create_topics(
+            new, operation_timeout=timeout, request_timeout=timeout
+        )
+        for name, future in futures.items():
+            try:
+                future.result(timeout=timeout)
+            except KafkaException as exc:
+                error = exc.args[0]
+                if exist_ok and getattr(error, "code", lambda: None)() == (
+                    KafkaError.TOPIC_ALREADY_EXISTS
+                ):
+                    continue
+                raise EventBusError(f"cannot create topic '{name}': {error}") from None
+        self._wait_for_topics([name for name, _, _ in topics], time.monotonic() + timeout)
+
+    # -- publish -----------------------------------------------------------------------------
+    def publish(
+        self,
+        topic: str,
+        value: MessageValue,
+        *,
+        key: str | bytes | None = None,
+        headers: Mapping[str, str] | None = None,
+        partition: int | None = None,
+    ) -> Delivery:
+        ensure_no_running_loop(self, "publish")
+        self._check_open()
+        from confluent_kafka import KafkaError, KafkaException
+
+        data, content_type = encode_value(value)
+        key_bytes = encode_key(key)
+        sent_headers, correlation_id = outgoing_headers(headers, content_type)
+        partitions = self._partition_count(topic)
+        if partition is not None and partitions is not None and not 0 <= partition < partitions:
+            raise UnknownPartition(topic, partition, partitions)
+        with self._lock:
+            self._used_topics.add(topic)
+
+        done = threading.Event()
+        report: list[Any] = []
+
+        def on_delivery(err: Any, msg: Any) -> None:
+            report.extend((err, msg))
+            done.set()
+
+        producer = self._get_producer()
+        deadline = time.monotonic() + self.publish_ack
+        extra = {} if partition is None else {"partition": partition}
+        while True:
+            try:
+                producer.produce(
+                    topic,
+                    value=data,
+                    key=key_bytes,
+                    headers=list(sent_headers.items()),
+                    on_delivery=on_delivery,
+                    **extra,
+                )
+                break
+            except BufferError:
+                if time.monotonic() >= deadline:
+                    full = " (producer queue full)"
+                    raise PublishTimeout(topic, self.publish_ack, full) from None
+                producer.poll(POLL_SLICE)
+            except KafkaException as exc:
+                raise PublishFailed(topic, str(exc.args[0])) from None
+        while not done.is_set():
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise PublishTimeout(topic, self.publish_ack)
+            producer.poll(min(remaining, POLL_SLICE))
+        err, msg = report
+        if err is not None:
+            if err.code() in (KafkaError._MSG_TIMED_OUT, KafkaError._TIMED_OUT):
+                raise PublishTimeout(topic, self.publish_ack, f": {err.str()}")
+            if err.code() == KafkaError._UNKNOWN_PARTITION and partition is not None:
+                raise UnknownPartition(topic, partition, partitions or 0)
+            raise PublishFailed(topic, err.str())
+        return Delivery(
+            topic=msg.topic(),
+            partition=msg.partition(),
+            offset=msg.offset(),
+            correlation_id=correlation_id,
+        )
+
+    # -- consume -----------------------------------------------------------------------------
+    def consume(
+        self,
+        topic: str,
+        *,
+        count: int = 1,
+        timeout: float = 10.0,
+        group: str | None = None,
+        from_beginning: bool = True,
+    ) -> list[Message]:
+        ensure_no_running_loop(self, "consume")
+        self._check_open()
+        if count < 1:
+            raise ValueError(f"count must be at least 1, not {count}")
+        from confluent_kafka import OFFSET_BEGINNING, KafkaError, KafkaException, TopicPartition
+
+        deadline = time.monotonic() + timeout
+        partitions = self._wait_for_topics([topic], deadline)[topic]
+        with self._lock:
+            self._used_topics.add(topic)
+            if group is not None:
+                self._used_groups.add(group)
+        consumer = self._consumer(group, subscribing=False, from_beginning=from_beginning)
+        try:
+            wanted = [TopicPartition(topic, p) for p in range(partitions)]
+            starts: dict[int, int] = {}
+            if group is not None:
+                committed = consumer.committed(wanted, timeout=max(self.admin_timeout, 1.0))
+                starts = {tp.partition: tp.offset for tp in committed if tp.offset >= 0}
+            assignment = []
+            for p in range(partitions):
+                if p in starts:
+                    offset = starts[p]
+                elif from_beginning:
+                    offset = OFFSET_BEGINNING
+                else:
+                    # The end as of now, fixed before returning to the caller's publishes.
+                    _, offset = consumer.get_watermark_offsets(
+                        TopicPartition(topic, p), timeout=max(self.admin_timeout, 1.0)
+                    )
+                assignment.append(TopicPartition(topic, p, offset))
+            consumer.assign(assignment)
+            got: list[Message] = []
+            while len(got) < count:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    break
+                for raw in consumer.consume(count - len(got), timeout=min(remaining, POLL_SLICE)):
+                    error = raw.error()
+                    if error is None:
+                        got.append(_message(raw))
+                    elif error.code() != KafkaError._PARTITION_EOF:
+                        raise ConsumeFailed(f"consuming topic '{topic}' failed: {error.str()}")
+            if group is not None and got:
+                consumer.commit(offsets=_next_offsets(got), asynchronous=False)
+            return got
+        except KafkaException as exc:
+            raise ConsumeFailed(f"consuming topic '{topic}' failed: {exc.args[0]}") from None
+        finally:
+            consumer.close()
+
+    def subscribe(
+        self,
+        topics: str | Sequence[str],
+        group: str,
+        *,
+        from_beginning: bool = True,
+        idle_timeout: float = 10.0,
+    ) -> Subscription:
+        ensure_no_running_loop(self, "subscribe")
+        self._check_open()
+        names = _topics_of(topics)
+        self._wait_for_topics(names, time.monotonic() + idle_timeout)
+        consumer = self._consumer(group, subscribing=True, from_beginning=from_beginning)
+        consumer.subscribe(names)
+        subscription = KafkaSubscription(consumer, names, group, idle_timeout)
+        with self._lock:
+            self._used_topics.update(names)
+            self._used_groups.add(group)
+            self._subscriptions.add(subscription)
+        return subscription
+
+    # -- admin -------------------------------------------------------------------------------
+    def list_consumer_groups(self) -> list[str]:
+        ensure_no_running_loop(self, "list_consumer_groups")
+        self._check_open()
+        from confluent_kafka import KafkaException
+
+        try:
+            future = self._get_admin().list_consumer_groups(request_timeout=self.admin_timeout)
+            result = future.result(timeout=self.admin_timeout)
+        except KafkaException as exc:
+            raise EventBusError(f"cannot list consumer groups: {exc.args[0]}") from None
+        return sorted(group.group_id for group in result.valid)
+
+    def cleanup(self, *, topics: bool = True, groups: bool = True) -> None:
+        ensure_no_running_loop(self, "cleanup")  # also allowed after close()
+        from confluent_kafka import KafkaError, KafkaException
+
+        for subscription in list(self._subscriptions):
+            subscription.close()
+        admin = self._get_admin()
+        timeout = self.admin_timeout
+        problems: list[str] = []
+        with self._lock:
+            group_names = sorted(self._used_groups) if groups else []
+            topic_names = sorted(self._used_topics) if topics else []
+        gone = {KafkaError.GROUP_ID_NOT_FOUND, KafkaError.UNKNOWN_TOPIC_OR_PART}
+        if group_names:
+            futures = admin.delete_consumer_groups(group_names, request_timeout=timeout)
+            for name, future in futures.items():
+                try:
+                    future.result(timeout=timeout)
+                except KafkaException as exc:
+                    if exc.args[0].code() not in gone:
+                        problems.append(f"group '{name}': {exc.args[0]}")
+        if topic_names:
+            futures = admin.delete_topics(topic_names, operation_timeout=timeout)
+            for name, future in futures.items():
+                try:
+                    future.result(timeout=timeout)
+                except KafkaException as exc:
+                    if exc.args[0].code() not in gone:
+                        problems.append(f"topic '{name}': {exc.args[0]}")
+            self._wait_until_deleted(topic_names, time.monotonic() + timeout, problems)
+        with self._lock:
+            if groups:
+                self._used_groups.clear()
+            if topics:
+                self._used_topics.clear()
+            self._partitions.clear()
+        if problems:
+            raise EventBusError(f"cleanup on {self.bootstrap_servers} left: " + "; ".join(problems))
+
+    def _wait_until_deleted(self, names: list[str], deadline: float, problems: list[str]) -> None:
+        while True:
+            left = sorted(set(names) & set(self._list_topics(1.0)))
+            if not left:
+                return
+            if time.monotonic() >= deadline:
+                problems.append(f"topics {', '.join(left)} still listed after deletion")
+                return
+            time.sleep(POLL_SLICE)
+
+    def close(self) -> None:
+        ensure_no_running_loop(self, "close")
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            subscriptions = list(self._subscriptions)
+            producer, self._producer = self._producer, None
+            self._admin = None
+        for subscription in subscriptions:
+            subscription.close()
+        if producer is not None:
+            left = producer.flush(self.publish_ack)
+            if left:
+                _LOG.warning("%s closed with %d message(s) not delivered", self, left)
+
+    @property
+    def aio(self) -> AsyncEventBus:
+        """The async face, sharing this bus's producer, admin client and bookkeeping."""
+        with self._lock:
+            if self._aio is None:
+                self._aio = AsyncKafkaEventBus._wrap(self)
+            return self._aio
+
+
+class KafkaSubscription:
+    """A consumer in a group (see :class:`~envctl.tools.protocols.Subscription`)."""
+
+    def __init__(self, consumer: Any, topics: list[str], group: str, idle_timeout: float) -> None:
+        self._consumer = consumer
+        self.topics = topics
+        self.group = group
+        self.idle_timeout = idle_timeout
+        self._positions: dict[tuple[str, int], int] = {}
+        self._lock = threading.Lock()
+        self._closed = False
+
+    def __repr__(self) -> str:
+        return f"KafkaSubscription({self.topics!r}, group={self.group!r})"
+
+    def __iter__(self) -> Iterator[Message]:
+        return self
+
+    def __next__(self) -> Message:
+        message = self.poll(self.idle_timeout)
+        if message is None:
+            raise StopIteration
+        return message
+
+    def poll(self, timeout: float = 1.0) -> Message | None:
+        ensure_no_running_loop(self, "poll")
+        from confluent_kafka import KafkaError, KafkaException
+
+        deadline = time.monotonic() + timeout
+        with self._lock:
+            if self._closed:
+                raise ToolClosed(f"{self!r} is closed")
+            while True:
+                remaining = deadline - time.monotonic()
+                try:
+                    raw = self._consumer.poll(max(min(remaining, POLL_SLICE), 0))
+                except KafkaException as exc:
+                    raise ConsumeFailed(f"{self!r}: {exc.args[0]}") from None
+                if raw is not None:
+                    error = raw.error()
+                    if error is None:
+                        message = _message(raw)
+                        self._positions[(message.topic, message.partition)] = message.offset + 1
+                        return message
+                    if error.code() != KafkaError._PARTITION_EOF:
+                        raise ConsumeFailed(f"{self!r}: {error.str()}")
+                if remaining <= 0:
+                    return None
+
+    def commit(self) -> None:
+        ensure_no_running_loop(self, "commit")
+        from confluent_kafka import KafkaException, TopicPartition
+
+        with self._lock:
+            if self._closed:
+                raise ToolClosed(f"{self!r} is closed")
+            if not self._positions:
+                return
+            offsets = [TopicPartition(t, p, o) for (t, p), o in self._positions.items()]
+            try:
+                self._consumer.commit(offsets=offsets, asynchronous=False)
+            except KafkaException as exc:
+                raise ConsumeFailed(f"{self!r}: commit failed: {exc.args[0]}") from None
+
+    def close(self) -> None:
+        ensure_no_running_loop(self, "close")
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            self._consumer.close()
+
+    def __enter__(self) -> Subscription:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _message(raw: Any) -> Message:
+    headers = decode_headers(raw.headers())
+    _, stamp = raw.timestamp()
+    return Message(
+        topic=raw.topic(),
+        partition=raw.partition(),
+        offset=raw.offset(),
+        key=decode_key(raw.key()),
+        value=decode_value(raw.value(), headers),
+        headers=headers,
+        correlation_id=headers.get(CORRELATION_HEADER),
+        timestamp=stamp / 1000.0 if stamp and stamp > 0 else 0.0,
+    )
+
+
+def _next_offsets(messages: list[Message]) -> list[Any]:
+    from confluent_kafka import TopicPartition
+
+    last: dict[tuple[str, int], int] = {}
+    for message in messages:
+        where = (message.topic, message.partition)
+        last[where] = max(last.get(where, -1), message.offset + 1)
+    return [TopicPartition(t, p, o) for (t, p), o in last.items()]
+
+
+class AsyncKafkaEventBus(ThreadedAsyncEventBus):
+    """The async face of :class:`KafkaEventBus` (each call runs in a worker thread)."""
+
+    requires_registry: ClassVar[bool] = True
+
+    def __init__(
+        self,
+        bootstrap_servers: str,
+        *,
+        publish_ack: float = 10.0,
+        admin_timeout: float = 10.0,
+        auto_create_topics: bool = False,
+        client_id: str = "envctl",
+        config: Mapping[str, Any] | None = None,
+    ) -> None:
+        warn_unless_registry(type(self).__name__)
+        from envctl.tools.faces import registry_building
+
+        with registry_building():  # warned once, for this class
+            self._sync = KafkaEventBus(
+                bootstrap_servers,
+                publish_ack=publish_ack,
+                admin_timeout=admin_timeout,
+                auto_create_topics=auto_create_topics,
+                client_id=client_id,
+                config=config,
+            )

@@ -1,0 +1,218 @@
+"""The real SQL store: PostgreSQL through psycopg 3.
+
+Faces: :class:`PostgresStore` is the sync face (one connection, autocommit, used under a
+lock); ``store.aio`` (or :class:`AsyncPostgresStore`, built with the same arguments) is the
+async face, on psycopg's native :class:`psycopg.AsyncConnection` — one per event loop, opened
+on first use in that loop — so it never blocks the loop. The sync face called inside a running
+event loop raises :class:`~envctl.tools.errors.SyncCallInEventLoop`. Closing either face
+closes the store.
+
+Parameters are psycopg's: ``%s`` with a sequence, ``%(name)s`` with a mapping. Several
+statements in one string (only without parameters) all run; the last one's count and rows are
+returned (psycopg itself would report the first's). Rows come back
+as dicts with PostgreSQL's types (``Decimal``, ``datetime``, ...). Errors are
+:class:`~envctl.tools.errors.SqlError` (a statement failed) and
+:class:`~envctl.tools.errors.StoreError` (no connection). Constructing a store does not
+connect.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import threading
+import weakref
+from typing import Any, ClassVar
+
+from envctl.tools.errors import SqlError, StoreError, ToolClosed
+from envctl.tools.faces import ensure_no_running_loop, registry_building, warn_unless_registry
+from envctl.tools.protocols import AsyncSqlStore, SqlParams
+
+
+def _where(dsn: str) -> str:
+    """host:port/database of a DSN, without credentials."""
+    try:
+        from psycopg.conninfo import conninfo_to_dict
+
+        parts = conninfo_to_dict(dsn)
+    except Exception:  # noqa: BLE001 - only for a message
+        return "the configured server"
+    host = parts.get("host") or "localhost"
+    port = parts.get("port") or 5432
+    return f"{host}:{port}/{parts.get('dbname') or ''}"
+
+
+def _connect_error(dsn: str, exc: Exception) -> StoreError:
+    reason = " ".join(str(exc).split())
+    return StoreError(f"cannot connect to PostgreSQL at {_where(dsn)}: {reason}")
+
+
+class PostgresStore:
+    """The sync face of the real SQL store (see the module docstring)."""
+
+    requires_registry: ClassVar[bool] = True
+
+    def __init__(self, dsn: str, *, connect_timeout: float = 10.0) -> None:
+        warn_unless_registry(type(self).__name__)
+        self.dsn = dsn
+        self.connect_timeout = connect_timeout
+        self._lock = threading.RLock()
+        self._connection: Any = None
+        self._closed = False
+        self._aio: AsyncPostgresStore | None = None
+
+    def __repr__(self) -> str:
+        return f"PostgresStore({_where(self.dsn)!r})"
+
+    def execute(self, sql: str, params: SqlParams = None) -> int:
+        ensure_no_running_loop(self, "execute")
+        return self._run(sql, params)[0]
+
+    def query(self, sql: str, params: SqlParams = None) -> list[dict[str, Any]]:
+        ensure_no_running_loop(self, "query")
+        return self._run(sql, params)[1]
+
+    def close(self) -> None:
+        ensure_no_running_loop(self, "close")
+        self._close()
+
+    @property
+    def aio(self) -> AsyncSqlStore:
+        """The async face (its own connection per event loop; closing it closes the store)."""
+        with self._lock:
+            if self._aio is None:
+                self._aio = AsyncPostgresStore._wrap(self)
+            return self._aio
+
+    # -- the work ------------------------------------------------------------------------------
+    def _check_open(self) -> None:
+        if self._closed:
+            raise ToolClosed(f"{self!r} is closed")
+
+    def _connect(self) -> Any:
+        import psycopg
+        from psycopg.rows import dict_row
+
+        if self._connection is None or self._connection.closed:
+            try:
+                self._connection = psycopg.connect(
+                    self.dsn,
+                    autocommit=True,
+                    row_factory=dict_row,
+                    connect_timeout=max(1, math.ceil(self.connect_timeout)),
+                )
+            except psycopg.Error as exc:
+                raise _connect_error(self.dsn, exc) from None
+        return self._connection
+
+    def _run(self, sql: str, params: SqlParams) -> tuple[int, list[dict[str, Any]]]:
+        import psycopg
+
+        with self._lock:
+            self._check_open()
+            connection = self._connect()
+            try:
+                with connection.cursor() as cursor:
+                    cursor.execute(sql, params)
+                    while True:  # several statements: the last one's result counts
+                        rows = [dict(r) for r in cursor.fetchall()] if cursor.description else []
+                        count = cursor.rowcount
+                        if not cursor.nextset():
+                            return count, rows
+            except psycopg.Error as exc:
+                raise SqlError(sql, str(exc).strip()) from None
+
+    def _close(self) -> None:
+        with self._lock:
+            self._closed = True
+            connection, self._connection = self._connection, None
+        if connection is not None:
+            connection.close()
+        if self._aio is not None:
+            self._aio._forget()
+
+
+class AsyncPostgresStore:
+    """The async face of :class:`PostgresStore` (psycopg's AsyncConnection)."""
+
+    requires_registry: ClassVar[bool] = True
+
+    def __init__(self, dsn: str, *, connect_timeout: float = 10.0) -> None:
+        warn_unless_registry(type(self).__name__)
+        with registry_building():  # warned once, for this class
+            store = PostgresStore(dsn, connect_timeout=connect_timeout)
+        self._setup(store)
+        store._aio = self
+
+    @classmethod
+    def _wrap(cls, store: PostgresStore) -> AsyncPostgresStore:
+        face = cls.__new__(cls)
+        face._setup(store)
+        return face
+
+    def _setup(self, store: PostgresStore) -> None:
+        self._store = store
+        self._connections: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Any] = (
+            weakref.WeakKeyDictionary()
+        )
+        self._connecting: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = (
+            weakref.WeakKeyDictionary()
+        )
+
+    def __repr__(self) -> str:
+        return f"AsyncPostgresStore({_where(self._store.dsn)!r})"
+
+    async def execute(self, sql: str, params: SqlParams = None) -> int:
+        return (await self._run(sql, params))[0]
+
+    async def query(self, sql: str, params: SqlParams = None) -> list[dict[str, Any]]:
+        return (await self._run(sql, params))[1]
+
+    async def close(self) -> None:
+        connection = self._connections.pop(asyncio.get_running_loop(), None)
+        if connection is not None:
+            await connection.close()
+        await asyncio.to_thread(self._store._close)
+
+    # -- the work ------------------------------------------------------------------------------
+    def _forget(self) -> None:
+        """The store closed: drop every loop's connection (their sockets close with them)."""
+        self._connections.clear()
+
+    async def _connect(self) -> Any:
+        import psycopg
+        from psycopg.rows import dict_row
+
+        loop = asyncio.get_running_loop()
+        lock = self._connecting.setdefault(loop, asyncio.Lock())
+        async with lock:
+            connection = self._connections.get(loop)
+            if connection is None or connection.closed:
+                store = self._store
+                try:
+                    connection = await psycopg.AsyncConnection.connect(
+                        store.dsn,
+                        autocommit=True,
+                        row_factory=dict_row,
+                        connect_timeout=max(1, math.ceil(store.connect_timeout)),
+                    )
+                except psycopg.Error as exc:
+                    raise _connect_error(store.dsn, exc) from None
+                self._connections[loop] = connection
+            return connection
+
+    async def _run(self, sql: str, params: SqlParams) -> tuple[int, list[dict[str, Any]]]:
+        import psycopg
+
+        self._store._check_open()
+        connection = await self._connect()
+        try:
+            async with connection.cursor() as cursor:
+                await cursor.execute(sql, params)
+                while True:  # several statements: the last one's result counts
+                    fetched = await cursor.fetchall() if cursor.description else []
+                    count = cursor.rowcount
+                    if not cursor.nextset():
+                        return count, [dict(r) for r in fetched]
+        except psycopg.Error as exc:
+            raise SqlError(sql, str(exc).strip()) from None

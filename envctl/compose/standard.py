@@ -1,0 +1,63 @@
+"""The ready-made compose files in ``compose/``: Kafka, Postgres and Redis on their own.
+
+They are what ``envctl compose export`` writes for the smallest scenario of each type,
+with the default images. Regenerate them with ``python -m envctl.compose.standard``
+(``--check`` says whether the committed files are up to date).
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from envctl.compose.export import compose_project, render_compose
+from envctl.scenario.models import Scenario
+
+STANDARD = ("kafka", "postgres", "redis")
+COMMAND = "python -m envctl.compose.standard"
+
+
+def standard_scenario(service_type: str) -> Scenario:
+    """The smallest scenario with one service of the type, named after it."""
+    return Scenario.model_validate(
+        {
+            "name": service_type,
+            "dependency_mode": "real",
+            "external_services": {service_type: {"type": service_type}},
+        }
+    )
+
+
+def standard_files() -> dict[str, str]:
+    """File name -> text of every ready-made compose file."""
+    return {
+        f"{kind}.yaml": render_compose(compose_project(standard_scenario(kind)), COMMAND)
+        for kind in STANDARD
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    check = "--check" in args
+    folders = [a for a in args if not a.startswith("--")]
+    folder = Path(folders[0]) if folders else Path(__file__).resolve().parents[2] / "compose"
+    stale = []
+    for name, text in standard_files().items():
+        path = folder / name
+        current = path.read_text(encoding="utf-8") if path.is_file() else None
+        if current == text:
+            continue
+        stale.append(str(path))
+        if not check:
+            folder.mkdir(parents=True, exist_ok=True)
+            path.write_text(text, encoding="utf-8")
+    if check and stale:
+        print(f"out of date: {', '.join(stale)}; run {COMMAND}", file=sys.stderr)
+        return 1
+    for written in stale if not check else []:
+        print(f"wrote {written}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from envctl.engine import Engine, Environment, Progress
-from envctl.scenario import find_scenario, load_scenario
+from envctl.scenario import find_scenario
 from envctl.scenario.models import Scenario
 from envctl.settings import Settings
 
@@ -24,7 +24,7 @@ def resolve_scenario(scenario: str | Path | Scenario, settings: Settings) -> Sce
     if isinstance(scenario, Scenario):
         return scenario
     path = find_scenario(settings.scenarios_dir, str(scenario))
-    return load_scenario(path, settings.environ)
+    return settings.load_scenario(path)
 
 
 def up(

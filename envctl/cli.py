@@ -55,7 +55,9 @@ def _settings(ctx: click.Context) -> Settings:
 
     obj = ctx.ensure_object(dict)
     if "settings" not in obj:
-        obj["settings"] = Settings.load(scenarios_dir=obj.get("scenarios_dir"))
+        obj["settings"] = Settings.load(
+            scenarios_dir=obj.get("scenarios_dir"), profile=obj.get("profile")
+        )
     settings: Settings = obj["settings"]
     return settings
 
@@ -71,11 +73,19 @@ def _emit_json(data: Any) -> None:
     default=None,
     help="Where scenario files live (default: ./scenarios, or ENVCTL_SCENARIOS_DIR).",
 )
+@click.option(
+    "--profile",
+    default=None,
+    metavar="NAME[,NAME]",
+    help="Environment profile(s) to lay over scenarios (default: ENVCTL_PROFILE).",
+)
 @click.version_option(package_name="envctl")
 @click.pass_context
-def cli(ctx: click.Context, scenarios_dir: Path | None) -> None:
+def cli(ctx: click.Context, scenarios_dir: Path | None, profile: str | None) -> None:
     """envctl: real dependencies (Kafka, Postgres, Redis, any container) for tests."""
-    ctx.ensure_object(dict)["scenarios_dir"] = scenarios_dir
+    obj = ctx.ensure_object(dict)
+    obj["scenarios_dir"] = scenarios_dir
+    obj["profile"] = profile
 
 
 # -- scenario files ----------------------------------------------------------------------------
@@ -91,7 +101,7 @@ def validate(ctx: click.Context, paths: tuple[Path, ...]) -> None:
     FILE:LINE: KEY.PATH: MESSAGE.
     """
     from envctl.errors import ConfigError
-    from envctl.scenario import load_scenario, scenario_files
+    from envctl.scenario import scenario_files
 
     settings = _settings(ctx)
     files: list[Path] = []
@@ -106,7 +116,7 @@ def validate(ctx: click.Context, paths: tuple[Path, ...]) -> None:
     for file in files:
         shown = _relative(file, settings.cwd)
         try:
-            scenario = load_scenario(shown, settings.environ)
+            scenario = settings.load_scenario(shown)
         except ConfigError as exc:
             failed += 1
             click.echo(str(exc), err=True)
@@ -255,7 +265,9 @@ def status(ctx: click.Context, as_json: bool) -> None:
 @click.option("--all", "everything", is_flag=True, help="Every envctl-managed resource.")
 @click.pass_context
 def down(ctx: click.Context, name: str | None, run_id: str | None, everything: bool) -> None:
-    """Remove the containers, networks and volumes of environments. Safe to run twice."""
+    """Remove the containers, networks and volumes of environments, and the topics,
+    databases and keys their runs kept on external services. Safe to run twice."""
+    from envctl.cleanup import remove_recorded
     from envctl.errors import EnvctlError
     from envctl.runtime.base import LABEL_RUN_ID, LABEL_SCENARIO
     from envctl.runtime.docker import DockerRuntime
@@ -264,13 +276,21 @@ def down(ctx: click.Context, name: str | None, run_id: str | None, everything: b
     if len(chosen) != 1:
         raise click.UsageError("give exactly one of --scenario NAME, --run-id ID or --all")
     settings = _settings(ctx)
+    done, data_errors = remove_recorded(
+        settings, run_id=run_id, scenario=name, everything=everything
+    )
+    for line in done:
+        click.echo(line)
     runtime = DockerRuntime.connect(settings.environ)
     labels = {LABEL_SCENARIO: name} if name else {LABEL_RUN_ID: run_id} if run_id else {}
     resources = runtime.list_managed(labels)
     if not resources:
-        click.echo("nothing to remove")
+        if not done:
+            click.echo("nothing to remove")
+        if data_errors:
+            raise EnvctlError("could not remove: " + "; ".join(data_errors))
         return
-    errors = runtime.remove(resources)
+    errors = runtime.remove(resources) + data_errors
     counts = {
         kind: sum(r.kind == kind for r in resources) for kind in ("container", "network", "volume")
     }
@@ -359,11 +379,11 @@ def health(ctx: click.Context, name: str, as_json: bool) -> None:
 
 
 def _load(ctx: click.Context, name: str) -> Any:
-    from envctl.scenario import find_scenario, load_scenario
+    from envctl.scenario import find_scenario
 
     settings = _settings(ctx)
     path = find_scenario(settings.scenarios_dir, name)
-    return load_scenario(_relative(path, settings.cwd), settings.environ)
+    return settings.load_scenario(_relative(path, settings.cwd))
 
 
 def _relative(path: Path, cwd: Path) -> Path:
@@ -371,6 +391,30 @@ def _relative(path: Path, cwd: Path) -> Path:
         return path.resolve().relative_to(cwd)
     except ValueError:
         return path
+
+
+# -- running scenarios (envctl/cli_run.py) -------------------------------------------------------
+from envctl import cli_run  # noqa: E402
+
+cli.add_command(cli_run.run)
+cli.add_command(cli_run.run_all)
+cli.add_command(cli_run.replay)
+cli.add_command(cli_run.logs)
+cli.add_command(cli_run.check_protocols)
+
+# -- where envctl runs: CI, compose, profiles (envctl/cli_more.py) -------------------------------
+from envctl.cli_more import ci_group, compare_command, compose_group, profile_group  # noqa: E402
+
+cli.add_command(ci_group)
+cli.add_command(compose_group)
+cli.add_command(profile_group)
+cli.add_command(compare_command)
+
+# -- a run's data: topics, snapshots (envctl/cli_data.py) ----------------------------------------
+from envctl.cli_data import snapshot, topics  # noqa: E402
+
+cli.add_command(topics)
+cli.add_command(snapshot)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -59,25 +59,19 @@ def _write_or_check(text: str, output: Path | None, check: bool, command: str) -
 
 
 def _project_profiles(settings: Settings) -> dict[str, Profile]:
-    # Settings keeps no project profiles yet; read them from the same file it found.
-    from envctl.settings import _read_project_config
-
-    path = settings.project_config_path
-    return dict(_read_project_config(path).profiles) if path is not None else {}
+    return dict(settings.project_profiles)
 
 
 def _load(ctx: click.Context, name: str, profile: str | None = None) -> Scenario:
-    from envctl.profiles import PROFILE_VARIABLE, apply_profile_to_scenario
-    from envctl.scenario import find_scenario, load_scenario
+    """The scenario as the global options say; ``profile`` (this command's) wins over them."""
+    from dataclasses import replace
+
+    from envctl.scenario import find_scenario
 
     settings = _settings(ctx)
-    scenario = load_scenario(find_scenario(settings.scenarios_dir, name), settings.environ)
-    selected = profile if profile is not None else settings.environ.get(PROFILE_VARIABLE)
-    if selected:
-        scenario = apply_profile_to_scenario(
-            scenario, selected, _project_profiles(settings), settings.environ
-        )
-    return scenario
+    if profile is not None:
+        settings = replace(settings, profile=profile)
+    return settings.load_scenario(find_scenario(settings.scenarios_dir, name))
 
 
 # -- envctl ci -------------------------------------------------------------------------------------

@@ -18,12 +18,15 @@ from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any, Protocol
 
 from envctl.errors import EnvctlError, PortTaken, ServiceFailed, ServiceNotReady
 from envctl.gc import collect
 from envctl.graph import ServiceGraph
+from envctl.namespace import Namespace
 from envctl.retry import GaveUp, retry_call
+from envctl.runs import record_run, run_dir_for
 from envctl.runtime.base import (
     LABEL_CREATED,
     LABEL_DETACHED,
@@ -115,6 +118,13 @@ class Environment:
     services: dict[str, ServiceState]
     runtime: Runtime | None = field(default=None, repr=False)
     began: float = field(default_factory=time.monotonic, repr=False)
+    run_dir: Path | None = field(default=None, repr=False)
+    """Where the run's record and snapshots live (``.envctl/runs/<run-id>``)."""
+
+    @property
+    def namespace(self) -> Namespace:
+        """Logical -> physical names of this run (topics, groups, databases, key prefix)."""
+        return Namespace.for_run(self.scenario, self.run_id)
 
     def endpoints(self, service: str) -> dict[str, Any]:
         return dict(self.services[service].endpoints)
@@ -124,14 +134,19 @@ class Environment:
             "run_id": self.run_id,
             "scenario": self.scenario.name,
             "network": self.network,
+            "namespace": self.namespace.to_dict(),
             "services": {name: s.to_dict() for name, s in self.services.items()},
         }
 
     def down(self) -> list[str]:
         """Remove what this run created. Safe to call twice."""
+        from envctl.runs import forget_run
+
         errors = _cleanup_external(self.services.values(), self.scenario, self.run_id, None)
         if self.runtime is not None:
             errors += down_run(self.runtime, self.run_id)
+        if not errors:
+            forget_run(self.run_dir)
         return errors
 
     def __enter__(self) -> Environment:
@@ -211,6 +226,8 @@ def _plugin(
         timeouts=resolve_timeouts(scenario, name, plugin_cls.default_timeouts, settings),
         image=image,
         scenario_dir=scenario.source.parent if scenario.source else None,
+        namespace=Namespace.for_run(scenario, run_id),
+        scenario_root=scenario.root,
     )
     return plugin_cls(spec, context)
 
@@ -307,6 +324,7 @@ class Engine:
             for name, spec in scenario.external_services.items()
         }
         env = Environment(run_id, scenario, None, states, runtime)
+        env.run_dir = run_dir_for(self.settings, run_id)
         labels = {
             **self.settings.extra_labels,
             LABEL_MANAGED: "true",
@@ -332,6 +350,7 @@ class Engine:
                     container_name(scenario.name, "detached", run_id),
                     {**labels, LABEL_DETACHED: "true"},
                 )
+            self._record(env)
         except BaseException as exc:
             abort.set()
             if isinstance(exc, EnvctlError):
@@ -343,6 +362,7 @@ class Engine:
                         {**labels, LABEL_DETACHED: "true"},
                     )
                 exc.add_note(_kept_note(env))
+                self._record(env)
                 raise
             errors = _cleanup_external(states.values(), scenario, run_id, self.settings)
             if runtime is not None:
@@ -351,6 +371,12 @@ class Engine:
                 exc.add_note(f"cleanup also failed: {'; '.join(errors)}")
             raise
         return env
+
+    def _record(self, env: Environment) -> None:
+        """Persist what the run created, so `envctl down` and snapshots find it later."""
+        problem = record_run(env)
+        if problem:
+            self.progress.update("run", "warning", problem)
 
     # -- scheduling ------------------------------------------------------------------------
     def _schedule(
@@ -435,6 +461,13 @@ class Engine:
         self.progress.update(name, "setup")
         plugin.setup(handle, timeouts.setup)
         state.timings["setup"] = time.monotonic() - t0
+
+        t0 = time.monotonic()
+        self.progress.update(name, "seed")
+        plugin.seed(handle, timeouts.seed)
+        state.timings["seed"] = time.monotonic() - t0
+        # setup and seed add physical names (topics, databases, key prefix) to the endpoints
+        state.endpoints = {k: v for k, v in handle.endpoints.items() if not k.startswith("_")}
         state.status = "ready"
         phases = " ".join(f"{k} {v:.2f}s" for k, v in state.timings.items())
         total = time.monotonic() - env.began - state.started_at

@@ -104,3 +104,16 @@ class UpFailed(EnvctlError):
         self.cause = cause
         self.exit_code = cause.exit_code
         super().__init__(f"{cause}{summary}")
+
+
+class SeedError(ConfigError):
+    """A seed file is missing, outside the scenario tree, or holds a bad record."""
+
+    def __init__(self, file: str, line: int | None, message: str) -> None:
+        self.file = file
+        self.line = line
+        super().__init__([Problem(file, line, "", message)])
+
+
+class SnapshotError(EnvctlError):
+    """A snapshot cannot be saved, restored or compared; the message says why and what to do."""

@@ -11,11 +11,16 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from envctl.errors import ConfigError, Problem
+from envctl.profiles import Profiles
+
+if TYPE_CHECKING:
+    from envctl.scenario.models import Scenario
 
 PROJECT_CONFIG_NAMES = ("envctl.yaml", ".envctl.yaml")
 IMAGE_ENV_PREFIX = "ENVCTL_IMAGE_"
@@ -34,6 +39,11 @@ class ProjectConfig(BaseModel):
         description="Image per service type, e.g. {kafka: mirror.local/apache/kafka:3.9.0}. "
         "Replaces the image of every service of that type (registry mirrors).",
     )
+    profiles: Profiles = Field(
+        default_factory=dict,
+        description="Overlays for every scenario, selected by --profile NAME / ENVCTL_PROFILE "
+        "(see docs/profiles.md).",
+    )
 
 
 @dataclass(frozen=True)
@@ -49,6 +59,22 @@ class Settings:
     extra_labels: Mapping[str, str] = field(default_factory=dict)
     """ENVCTL_LABELS: labels added to every resource (e.g. the CI job that made it)."""
     project_config_path: Path | None = None
+    profile: str | None = None
+    """Profile(s) to apply, comma-separated: --profile, else ENVCTL_PROFILE."""
+    project_profiles: Mapping[str, Any] = field(default_factory=dict)
+    """The project config's ``profiles:``."""
+
+    def load_scenario(self, path: str | Path) -> Scenario:
+        """Load a scenario file the way these settings say (environment, profile, tree)."""
+        from envctl.scenario.loader import load_scenario
+
+        return load_scenario(
+            path,
+            self.environ,
+            root=self.scenarios_dir,
+            profile=self.profile,
+            project_profiles=self.project_profiles,
+        )
 
     @classmethod
     def load(
@@ -56,6 +82,7 @@ class Settings:
         environ: Mapping[str, str] | None = None,
         cwd: Path | None = None,
         scenarios_dir: str | Path | None = None,
+        profile: str | None = None,
     ) -> Settings:
         env = dict(os.environ if environ is None else environ)
         here = (cwd or Path.cwd()).resolve()
@@ -113,6 +140,8 @@ class Settings:
             image_override_sources=sources,
             timeout_scale=scale,
             extra_labels=labels,
+            profile=profile or env.get("ENVCTL_PROFILE") or None,
+            project_profiles=dict(project.profiles),
             project_config_path=config_path,
         )
 

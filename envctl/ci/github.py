@@ -330,10 +330,10 @@ def select_scenarios(settings: Settings, selection: Selection) -> list[Scenario]
     root = settings.scenarios_dir
     if selection.scenarios:
         return [
-            load_scenario(find_scenario(root, name), settings.environ)
+            load_scenario(find_scenario(root, name), settings.environ, root=root)
             for name in selection.scenarios
         ]
-    loaded = [load_scenario(ref.path, settings.environ) for ref in list_scenarios(root)]
+    loaded = [load_scenario(ref.path, settings.environ, root=root) for ref in list_scenarios(root)]
     if selection.category is None:
         return loaded
     chosen = [

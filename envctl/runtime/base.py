@@ -122,6 +122,10 @@ class Runtime(Protocol):
 
     def run_container(self, spec: ContainerSpec) -> ContainerHandle: ...
 
+    def container(self, name: str) -> ContainerHandle | None:
+        """An existing container by name (e.g. one a previous command started)."""
+        ...
+
     def list_managed(self, labels: Mapping[str, str] | None = None) -> list[ManagedResource]: ...
 
     def remove(self, resources: Sequence[ManagedResource]) -> list[str]:

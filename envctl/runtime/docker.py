@@ -201,6 +201,15 @@ class DockerRuntime:
         return handle
 
     # -- list and remove ------------------------------------------------------------------
+    def container(self, name: str) -> DockerContainer | None:
+        """The container called ``name``, when it exists."""
+        import docker.errors
+
+        try:
+            return DockerContainer(self.client.containers.get(name))
+        except docker.errors.NotFound:
+            return None
+
     def list_managed(self, labels: Mapping[str, str] | None = None) -> list[ManagedResource]:
         filters = [f"{LABEL_MANAGED}=true"] + [f"{k}={v}" for k, v in (labels or {}).items()]
         found: list[ManagedResource] = []

@@ -28,8 +28,22 @@ Positions = dict[Loc, tuple[str, int]]
 """Where each value came from: data path -> (file, line)."""
 
 
-def load_scenario(path: str | Path, environ: Mapping[str, str] | None = None) -> Scenario:
-    """Load and validate one scenario file. Raises :class:`ConfigError` with every problem."""
+def load_scenario(
+    path: str | Path,
+    environ: Mapping[str, str] | None = None,
+    *,
+    root: Path | None = None,
+    profile: str | None = None,
+    project_profiles: Mapping[str, Any] | None = None,
+) -> Scenario:
+    """Load and validate one scenario file. Raises :class:`ConfigError` with every problem.
+
+    ``root`` is the scenarios dir the file was found in: seed files may not leave it. A file
+    outside it (or loaded without one) is its own tree: its folder. ``profile`` names the
+    overlay(s) to apply (``--profile`` / ``ENVCTL_PROFILE``), from ``project_profiles`` (the
+    project config's ``profiles:``) and the scenario's own ``profiles:``. Services of a
+    ``compose:`` file are added before the profile is laid over.
+    """
     import os
 
     env = dict(os.environ) if environ is None else environ
@@ -45,6 +59,16 @@ def load_scenario(path: str | Path, environ: Mapping[str, str] | None = None) ->
         inferred = infer_category(file)
         if inferred is not None:
             data["category"] = inferred.value
+    if not problems:
+        from envctl.compose.translate import expand_compose_source
+        from envctl.profiles import apply_profile
+
+        try:
+            data = expand_compose_source(data, file.resolve(), env)
+            data = apply_profile(data, profile, project_profiles, env)
+        except ConfigError as exc:
+            problems.extend(exc.problems or [Problem(str(path), None, "", str(exc))])
+            raise ConfigError(_dedupe_sorted(problems)) from None
 
     scenario: Scenario | None = None
     try:
@@ -52,10 +76,83 @@ def load_scenario(path: str | Path, environ: Mapping[str, str] | None = None) ->
     except ValidationError as exc:
         problems.extend(_validation_problems(exc, data, positions, str(path)))
     problems.extend(_semantic_problems(data, positions, str(path)))
+    tree = scenario_tree(file, root)
+    problems.extend(_seed_problems(data, positions, str(path), file.resolve().parent, tree))
     if problems or scenario is None:
         raise ConfigError(_dedupe_sorted(problems))
     scenario._source = file.resolve()
+    scenario._root = tree
     return scenario
+
+
+def scenario_tree(file: Path, root: Path | None) -> Path:
+    """The scenario tree of ``file``: ``root`` when the file lies under it, else its folder."""
+    resolved = file.resolve()
+    if root is not None and resolved.is_relative_to(root.resolve()):
+        return root.resolve()
+    return resolved.parent
+
+
+def _seed_problems(
+    data: Any, positions: Positions, display: str, scenario_dir: Path, tree: Path
+) -> list[Problem]:
+    """Seed files that escape the scenario tree or do not exist; seeds naming a topic or
+    database the service does not declare."""
+    from envctl.seed.paths import seed_path_problem
+
+    problems: list[Problem] = []
+    services = data.get("external_services") if isinstance(data, dict) else None
+    if not isinstance(services, dict):
+        return problems
+    for name, spec in services.items():
+        if not isinstance(spec, dict) or not isinstance(spec.get("seed"), list):
+            continue
+        topics = [
+            t if isinstance(t, str) else t.get("name")
+            for t in spec.get("topics", []) or []
+            if isinstance(t, str | dict)
+        ]
+        databases = [spec.get("database", "envctl"), *(spec.get("databases") or [])]
+        for index, entry in enumerate(spec["seed"]):
+            if not isinstance(entry, dict):
+                continue
+            loc: Loc = ("external_services", name, "seed", index)
+            source = entry.get("from")
+            if isinstance(source, str):
+                problem = seed_path_problem(source, scenario_dir, tree)
+                if problem is not None:
+                    file, line = _position(positions, (*loc, "from"), display)
+                    problems.append(Problem(file, line, _dotted((*loc, "from")), problem))
+            topic = entry.get("topic")
+            if spec.get("type") == "kafka" and isinstance(topic, str) and topic not in topics:
+                close = difflib.get_close_matches(topic, [t for t in topics if t], n=1)
+                hint = f" — did you mean '{close[0]}'?" if close else " (add it to topics)"
+                file, line = _position(positions, (*loc, "topic"), display)
+                problems.append(
+                    Problem(
+                        file,
+                        line,
+                        _dotted((*loc, "topic")),
+                        f"seed topic '{topic}' is not one of the service's topics{hint}",
+                    )
+                )
+            database = entry.get("database")
+            if (
+                spec.get("type") == "postgres"
+                and isinstance(database, str)
+                and database not in databases
+            ):
+                file, line = _position(positions, (*loc, "database"), display)
+                problems.append(
+                    Problem(
+                        file,
+                        line,
+                        _dotted((*loc, "database")),
+                        f"database '{database}' is neither the service's database nor in "
+                        "its databases",
+                    )
+                )
+    return problems
 
 
 def infer_category(file: Path) -> Category | None:

@@ -8,10 +8,13 @@ from typing import Annotated, Any
 
 from pydantic import Field, PrivateAttr, field_validator
 
+from envctl.compose.translate import ComposeSource
+from envctl.profiles import Profiles
 from envctl.scenario.spec import (
     SERVICE_NAME_RE,
     CleanupSetting,
     DependencyMode,
+    NamingTemplates,
     ServiceSpecBase,
     SnapshotPolicy,
     StrictModel,
@@ -84,6 +87,11 @@ class Scenario(StrictModel):
         default_factory=SnapshotPolicy,
         description="Capture service state before/after the steps (`true` = both).",
     )
+    naming: NamingTemplates = Field(
+        default_factory=NamingTemplates,
+        description="How logical names become physical ones in the run's namespace "
+        "(`orders` -> `envctl.<run>.orders`), e.g. {topic: '{name}'} to use names as written.",
+    )
     steps: list[dict[str, Any]] = Field(
         default_factory=list,
         description=f"Steps, each one of: {', '.join(STEP_KINDS)}. Executed by `envctl run`.",
@@ -91,13 +99,31 @@ class Scenario(StrictModel):
     expected: dict[str, Any] | list[Any] = Field(
         default_factory=dict, description="Final assertions, checked by `envctl run`."
     )
+    compose: ComposeSource | None = Field(
+        default=None,
+        description="Take services from an existing compose file: {file, services, "
+        "keep_host_ports}. They join the graph with envctl's probes, labels and cleanup.",
+    )
+    profiles: Profiles = Field(
+        default_factory=dict,
+        description="Overlays selected by --profile NAME / ENVCTL_PROFILE (see docs/profiles.md).",
+    )
 
     _source: Path | None = PrivateAttr(default=None)
+    _root: Path | None = PrivateAttr(default=None)
 
     @property
     def source(self) -> Path | None:
         """The file this scenario was loaded from."""
         return self._source
+
+    @property
+    def root(self) -> Path | None:
+        """The scenario tree: seed files must live under it (the scenarios dir, or the
+        file's own folder when the file was loaded by path)."""
+        if self._root is not None:
+            return self._root
+        return self._source.parent if self._source is not None else None
 
     @field_validator("external_services")
     @classmethod

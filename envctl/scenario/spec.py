@@ -100,11 +100,21 @@ class PortMapping(StrictModel):
 class CleanupMap(StrictModel):
     """Cleanup per resource kind; each entry follows the same values as ``cleanup_after``."""
 
-    containers: bool | Literal["on_success"] = True
-    topics: bool | Literal["on_success"] = True
-    consumer_groups: bool | Literal["on_success"] = True
-    databases: bool | Literal["on_success"] = True
-    volumes: bool | Literal["on_success"] = True
+    containers: bool | Literal["on_success"] = Field(
+        default=True,
+        description="Containers (docker mode). Kept anyway while data inside them is kept.",
+    )
+    topics: bool | Literal["on_success"] = Field(default=True, description="Kafka topics.")
+    consumer_groups: bool | Literal["on_success"] = Field(
+        default=True, description="Kafka consumer groups of the run's namespace."
+    )
+    databases: bool | Literal["on_success"] = Field(
+        default=True,
+        description="PostgreSQL databases of the run, and the run's Redis key space.",
+    )
+    volumes: bool | Literal["on_success"] = Field(
+        default=True, description="Named volumes of the run's containers."
+    )
 
 
 CleanupSetting = bool | Literal["on_success"] | CleanupMap
@@ -114,14 +124,88 @@ CleanupSetting = bool | Literal["on_success"] | CleanupMap
 class SnapshotPolicy(StrictModel):
     """Whether to capture service state before and after the scenario's steps."""
 
-    before: bool = False
-    after: bool = False
+    before: bool = Field(default=False, description="Snapshot named 'before' the steps.")
+    after: bool = Field(default=False, description="Snapshot named 'after' the steps.")
+    max_messages: int = Field(
+        default=100_000,
+        ge=1,
+        description="Kafka: at most this many messages per partition (the newest) are kept; "
+        "the manifest says when a partition was truncated (such a snapshot cannot be restored).",
+    )
 
     @model_validator(mode="before")
     @classmethod
     def _from_bool(cls, value: Any) -> Any:
         if isinstance(value, bool):
             return {"before": value, "after": value}
+        return value
+
+
+NAMING_PLACEHOLDERS = ("name", "run", "scenario")
+_PHYSICAL_NAME_CHARS = re.compile(r"^[A-Za-z0-9._-]*$")
+
+
+def template_fields(template: str) -> list[str]:
+    """The placeholders of a naming template; ValueError for anything but ``{name}``,
+    ``{run}`` and ``{scenario}`` (no format specs, no attribute access)."""
+    import string
+
+    fields: list[str] = []
+    try:
+        parsed = list(string.Formatter().parse(template))
+    except ValueError as exc:
+        raise ValueError(f"template {template!r}: {exc}") from None
+    for _literal, field, spec, conversion in parsed:
+        if field is None:
+            continue
+        if field not in NAMING_PLACEHOLDERS or spec or conversion:
+            raise ValueError(
+                f"template {template!r}: unknown placeholder '{{{field}}}' "
+                f"(valid: {', '.join('{' + p + '}' for p in NAMING_PLACEHOLDERS)})"
+            )
+        fields.append(field)
+    return fields
+
+
+class NamingTemplates(StrictModel):
+    """How a run's logical names (``orders``) become physical ones (``envctl.<run>.orders``).
+
+    Placeholders: ``{name}`` (the logical name), ``{run}`` (the run id), ``{scenario}``.
+    Without ``{run}`` two runs against one broker or database share the same resources.
+    """
+
+    topic: str = Field(default="envctl.{run}.{name}", description="Kafka topic names.")
+    group: str = Field(default="envctl.{run}.{name}", description="Kafka consumer group ids.")
+    database: str = Field(
+        default="envctl_{run}_{name}",
+        description="PostgreSQL databases (the service's `database` and `databases`).",
+    )
+    key_prefix: str = Field(
+        default="envctl:{run}:", description="Redis: prefix of every key of the run."
+    )
+
+    @field_validator("topic", "group", "database")
+    @classmethod
+    def _has_name(cls, value: str) -> str:
+        if "name" not in template_fields(value):
+            raise ValueError(f"template {value!r} must contain {{name}}")
+        return value
+
+    @field_validator("topic", "group")
+    @classmethod
+    def _kafka_chars(cls, value: str) -> str:
+        literal = re.sub(r"\{[a-z]+\}", "", value)
+        if not _PHYSICAL_NAME_CHARS.match(literal):
+            raise ValueError(
+                f"template {value!r}: Kafka names may contain letters, digits, '.', '_', '-' only"
+            )
+        return value
+
+    @field_validator("key_prefix")
+    @classmethod
+    def _no_name(cls, value: str) -> str:
+        if "name" in template_fields(value):
+            raise ValueError(f"template {value!r}: a key prefix cannot contain {{name}}")
         return value
 
 

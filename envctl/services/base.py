@@ -4,7 +4,8 @@ A service type is one module in this package with a ``*Spec`` config model and a
 :class:`ServicePlugin` subclass. The engine owns the order the hooks run in:
 
     ports() -> container_spec() -> [container starts] -> probe() until ready
-    -> setup() -> (seed, snapshot: later hooks) -> cleanup_resources()
+    -> setup() -> seed() -> [the scenario runs; snapshot() / restore() on request]
+    -> cleanup_resources(kinds) for what the cleanup_after policy removes
 
 Heavy client libraries (confluent-kafka, psycopg, redis) are imported inside the
 hooks so ``envctl --help`` stays fast.
@@ -13,11 +14,12 @@ hooks so ``envctl --help`` stays fast.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, Generic, TypeVar
 
+from envctl.namespace import Namespace
 from envctl.runtime.base import ContainerHandle
 from envctl.scenario.spec import PortMapping, ServiceSpecBase
 
@@ -55,6 +57,10 @@ class ServiceContext:
     image: str = ""
     scenario_dir: Path | None = None
     """Folder of the scenario file: relative paths in it (volumes, seed files) start here."""
+    namespace: Namespace | None = None
+    """The run's logical -> physical names; None: the default templates."""
+    scenario_root: Path | None = None
+    """The scenario tree; seed files may not leave it. None: ``scenario_dir``."""
 
 
 @dataclass
@@ -169,5 +175,74 @@ class ServicePlugin(ABC, Generic[SpecT]):
     def setup(self, handle: ServiceHandle, timeout: float) -> None:
         """Create the scenario's resources (topics, databases, keys). Default: nothing."""
 
-    def cleanup_resources(self, handle: ServiceHandle, timeout: float) -> None:
-        """Remove what :meth:`setup` created; used when the service outlives the run."""
+    def seed(self, handle: ServiceHandle, timeout: float) -> None:
+        """Load the scenario's seed data, after :meth:`setup`; done when confirmed (Kafka:
+        delivery reports). Bounded by ``timeout`` (the ``seed`` phase). Default: nothing."""
+
+    def cleanup_resources(
+        self, handle: ServiceHandle, timeout: float, kinds: Collection[str] | None = None
+    ) -> None:
+        """Remove what the run created inside the service (topics, groups, databases, keys);
+        used when the service outlives the run. ``kinds`` limits it to those cleanup_after
+        kinds (:attr:`resource_kinds`); None removes everything."""
+
+    # -- data: snapshots, inspection ---------------------------------------------------
+    resource_kinds: ClassVar[tuple[str, ...]] = ()
+    """The cleanup_after kinds of data this type keeps inside the service (``topics``,
+    ``consumer_groups``, ``databases``); containers and volumes are the engine's."""
+    supports_snapshot: ClassVar[bool] = False
+
+    def snapshot(
+        self, handle: ServiceHandle, target: Path, options: SnapshotOptions
+    ) -> SnapshotResult:
+        """Write the state of the run's data into the folder ``target`` (readable files)."""
+        raise self._no_snapshots()
+
+    def restore(self, handle: ServiceHandle, source: Path, timeout: float) -> list[str]:
+        """Bring the run's data back to the snapshot in ``source``; returns notes."""
+        raise self._no_snapshots()
+
+    def reach(self, handle: ServiceHandle) -> dict[str, str]:
+        """How a person reaches the run's data, by resource kind (for kept resources)."""
+        return {}
+
+    def _no_snapshots(self) -> Exception:
+        from envctl.errors import SnapshotError
+
+        return SnapshotError(
+            f"service '{self.context.service}' is of type '{self.type_name}', which has no "
+            "snapshot support (kafka, postgres and redis have)"
+        )
+
+    @property
+    def namespace(self) -> Namespace:
+        ns = self.context.namespace
+        return ns if ns is not None else Namespace(self.context.run_id, self.context.scenario)
+
+    def seed_file(self, relative: str) -> Path:
+        """A seed file's path: relative to the scenario file, never outside the tree."""
+        from envctl.seed.paths import resolve_seed_path
+
+        return resolve_seed_path(
+            relative, self.context.scenario_dir, self.context.scenario_root, self.context.service
+        )
+
+
+@dataclass(frozen=True)
+class SnapshotOptions:
+    """How to take a snapshot."""
+
+    max_messages: int = 100_000
+    """Kafka: the newest this many messages per partition are kept."""
+    name: str = ""
+    """The snapshot's name (plugins may keep a fast-restore copy under it)."""
+    timeout: float = 120.0
+
+
+@dataclass
+class SnapshotResult:
+    """What a plugin's snapshot holds, for the manifest."""
+
+    truncated: bool = False
+    details: dict[str, Any] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)

@@ -10,8 +10,8 @@ Flavors:
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
+from pathlib import Path
 from typing import Any, ClassVar, Literal
 
 from pydantic import Field, field_validator, model_validator
@@ -23,6 +23,8 @@ from envctl.services.base import (
     ProbeFailed,
     ServiceHandle,
     ServicePlugin,
+    SnapshotOptions,
+    SnapshotResult,
 )
 
 KAFKA_PORT = 9092
@@ -127,6 +129,8 @@ class KafkaService(ServicePlugin[KafkaSpec]):
     default_timeouts: ClassVar[PhaseTimeouts] = PhaseTimeouts(
         startup=60, health_check=90, setup=30, seed=120, publish_ack=10
     )
+    resource_kinds: ClassVar[tuple[str, ...]] = ("topics", "consumer_groups")
+    supports_snapshot: ClassVar[bool] = True
 
     @property
     def flavor(self) -> Literal["apache", "tansu"]:
@@ -224,6 +228,9 @@ class KafkaService(ServicePlugin[KafkaSpec]):
             raise ProbeFailed("metadata answered without any broker")
 
     def setup(self, handle: ServiceHandle, timeout: float) -> None:
+        # Topics are created under their physical names (the run's namespace).
+        physical = {t.name: self.namespace.topic(t.name) for t in self.spec.topics}
+        handle.endpoints["topics"] = physical
         if not self.spec.topics:
             return
         from confluent_kafka import KafkaError, KafkaException
@@ -234,7 +241,7 @@ class KafkaService(ServicePlugin[KafkaSpec]):
         admin = self._admin(handle, timeout)
         new = [
             NewTopic(
-                t.name,
+                physical[t.name],
                 num_partitions=t.partitions,
                 replication_factor=t.replication_factor,
                 config=dict(t.config),
@@ -253,15 +260,19 @@ class KafkaService(ServicePlugin[KafkaSpec]):
                 raise ServiceFailed(
                     self.context.service, f"cannot create topic '{name}': {error}"
                 ) from None
-        handle.resources.setdefault("topics", []).extend(t.name for t in self.spec.topics)
-        self._confirm_visible(handle, [t.name for t in self.spec.topics], timeout)
+        handle.resources.setdefault("topics", []).extend(physical.values())
+        self._confirm_visible(handle, list(physical.values()), timeout)
 
     def _confirm_visible(self, handle: ServiceHandle, names: list[str], timeout: float) -> None:
         from envctl.errors import ServiceFailed
         from envctl.retry import poll_until
 
         admin = self._admin(handle, timeout)
-        wanted = {t.name: t.partitions for t in self.spec.topics if t.name in names}
+        wanted = {
+            self.namespace.topic(t.name): t.partitions
+            for t in self.spec.topics
+            if self.namespace.topic(t.name) in names
+        }
 
         def missing() -> list[str]:
             metadata = admin.list_topics(timeout=min(timeout, 5.0))
@@ -278,15 +289,40 @@ class KafkaService(ServicePlugin[KafkaSpec]):
                 f"topics {', '.join(missing())} not visible in metadata after {timeout:.0f}s",
             )
 
-    def cleanup_resources(self, handle: ServiceHandle, timeout: float) -> None:
-        topics = handle.resources.get("topics", [])
-        if not topics:
-            return
-        admin = self._admin(handle, timeout)
-        for future in admin.delete_topics(topics, operation_timeout=timeout).values():
-            # Already gone is fine; cleanup must go on.
-            with contextlib.suppress(Exception):
-                future.result(timeout=timeout)
+    def seed(self, handle: ServiceHandle, timeout: float) -> None:
+        from envctl.services import kafka_data
+
+        kafka_data.seed(self, handle, timeout)
+
+    def cleanup_resources(
+        self, handle: ServiceHandle, timeout: float, kinds: Collection[str] | None = None
+    ) -> None:
+        from envctl.services import kafka_data
+
+        kafka_data.cleanup(self, handle, timeout, kinds)
+
+    def snapshot(
+        self, handle: ServiceHandle, target: Path, options: SnapshotOptions
+    ) -> SnapshotResult:
+        from envctl.services import kafka_data
+
+        return kafka_data.snapshot(self, handle, target, options)
+
+    def restore(self, handle: ServiceHandle, source: Path, timeout: float) -> list[str]:
+        from envctl.services import kafka_data
+
+        return kafka_data.restore(self, handle, source, timeout)
+
+    def reach(self, handle: ServiceHandle) -> dict[str, str]:
+        servers = handle.endpoints.get("bootstrap_servers", "?")
+        topics = handle.endpoints.get("topics") or {}
+        names = ", ".join(f"{k} = {v}" for k, v in topics.items()) or "none declared"
+        return {
+            "topics": f"bootstrap {servers}; topics {names} "
+            f"(kcat -b {servers} -L; envctl topics --run-id {self.context.run_id})",
+            "consumer_groups": f"bootstrap {servers}; groups named "
+            f"{self.namespace.group('<name>')}",
+        }
 
 
 class _SilentLogger:

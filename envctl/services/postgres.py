@@ -10,19 +10,22 @@ initialisation has finished (the database exists, the password is set).
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
-from typing import ClassVar, Literal
+from collections.abc import Collection, Mapping
+from pathlib import Path
+from typing import Any, ClassVar, Literal
 from urllib.parse import quote, unquote, urlsplit
 
 from pydantic import Field, field_validator, model_validator
 
-from envctl.scenario.spec import ServiceMode, ServiceSpecBase
+from envctl.scenario.spec import ServiceMode, ServiceSpecBase, StrictModel
 from envctl.services.base import (
     Endpoints,
     PhaseTimeouts,
     ProbeFailed,
     ServiceHandle,
     ServicePlugin,
+    SnapshotOptions,
+    SnapshotResult,
     mask_url,
     secret,
     with_password,
@@ -33,6 +36,31 @@ POSTGRES_PORT = 5432
 POSTGRES_IMAGE = "postgres:16"
 
 _NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_$-]{0,62}$")
+
+
+class PostgresSeed(StrictModel):
+    """A seed file: ``.sql`` (run in one transaction) or ``.csv`` (COPY into ``table``)."""
+
+    from_: str = Field(alias="from", description="SQL or CSV file, relative to the scenario file.")
+    table: str | None = Field(
+        default=None, description="CSV: the table to COPY into ('table' or 'schema.table')."
+    )
+    database: str | None = Field(
+        default=None, description="Logical database to seed; default: the service's database."
+    )
+    header: bool = Field(default=True, description="CSV: the first line names the columns.")
+    delimiter: str = Field(default=",", min_length=1, max_length=1, description="CSV delimiter.")
+
+    @model_validator(mode="after")
+    def _kind(self) -> PostgresSeed:
+        suffix = Path(self.from_).suffix.lower()
+        if suffix == ".csv" and not self.table:
+            raise ValueError(f"CSV seed '{self.from_}' needs table: (the table to COPY into)")
+        if suffix == ".sql" and self.table:
+            raise ValueError(f"SQL seed '{self.from_}' takes no table:")
+        if suffix not in (".sql", ".csv"):
+            raise ValueError(f"seed '{self.from_}' must be a .sql or .csv file")
+        return self
 
 
 class PostgresSpec(ServiceSpecBase):
@@ -46,7 +74,33 @@ class PostgresSpec(ServiceSpecBase):
         description="Password of user. A local test password: the port is published on "
         "127.0.0.1 only and the container is removed after the run.",
     )
-    database: str = Field(default="envctl", description="Database created at first start.")
+    database: str = Field(
+        default="envctl",
+        description="The run's main database (logical; physical name per naming.database).",
+    )
+    databases: list[str] = Field(
+        default_factory=list, description="More databases of the run (logical names)."
+    )
+    schemas: list[str] = Field(
+        default_factory=list, description="Schemas created in the main database."
+    )
+    seed: list[PostgresSeed] = Field(
+        default_factory=list,
+        description="SQL files (one transaction each) and CSV files (COPY), run in order.",
+    )
+
+    @field_validator("databases", "schemas")
+    @classmethod
+    def _names(cls, values: list[str]) -> list[str]:
+        for value in values:
+            if not _NAME_RE.match(value):
+                raise ValueError(
+                    f"{value!r} is not a usable PostgreSQL name: letters, digits, '_', '$' or "
+                    "'-', starting with a letter or '_', at most 63 characters"
+                )
+        if len(set(values)) != len(values):
+            raise ValueError("names must be unique")
+        return values
 
     @model_validator(mode="after")
     def _no_password_for_cloud(self) -> PostgresSpec:
@@ -82,8 +136,16 @@ class PostgresService(ServicePlugin[PostgresSpec]):
         return {
             "POSTGRES_USER": self.spec.user,
             "POSTGRES_PASSWORD": self.spec.password,
-            "POSTGRES_DB": self.spec.database,
+            "POSTGRES_DB": self._main_database(),
         }
+
+    def _main_database(self) -> str:
+        from envctl.errors import ServiceFailed
+
+        try:
+            return self.namespace.database(self.spec.database)
+        except ValueError as exc:
+            raise ServiceFailed(self.context.service, str(exc)) from None
 
     def endpoints(self, host_ports: Mapping[int, int]) -> Endpoints:
         port = host_ports[POSTGRES_PORT]
@@ -91,12 +153,13 @@ class PostgresService(ServicePlugin[PostgresSpec]):
         return {
             "dsn": (
                 f"postgresql://{quote(spec.user, safe='')}:{quote(spec.password, safe='')}"
-                f"@127.0.0.1:{port}/{quote(spec.database, safe='')}"
+                f"@127.0.0.1:{port}/{quote(self._main_database(), safe='')}"
             ),
             "host": "127.0.0.1",
             "port": port,
             "user": spec.user,
-            "database": spec.database,
+            "database": self._main_database(),
+            "admin_database": "postgres",
         }
 
     def external_endpoints(self, url: str, credentials: Mapping[str, str]) -> Endpoints:
@@ -153,6 +216,46 @@ class PostgresService(ServicePlugin[PostgresSpec]):
             raise ProbeFailed(f"SELECT 1 failed: {_one_line(exc)}") from None
         if row != (1,):
             raise ProbeFailed(f"SELECT 1 answered {row!r}")
+
+    # -- data --------------------------------------------------------------------------
+    resource_kinds: ClassVar[tuple[str, ...]] = ("databases",)
+    supports_snapshot: ClassVar[bool] = True
+
+    def setup(self, handle: ServiceHandle, timeout: float) -> None:
+        from envctl.services import postgres_data
+
+        # external mode: the URL's database is where databases are created and dropped
+        handle.endpoints.setdefault("admin_database", handle.endpoints.get("database"))
+        postgres_data.setup(self, handle, timeout)
+
+    def seed(self, handle: ServiceHandle, timeout: float) -> None:
+        from envctl.services import postgres_data
+
+        postgres_data.seed(self, handle, timeout)
+
+    def cleanup_resources(
+        self, handle: ServiceHandle, timeout: float, kinds: Collection[str] | None = None
+    ) -> None:
+        from envctl.services import postgres_data
+
+        postgres_data.cleanup(self, handle, timeout, kinds)
+
+    def snapshot(
+        self, handle: ServiceHandle, target: Path, options: SnapshotOptions
+    ) -> SnapshotResult:
+        from envctl.services import postgres_data
+
+        return postgres_data.snapshot(self, handle, target, options)
+
+    def restore(self, handle: ServiceHandle, source: Path, timeout: float) -> list[str]:
+        from envctl.services import postgres_data
+
+        return postgres_data.restore(self, handle, source, timeout)
+
+    def reach(self, handle: ServiceHandle) -> dict[str, str]:
+        databases: Any = handle.endpoints.get("databases") or {}
+        names = ", ".join(f"{k} = {v}" for k, v in databases.items())
+        return {"databases": f"psql '{handle.endpoints.get('dsn', '')}' (databases: {names})"}
 
 
 def _one_line(exc: BaseException) -> str:

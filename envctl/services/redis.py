@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
+from pathlib import Path
 from typing import ClassVar, Literal
 from urllib.parse import urlsplit
 
-from envctl.scenario.spec import ServiceSpecBase
+from pydantic import Field
+
+from envctl.scenario.spec import ServiceSpecBase, StrictModel
 from envctl.services.base import (
     Endpoints,
     PhaseTimeouts,
     ProbeFailed,
     ServiceHandle,
     ServicePlugin,
+    SnapshotOptions,
+    SnapshotResult,
     mask_url,
     secret,
     with_password,
@@ -23,10 +28,23 @@ REDIS_PORT = 6379
 REDIS_IMAGE = "redis:7"
 
 
+class RedisSeed(StrictModel):
+    """Keys written under the run's key prefix before the scenario runs."""
+
+    from_: str = Field(
+        alias="from",
+        description="YAML/JSON file: a mapping key: value, or a list of {key, value, type, ttl} "
+        "(type: string, hash, list, set, zset; ttl in seconds).",
+    )
+
+
 class RedisSpec(ServiceSpecBase):
     """A Redis server (image ``redis`` or one that answers the same protocol)."""
 
     type: Literal["redis"]
+    seed: list[RedisSeed] = Field(
+        default_factory=list, description="Seed files of keys, written in order."
+    )
 
 
 class RedisService(ServicePlugin[RedisSpec]):
@@ -98,3 +116,40 @@ class RedisService(ServicePlugin[RedisSpec]):
             client.close()
         if answered is not True:
             raise ProbeFailed(f"PING answered {answered!r}")
+
+    # -- data --------------------------------------------------------------------------
+    resource_kinds: ClassVar[tuple[str, ...]] = ("databases",)
+    """The run's key space counts as its database (cleanup_after: databases)."""
+    supports_snapshot: ClassVar[bool] = True
+
+    def setup(self, handle: ServiceHandle, timeout: float) -> None:
+        handle.endpoints["key_prefix"] = self.namespace.key_prefix
+
+    def seed(self, handle: ServiceHandle, timeout: float) -> None:
+        from envctl.services import redis_data
+
+        redis_data.seed(self, handle, timeout)
+
+    def cleanup_resources(
+        self, handle: ServiceHandle, timeout: float, kinds: Collection[str] | None = None
+    ) -> None:
+        from envctl.services import redis_data
+
+        redis_data.cleanup(self, handle, timeout, kinds)
+
+    def snapshot(
+        self, handle: ServiceHandle, target: Path, options: SnapshotOptions
+    ) -> SnapshotResult:
+        from envctl.services import redis_data
+
+        return redis_data.snapshot(self, handle, target, options)
+
+    def restore(self, handle: ServiceHandle, source: Path, timeout: float) -> list[str]:
+        from envctl.services import redis_data
+
+        return redis_data.restore(self, handle, source, timeout)
+
+    def reach(self, handle: ServiceHandle) -> dict[str, str]:
+        url = handle.endpoints.get("url", "")
+        pattern = self.namespace.key_prefix + "*"
+        return {"databases": f"redis-cli -u '{url}' --scan --pattern '{pattern}'"}

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
+from envctl.services.kafka import client_config
 from envctl.tools.errors import ToolResolutionError
 from envctl.tools.kafka import AsyncKafkaEventBus, KafkaEventBus
 from envctl.tools.mock import (
@@ -52,6 +53,12 @@ class KafkaRealFactory(RealToolFactory):
             admin_timeout=request.timeouts.setup,
             auto_create_topics=auto_create_topics(request),
             client_id=f"envctl-{request.service}",
+            # SASL/SSL settings of an external or cloud broker (secrets included)
+            config={
+                k: v
+                for k, v in client_config(request.endpoints).items()
+                if k != "bootstrap.servers"
+            },
         )
 
 
@@ -78,7 +85,8 @@ class PostgresRealFactory(RealToolFactory):
     protocol: ClassVar[type[Any]] = SqlStore
 
     def create(self, request: ToolRequest) -> PostgresStore:
-        return PostgresStore(endpoint(request, "dsn"), connect_timeout=request.timeouts.setup)
+        dsn = request.endpoints.get("_dsn") or endpoint(request, "dsn")  # unmasked for cloud
+        return PostgresStore(dsn, connect_timeout=request.timeouts.setup)
 
 
 class PostgresMockFactory(MockToolFactory):
@@ -98,7 +106,8 @@ class RedisRealFactory(RealToolFactory):
     protocol: ClassVar[type[Any]] = KeyValueStore
 
     def create(self, request: ToolRequest) -> RedisStore:
-        return RedisStore(endpoint(request, "url"), timeout=request.timeouts.setup)
+        url = request.endpoints.get("_url") or endpoint(request, "url")  # unmasked for cloud
+        return RedisStore(url, timeout=request.timeouts.setup)
 
 
 class RedisMockFactory(MockToolFactory):

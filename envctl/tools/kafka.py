@@ -167,6 +167,10 @@ class KafkaEventBus:
             "enable.auto.offset.store": False,
             "auto.offset.reset": "earliest" if from_beginning else "latest",
             "allow.auto.create.topics": self.auto_create_topics,
+            # A test waits on each fetch: answer as soon as anything (or nothing) is there
+            # instead of librdkafka's 500 ms default long poll.
+            "fetch.wait.max.ms": 10,
+            "fetch.error.backoff.ms": 10,
         }
         if subscribing:
             config["session.timeout.ms"] = SESSION_TIMEOUT_MS

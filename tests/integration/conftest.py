@@ -89,3 +89,83 @@ def kcat_env(tmp_path: Path) -> dict[str, str]:
         (link_dir / "librdkafka.so.1").symlink_to(bundled[0])
         env["LD_LIBRARY_PATH"] = str(link_dir)
     return env
+
+
+@pytest.fixture(scope="session")
+def shared_servers(docker_client: Any) -> Iterator[dict[str, str]]:
+    """A Kafka-compatible broker, a PostgreSQL and a Redis started here, outside envctl (as a
+    team's shared servers would be): the addresses for ``ENVCTL_<SERVICE>_URL``. Removed at
+    the end of the session; they carry no envctl label."""
+    import socket
+    import time
+    import uuid
+
+    def free_port() -> int:
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            return int(sock.getsockname()[1])
+
+    tag = uuid.uuid4().hex[:8]
+    ports = {"kafka": free_port(), "postgres": free_port(), "redis": free_port()}
+    specs = {
+        "kafka": (
+            TEST_IMAGES["ENVCTL_IMAGE_KAFKA"],
+            9092,
+            {
+                "LISTENER_URL": "tcp://0.0.0.0:9092",
+                "ADVERTISED_LISTENER_URL": f"tcp://127.0.0.1:{ports['kafka']}",
+                "STORAGE_ENGINE": "memory://tansu/",
+            },
+        ),
+        "postgres": (TEST_IMAGES["ENVCTL_IMAGE_POSTGRES"], 5432, {"POSTGRES_PASSWORD": "shared"}),
+        "redis": (TEST_IMAGES["ENVCTL_IMAGE_REDIS"], 6379, {}),
+    }
+    containers = []
+    try:
+        for kind, (image, port, environment) in specs.items():
+            containers.append(
+                docker_client.containers.run(
+                    image,
+                    name=f"envctl-test-shared-{kind}-{tag}",
+                    environment=environment,
+                    ports={f"{port}/tcp": ("127.0.0.1", ports[kind])},
+                    labels={"envctl-test.shared": "true"},
+                    detach=True,
+                )
+            )
+        urls = {
+            "kafka": f"127.0.0.1:{ports['kafka']}",
+            "postgres": f"postgresql://postgres:shared@127.0.0.1:{ports['postgres']}/postgres",
+            "redis": f"redis://127.0.0.1:{ports['redis']}/0",
+        }
+        _wait_for_shared(urls, time.monotonic() + 60)
+        yield urls
+    finally:
+        for container in containers:
+            container.remove(force=True, v=True)
+
+
+def _wait_for_shared(urls: dict[str, str], deadline: float) -> None:
+    import time
+
+    import psycopg
+    import redis
+    from confluent_kafka.admin import AdminClient
+
+    checks = {
+        "kafka": lambda: (
+            AdminClient({"bootstrap.servers": urls["kafka"]}).list_topics(timeout=2).brokers
+        ),
+        "postgres": lambda: psycopg.connect(urls["postgres"], connect_timeout=2).close() or True,
+        "redis": lambda: redis.Redis.from_url(urls["redis"], socket_timeout=2).ping(),
+    }
+    for kind, check in checks.items():
+        while True:
+            try:
+                if check():
+                    break
+            except Exception:  # noqa: BLE001 - not up yet
+                pass
+            if time.monotonic() > deadline:
+                pytest.fail(f"the shared {kind} started for the tests did not come up")
+            time.sleep(0.2)

@@ -52,11 +52,12 @@ def test_produce_and_consume_through_printed_bootstrap_servers(
     from confluent_kafka import Consumer, Producer, TopicPartition
 
     servers = kafka_env["services"]["kafka"]["bootstrap_servers"]
+    orders = kafka_env["services"]["kafka"]["topics"]["orders"]  # the run's physical name
     producer = Producer({"bootstrap.servers": servers, "enable.idempotence": True})
     delivered: list[Any] = []
     payload = f"order-{uuid.uuid4()}".encode()
     producer.produce(
-        "orders",
+        orders,
         key=b"1",
         value=payload,
         partition=1,
@@ -69,7 +70,7 @@ def test_produce_and_consume_through_printed_bootstrap_servers(
         {"bootstrap.servers": servers, "group.id": "envctl-test", "enable.auto.commit": False}
     )
     try:
-        consumer.assign([TopicPartition("orders", 1, 0)])
+        consumer.assign([TopicPartition(orders, 1, 0)])
         message = None
         for _ in range(50):
             message = consumer.poll(0.5)
@@ -96,8 +97,14 @@ def test_topics_exist_with_partitions_and_config(
     )
     assert listing.returncode == 0, listing.stderr
     topics = {t["topic"]: len(t["partitions"]) for t in json.loads(listing.stdout)["topics"]}
-    assert topics["orders"] == 3
-    assert topics["orders.dlq"] == 1
+    physical = kafka_env["services"]["kafka"]["topics"]
+    run_id = kafka_env["run_id"]
+    assert physical == {
+        "orders": f"envctl.{run_id}.orders",
+        "orders.dlq": f"envctl.{run_id}.orders.dlq",
+    }
+    assert topics[physical["orders"]] == 3
+    assert topics[physical["orders.dlq"]] == 1
 
 
 def test_status_lists_the_run_and_down_is_idempotent(

@@ -182,7 +182,8 @@ def four_services(
             depends_on: [kafka, postgres, redis]
             volumes: ["{app_dir}:/app"]
             env:
-              DATABASE_URL: postgresql://postgres:envctl@postgres:5432/envctl
+              # the run's own database is envctl_<run>_envctl; `postgres` always exists
+              DATABASE_URL: postgresql://postgres:envctl@postgres:5432/postgres
             command:
               - bash
               - -c
@@ -208,12 +209,15 @@ def test_four_services_come_up_with_printed_endpoints(
         ("kafka", "postgres", "redis", "app"), "ready"
     )
     postgres, redis, app = services["postgres"], services["redis"], services["app"]
-    assert re.fullmatch(r"postgresql://postgres:envctl@127\.0\.0\.1:\d+/envctl", postgres["dsn"])
-    assert postgres["dsn"].endswith(f":{postgres['port']}/envctl")
+    database = f"envctl_{four_services['run_id']}_envctl"  # the run's namespace
+    assert re.fullmatch(
+        rf"postgresql://postgres:envctl@127\.0\.0\.1:\d+/{database}", postgres["dsn"]
+    )
+    assert postgres["dsn"].endswith(f":{postgres['port']}/{database}")
     assert (postgres["host"], postgres["user"], postgres["database"]) == (
         "127.0.0.1",
         "postgres",
-        "envctl",
+        database,
     )
     assert redis["url"] == f"redis://127.0.0.1:{redis['port']}/0"
     assert app["host"] == "127.0.0.1"
@@ -372,17 +376,20 @@ def test_external_postgres_and_redis_are_reached_by_url(
     )
     with environment(tmp_path, backing, test_env, docker_client) as started:
         pg, redis = started["services"]["postgres"], started["services"]["redis"]
-        assert pg["dsn"] == f"postgresql://app:s3cret@127.0.0.1:{pg['port']}/orders"
+        orders = f"envctl_{started['run_id']}_orders"  # the run's physical database
+        assert pg["dsn"] == f"postgresql://app:s3cret@127.0.0.1:{pg['port']}/{orders}"
         env = {**test_env, "ENVCTL_DB_URL": pg["dsn"], "ENVCTL_CACHE_URL": redis["url"]}
         with environment(tmp_path, using, env, docker_client) as reached:
             db, cache = reached["services"]["db"], reached["services"]["cache"]
             assert (db["mode"], db["status"], db["container"]) == ("external", "ready", None)
-            # a password in an external address is used to connect, never printed
+            # a password in an external address is used to connect, never printed; the
+            # second run gets a database of its own on the same server
+            own = f"envctl_{reached['run_id']}_envctl"
             assert (db["dsn"], db["port"], db["user"], db["database"]) == (
-                pg["dsn"].replace(":s3cret@", ":***@"),
+                f"postgresql://app:***@127.0.0.1:{pg['port']}/{own}",
                 pg["port"],
                 "app",
-                "orders",
+                own,
             )
             assert (cache["status"], cache["url"]) == ("ready", redis["url"])
             assert managed_resources(docker_client, reached["run_id"]) == []

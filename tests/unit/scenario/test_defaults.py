@@ -212,13 +212,17 @@ def test_cleanup_and_snapshot_forms(load_text: Callable[..., Scenario]) -> None:
     assert kafka.snapshot == SnapshotPolicy(before=False, after=True)
 
 
-def test_kafka_seed_uses_from_key(load_text: Callable[..., Scenario]) -> None:
+def test_kafka_seed_uses_from_key(
+    load_text: Callable[..., Scenario], write_scenario: Callable[..., Path]
+) -> None:
+    write_scenario("data/orders.jsonl", '{"value": 1}\n')  # seed files must exist
     scenario = load_text(
         """
         name: x
         external_services:
           kafka:
             type: kafka
+            topics: [orders]
             seed: [{topic: orders, from: data/orders.jsonl}]
         """
     )

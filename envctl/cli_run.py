@@ -1,0 +1,244 @@
+"""The commands that run scenarios: ``run``, ``run-all``, ``replay``, ``logs``,
+``check-protocols``. Thin: parse, call :mod:`envctl.runner` / :mod:`envctl.report`, print.
+
+Registered on the ``envctl`` group at the end of :mod:`envctl.cli`.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+
+if TYPE_CHECKING:
+    from envctl.runner import Runner, ScenarioOutcome
+    from envctl.settings import Settings
+
+MODE_HELP = (
+    "real | mock for every service; wins over ENVCTL_DEPENDENCY_MODE and the scenario's "
+    "dependency_mode."
+)
+
+
+def _settings(ctx: click.Context) -> Settings:
+    from envctl.cli import _settings as cli_settings
+
+    return cli_settings(ctx)
+
+
+def _runner(ctx: click.Context, progress: Any = None) -> Runner:
+    from envctl.runner import Runner
+
+    return Runner(_settings(ctx), progress=progress)
+
+
+def _emit(data: Any) -> None:
+    click.echo(json.dumps(data, indent=2, default=str))
+
+
+def _check_mode(value: str | None) -> str | None:
+    if value is None:
+        return None
+    from envctl.runner.modes import parse_mode
+
+    return parse_mode(value, "--force-dependency-mode").value
+
+
+_MARK = {"passed": "ok  ", "failed": "FAIL", "skipped": "skip", "pending": "    "}
+
+
+def _print_outcome(outcome: ScenarioOutcome) -> None:
+    err = sys.stderr
+    for step in outcome.steps:
+        click.echo(f"  {_MARK.get(step.status, '    ')} {step.label} {step.seconds:.2f}s", file=err)
+        if step.status == "failed":
+            click.echo(f"       {step.error}", file=err)
+    for item in outcome.expectations:
+        mark = "ok  " if item["status"] == "passed" else "FAIL"
+        click.echo(f"  {mark} expected {item['what']}", file=err)
+        if item["status"] != "passed":
+            click.echo(f"       {item.get('error', '')}", file=err)
+    phases = " ".join(f"{k} {v:.2f}s" for k, v in outcome.phases.items())
+    line = f"{outcome.name}: {outcome.status} in {outcome.seconds:.2f}s"
+    line += f" ({outcome.mode_label}{'; ' + phases if phases else ''}; run {outcome.run_id})"
+    click.echo(line)
+    if outcome.reason and outcome.status != "passed":
+        click.echo(f"  {outcome.reason}")
+    if outcome.run_dir:
+        click.echo(f"  audit log: {outcome.run_dir}/audit.jsonl", file=err)
+
+
+def _exit_for(outcome: ScenarioOutcome, strict: bool) -> int:
+    if outcome.status == "error":
+        return 2
+    if outcome.status == "failed" or (strict and outcome.status == "degraded"):
+        return 1
+    return 0
+
+
+@click.command()
+@click.option("--scenario", "-s", "name", required=True, help="Scenario name or file.")
+@click.option("--force-dependency-mode", "force_mode", metavar="MODE", help=MODE_HELP)
+@click.option("--json", "as_json", is_flag=True, help="Print the outcome as one JSON object.")
+@click.option("--strict", is_flag=True, help="A degraded run (fallback to a mock) fails.")
+@click.pass_context
+def run(ctx: click.Context, name: str, force_mode: str | None, as_json: bool, strict: bool) -> None:
+    """Run a scenario: start its services (real) or mocks, run the steps, check `expected`.
+
+    Exit 0 passed (also skipped or degraded), 1 failed, 2 invalid scenario or option.
+    """
+    from envctl.cli import _load
+    from envctl.errors import ConfigError
+    from envctl.progress import LineProgress
+
+    force = _check_mode(force_mode)
+    scenario = _load(ctx, name)
+    progress = None if as_json else LineProgress()
+    outcome = _runner(ctx, progress).run(scenario, force_mode=force)
+    if outcome.status == "error":
+        raise ConfigError(outcome.reason or "invalid scenario")
+    if as_json:
+        _emit(outcome.to_dict())
+    else:
+        _print_outcome(outcome)
+    sys.exit(_exit_for(outcome, strict))
+
+
+@click.command("run-all")
+@click.option(
+    "--category",
+    type=click.Choice(["unit", "integration", "mixed"]),
+    help="Only the scenarios of this category.",
+)
+@click.option("--parallel", type=click.IntRange(1, 64), default=1, show_default=True)
+@click.option("--junit", type=click.Path(dir_okay=False, path_type=Path), help="Write JUnit XML.")
+@click.option(
+    "--json", "json_file", type=click.Path(dir_okay=False, path_type=Path), help="Write JSON."
+)
+@click.option("--strict", is_flag=True, help="A degraded scenario counts as failed.")
+@click.option("--force-dependency-mode", "force_mode", metavar="MODE", help=MODE_HELP)
+@click.option(
+    "--no-share",
+    is_flag=True,
+    help="Start every scenario's own services (default: identical ones are shared).",
+)
+@click.pass_context
+def run_all(
+    ctx: click.Context,
+    category: str | None,
+    parallel: int,
+    junit: Path | None,
+    json_file: Path | None,
+    strict: bool,
+    force_mode: str | None,
+    no_share: bool,
+) -> None:
+    """Run every scenario (or a category); scenarios needing identical services share them.
+
+    Exit 0 all passed (or skipped/degraded), 1 any failed (or degraded with --strict),
+    2 any invalid scenario. Writes .envctl/runs/<run-id>/result.json.
+    """
+    from envctl.report.junit import write_junit
+    from envctl.report.results import write_results
+    from envctl.runner.run_all import run_all as run_all_scenarios
+
+    force = _check_mode(force_mode)
+    result = run_all_scenarios(
+        _runner(ctx), category=category, parallel=parallel, force_mode=force, share=not no_share
+    )
+    for outcome in result.outcomes:
+        status = outcome.status
+        if status == "degraded" and strict:
+            status = "degraded (fails: --strict)"
+        shared = f" [shared {outcome.shared_with}]" if outcome.shared_with else ""
+        click.echo(f"{status:>8}  {outcome.name}  {outcome.seconds:.2f}s{shared}")
+        if outcome.reason and outcome.status != "passed":
+            for line in outcome.reason.splitlines():
+                click.echo(f"          {line}")
+    counts = result.counts()
+    summary = ", ".join(f"{n} {k}" for k, n in counts.items() if n)
+    click.echo(f"{summary or 'no scenarios'} in {result.seconds:.2f}s (run {result.run_id})")
+    click.echo(f"results: {result.directory}/result.json", err=True)
+    if junit is not None:
+        write_junit(junit, result.outcomes, strict=strict)
+    if json_file is not None:
+        data = result.to_dict()
+        data["outcomes"] = {o.name: o.to_dict() for o in result.outcomes}
+        write_results(json_file, data)
+    sys.exit(result.exit_code(strict))
+
+
+@click.command()
+@click.argument("run_id")
+@click.option("--force-dependency-mode", "force_mode", metavar="MODE", help=MODE_HELP)
+@click.option("--json", "as_json", is_flag=True, help="Print the comparison as JSON.")
+@click.pass_context
+def replay(ctx: click.Context, run_id: str, force_mode: str | None, as_json: bool) -> None:
+    """Re-run a recorded run's steps on a fresh environment; show where the outcome differs.
+
+    Exit 0 when the outcome is the recorded one, 1 when it differs, 2 when the run is unknown.
+    """
+    from envctl.runner.replay import replay as replay_run
+
+    force = _check_mode(force_mode)
+    result = replay_run(_runner(ctx), run_id, force_mode=force)
+    if as_json:
+        _emit(result.to_dict())
+    else:
+        _print_outcome(result.outcome)
+        if result.same:
+            click.echo(f"same outcome as run {run_id}")
+        else:
+            click.echo(f"differs from run {run_id}:")
+            for difference in result.differences:
+                click.echo(f"  {difference}")
+    sys.exit(0 if result.same else 1)
+
+
+@click.command()
+@click.argument("run_id")
+@click.option("--service", help="Only this service's log.")
+@click.pass_context
+def logs(ctx: click.Context, run_id: str, service: str | None) -> None:
+    """Show the container logs captured for a run (and where its audit log is)."""
+    from envctl.errors import ConfigError
+    from envctl.report.audit import read_run
+
+    runner = _runner(ctx)
+    recorded = read_run(runner.runs_root, run_id)
+    found = recorded.logs()
+    for shared in sorted((recorded.directory / "shared").glob("*")):
+        for name, path in sorted(read_run(shared.parent, shared.name).logs().items()):
+            found.setdefault(name, path)
+    if service is not None:
+        if service not in found:
+            known = ", ".join(sorted(found)) or "none (mock mode starts no container)"
+            raise ConfigError(f"run {run_id} captured no log of '{service}'; captured: {known}")
+        found = {service: found[service]}
+    click.echo(f"# run {run_id}: audit log {recorded.directory / 'audit.jsonl'}", err=True)
+    if not found:
+        click.echo("no container logs captured (mock mode starts no container)", err=True)
+    for name, path in found.items():
+        if service is None:
+            click.echo(f"==> {name} ({path}) <==")
+        click.echo(path.read_text(encoding="utf-8", errors="replace"), nl=False)
+
+
+@click.command("check-protocols")
+@click.option("--json", "as_json", is_flag=True, help="Print the divergences as JSON.")
+def check_protocols(as_json: bool) -> None:
+    """Compare the real and mock tools of every service type; exit 1 when their APIs differ."""
+    from envctl.tools.drift import check_protocols as check
+
+    divergences = check()
+    if as_json:
+        _emit([d.to_dict() if hasattr(d, "to_dict") else str(d) for d in divergences])
+    elif divergences:
+        for divergence in divergences:
+            click.echo(str(divergence))
+    else:
+        click.echo("real and mock tools agree")
+    sys.exit(1 if divergences else 0)

@@ -1,0 +1,51 @@
+"""Looking into a run's data from outside: its Kafka topics with counts and newest messages."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from envctl.errors import EnvctlError
+
+if TYPE_CHECKING:
+    from envctl.engine import Environment
+    from envctl.settings import Settings
+
+
+def kafka_topics(
+    env: Environment,
+    *,
+    services: list[str] | None = None,
+    last: int = 5,
+    settings: Settings | None = None,
+) -> dict[str, Any]:
+    """Per Kafka service of the run: where it is and each of the run's topics (logical and
+    physical name, partitions with start/end offsets, message count, the ``last`` newest
+    messages decoded)."""
+    from envctl.engine import _plugin
+    from envctl.services import kafka_data
+    from envctl.services.kafka import KafkaService
+
+    chosen = services or [n for n, s in env.services.items() if s.type == "kafka"]
+    result: dict[str, Any] = {}
+    for name in chosen:
+        state = env.services.get(name)
+        if state is None or state.type != "kafka":
+            raise EnvctlError(f"run {env.run_id} has no Kafka service '{name}'")
+        if state.handle is None:
+            raise EnvctlError(f"service '{name}' of run {env.run_id} is not running")
+        plugin = _plugin(env.scenario, name, env.run_id, settings)
+        assert isinstance(plugin, KafkaService)
+        try:
+            topics = kafka_data.describe_topics(
+                plugin, state.handle, last, plugin.context.timeouts.setup
+            )
+        except Exception as exc:  # noqa: BLE001 - the broker is gone or unreachable
+            servers = state.endpoints.get("bootstrap_servers")
+            raise EnvctlError(
+                f"cannot read the topics of service '{name}' at {servers}: {exc}"
+            ) from None
+        result[name] = {
+            "bootstrap_servers": state.endpoints.get("bootstrap_servers"),
+            "topics": topics,
+        }
+    return result

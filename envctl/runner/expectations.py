@@ -1,0 +1,125 @@
+"""``expected:``: final assertions over the services' state after the last step.
+
+``messages`` counts a topic's messages (read from its beginning), ``rows`` counts a table's
+rows (optionally ``where``), ``keys`` checks Redis keys. Each check is one record
+``{what, status, expected, seen, where, error?}``; all are checked, not only the first.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from envctl.errors import EnvctlError
+from envctl.runner.context import RunContext
+from envctl.runner.models import CountSpec, Expected, KeySpec
+from envctl.runner.plan import expected_service
+from envctl.runner.steps import same
+from envctl.scenario.models import Scenario
+
+MAX_COUNTED = 100_000
+
+
+def _record(what: str, ok: bool, expected: str, seen: str, where: str) -> dict[str, Any]:
+    record: dict[str, Any] = {
+        "what": what,
+        "status": "passed" if ok else "failed",
+        "expected": expected,
+        "seen": seen,
+        "where": where,
+    }
+    if not ok:
+        record["error"] = f"{where}: expected {expected}; seen {seen}"
+    return record
+
+
+def check_expectations(
+    scenario: Scenario, items: list[Expected], ctx: RunContext
+) -> list[dict[str, Any]]:
+    results: list[dict[str, Any]] = []
+    for item in items:
+        if item.messages:
+            service = expected_service(scenario, item, "kafka")
+            bus = ctx.tool(service)
+            real = ctx.modes.get(service) == "real"
+            settle = item.settle if real else 0.05
+            within = item.within if real else min(item.within, 0.2)
+            for topic, count in item.messages.items():
+                where = f"service '{service}', topic '{topic}'"
+                what = f"messages on '{topic}': {count.describe()}"
+                try:
+                    found = _count_messages(bus, topic, count, settle, within)
+                except EnvctlError as exc:
+                    results.append(_record(what, False, count.describe(), str(exc), where))
+                    continue
+                results.append(
+                    _record(what, count.accepts(found), count.describe(), str(found), where)
+                )
+        if item.rows:
+            service = expected_service(scenario, item, "postgres")
+            store = ctx.tool(service)
+            for table, count in item.rows.items():
+                sql = f"SELECT count(*) AS n FROM {table}"
+                if count.where:
+                    sql += f" WHERE {count.where}"
+                where = f"service '{service}', table '{table}'"
+                what = f"rows in '{table}'" + (f" where {count.where}" if count.where else "")
+                what += f": {count.describe()}"
+                try:
+                    rows = store.query(sql)
+                    found = int(next(iter(rows[0].values()))) if rows else 0
+                except EnvctlError as exc:
+                    results.append(_record(what, False, count.describe(), str(exc), where))
+                    continue
+                results.append(
+                    _record(what, count.accepts(found), count.describe(), str(found), where)
+                )
+        if item.keys:
+            service = expected_service(scenario, item, "redis")
+            store = ctx.tool(service)
+            for key, spec in item.keys.items():
+                results.append(_check_key(store, service, key, spec))
+    return results
+
+
+def _count_messages(bus: Any, topic: str, count: CountSpec, settle: float, within: float) -> int:
+    """How many messages the topic holds, as far as ``count`` needs to know.
+
+    First wait (up to ``within``) for the lower bound; then, when there is an upper bound,
+    look ``settle`` seconds for one message more than it allows.
+    """
+    lower = count.equals if count.equals is not None else (count.at_least or 0)
+    upper = count.equals if count.equals is not None else count.at_most
+    found = 0
+    took = 0.0
+    if lower > 0:
+        started = time.monotonic()
+        found = len(bus.consume(topic, count=min(lower, MAX_COUNTED), timeout=within))
+        took = time.monotonic() - started
+        if found < lower:
+            return found
+    if upper is not None:
+        # Reading the same messages again takes about as long as it just did.
+        again = bus.consume(topic, count=min(upper + 1, MAX_COUNTED), timeout=settle + took)
+        found = max(found, len(again))
+    return found
+
+
+def _check_key(store: Any, service: str, key: str, spec: KeySpec) -> dict[str, Any]:
+    where = f"service '{service}', key '{key}'"
+    try:
+        exists = bool(store.keys(_glob_escape(key)))
+        value = store.get(key) if exists and spec.exists is None else None
+    except EnvctlError as exc:
+        return _record(f"key '{key}'", False, "readable", str(exc), where)
+    if spec.exists is not None:
+        wanted = "present" if spec.exists else "absent"
+        seen = "present" if exists else "absent"
+        return _record(f"key '{key}' {wanted}", exists == spec.exists, wanted, seen, where)
+    shown = repr(value) if exists else "absent"
+    ok = exists and same(spec.value, value)
+    return _record(f"key '{key}' = {spec.value!r}", ok, repr(spec.value), shown, where)
+
+
+def _glob_escape(key: str) -> str:
+    return "".join("\\" + c if c in "*?[]\\" else c for c in key)

@@ -1,0 +1,268 @@
+"""Step bodies and ``expected:``, as pydantic models.
+
+The scenario model keeps steps as raw ``{kind: body}`` mappings; the runner validates the
+bodies here before anything starts, so a misspelt key is a config error (exit 2) with the
+file and line, never a failure halfway through a run.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+_UNSET: Any = object()
+
+
+class StepBody(BaseModel):
+    """Fields every step has."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str | None = Field(
+        default=None,
+        pattern=r"^[A-Za-z_][A-Za-z0-9_-]*$",
+        description="Name of the step; later steps read its outputs as ${steps.<id>.<field>}.",
+    )
+    description: str = Field(default="", description="What the step is for (reports).")
+
+
+class _ServiceStep(StepBody):
+    service: str | None = Field(
+        default=None,
+        description="Service to use; default: the only service of the needed type.",
+    )
+
+
+class PublishStep(_ServiceStep):
+    """Produce one message."""
+
+    topic: str
+    key: Any = None
+    value: Any = None
+    headers: dict[str, Any] = Field(default_factory=dict)
+
+
+class ExpectMessageStep(_ServiceStep):
+    """Wait until a message matching every ``match`` entry is on the topic."""
+
+    topic: str
+    match: dict[str, Any] = Field(
+        default_factory=dict,
+        description="key:, value:, value.<path>:, headers.<name>:, partition: -> expected value.",
+    )
+    within: float = Field(default=10.0, gt=0, description="Seconds to wait.")
+    count: int = Field(default=1, ge=1, description="At least this many matching messages.")
+
+
+class ConsumeStep(_ServiceStep):
+    """Read ``count`` messages from the topic (from its beginning)."""
+
+    topic: str
+    count: int = Field(default=1, ge=0)
+    within: float = Field(default=10.0, gt=0)
+
+
+class SqlStep(_ServiceStep):
+    """Run one SQL statement; optionally check the rows it returned."""
+
+    query: str = Field(min_length=1)
+    params: list[Any] | dict[str, Any] | None = None
+    expect_rows: int | None = Field(default=None, ge=0, description="Number of rows returned.")
+    expect: list[Any] | None = Field(
+        default=None,
+        description="Rows returned, in order: each a mapping (column -> value) or a list.",
+    )
+
+
+class RedisStep(_ServiceStep):
+    """Send one Redis command; optionally check the reply."""
+
+    command: list[Any] = Field(min_length=1)
+    expect: Any = _UNSET
+
+    @field_validator("command", mode="before")
+    @classmethod
+    def _split(cls, value: Any) -> Any:
+        return value.split() if isinstance(value, str) else value
+
+    @property
+    def has_expect(self) -> bool:
+        return self.expect is not _UNSET
+
+
+class HttpStep(StepBody):
+    """One HTTP request to a generic service's published port."""
+
+    service: str
+    path: str = "/"
+    method: str = "GET"
+    port: int | None = Field(default=None, ge=1, le=65535, description="Container port.")
+    headers: dict[str, str] = Field(default_factory=dict)
+    body: Any = None
+    timeout: float = Field(default=10.0, gt=0)
+    expect_status: int | None = 200
+    expect_body: Any = _UNSET
+
+    @property
+    def has_expect_body(self) -> bool:
+        return self.expect_body is not _UNSET
+
+
+class ExecStep(StepBody):
+    """Run a command in a service's container."""
+
+    service: str
+    command: list[str] | str
+    expect_exit: int | None = 0
+    expect_output: str | None = Field(
+        default=None, description="Text the output must contain ('re:' prefix: a regex)."
+    )
+
+
+class SleepStep(StepBody):
+    seconds: float = Field(ge=0)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _number(cls, value: Any) -> Any:
+        return {"seconds": value} if isinstance(value, int | float) else value
+
+
+class CallStep(StepBody):
+    """Call a Python function ``module:function`` (sync or async) with the run's context."""
+
+    function: str = Field(pattern=r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
+    args: dict[str, Any] = Field(default_factory=dict, description="Keyword arguments.")
+    timeout: float = Field(default=60.0, gt=0)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _string(cls, value: Any) -> Any:
+        return {"function": value} if isinstance(value, str) else value
+
+
+STEP_MODELS: dict[str, type[StepBody]] = {
+    "publish": PublishStep,
+    "expect_message": ExpectMessageStep,
+    "consume": ConsumeStep,
+    "sql": SqlStep,
+    "redis": RedisStep,
+    "http": HttpStep,
+    "exec": ExecStep,
+    "sleep": SleepStep,
+    "call": CallStep,
+}
+
+STEP_SERVICE_TYPE: dict[str, str] = {
+    "publish": "kafka",
+    "expect_message": "kafka",
+    "consume": "kafka",
+    "sql": "postgres",
+    "redis": "redis",
+    "http": "generic",
+    "exec": "",
+}
+"""The service type a step kind talks to ('' = any with a container)."""
+
+
+# -- expected: ------------------------------------------------------------------------------
+
+
+class CountSpec(BaseModel):
+    """A count: exact (``2``) or bounded (``{at_least: 1, at_most: 3}``)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    equals: int | None = Field(default=None, ge=0)
+    at_least: int | None = Field(default=None, ge=0)
+    at_most: int | None = Field(default=None, ge=0)
+    where: str | None = Field(default=None, description="rows only: an SQL condition.")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _number(cls, value: Any) -> Any:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return {"equals": value}
+        return value
+
+    def accepts(self, n: int) -> bool:
+        if self.equals is not None and n != self.equals:
+            return False
+        if self.at_least is not None and n < self.at_least:
+            return False
+        return not (self.at_most is not None and n > self.at_most)
+
+    def describe(self) -> str:
+        parts = []
+        if self.equals is not None:
+            parts.append(f"exactly {self.equals}")
+        if self.at_least is not None:
+            parts.append(f"at least {self.at_least}")
+        if self.at_most is not None:
+            parts.append(f"at most {self.at_most}")
+        return " and ".join(parts) or "any number"
+
+
+class KeySpec(BaseModel):
+    """A Redis key: its value, or only whether it exists."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    exists: bool | None = None
+    value: Any = _UNSET
+
+    @model_validator(mode="before")
+    @classmethod
+    def _plain(cls, value: Any) -> Any:
+        if isinstance(value, dict) and set(value) <= {"exists", "value"}:
+            return value
+        return {"value": value}
+
+
+_TABLE_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_$]*(\.[A-Za-z_][A-Za-z0-9_$]*)?$")
+
+
+class Expected(BaseModel):
+    """Final assertions, checked after the last step."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    service: str | None = Field(default=None, description="Default: the only one of the type.")
+    messages: dict[str, CountSpec] = Field(
+        default_factory=dict, description="Messages per topic: a count or {at_least, at_most}."
+    )
+    rows: dict[str, CountSpec] = Field(
+        default_factory=dict,
+        description="Rows per table: a count or {equals|at_least|at_most, where}.",
+    )
+    keys: dict[str, KeySpec] = Field(
+        default_factory=dict,
+        description="Redis keys: the value, or {exists: true|false}.",
+    )
+    within: float = Field(
+        default=10.0,
+        gt=0,
+        description="messages: seconds to wait for the expected (minimum) number of messages.",
+    )
+    settle: float = Field(
+        default=1.0,
+        ge=0,
+        description="messages, real mode: seconds to look for messages beyond an exact or "
+        "maximum count.",
+    )
+
+    @field_validator("rows")
+    @classmethod
+    def _tables(cls, rows: dict[str, CountSpec]) -> dict[str, CountSpec]:
+        for table in rows:
+            if not _TABLE_RE.match(table):
+                raise ValueError(f"'{table}' is not a table name (schema.table or table)")
+        return rows
+
+
+def parse_expected(raw: dict[str, Any] | list[Any]) -> list[Expected]:
+    """``expected:`` as a list of :class:`Expected` (a mapping is one entry)."""
+    items = raw if isinstance(raw, list) else [raw] if raw else []
+    return [Expected.model_validate(item) for item in items]

@@ -1,0 +1,192 @@
+"""A scenario's steps and expectations, validated and tied to their lines, before anything runs.
+
+Every problem of a scenario's steps is reported at once as a :class:`ConfigError`
+(``FILE:LINE: steps[3].publish.topc: ...``), the same form the loader uses.
+"""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from envctl.errors import ConfigError, Problem
+from envctl.runner.models import (
+    STEP_MODELS,
+    STEP_SERVICE_TYPE,
+    Expected,
+    StepBody,
+    parse_expected,
+)
+from envctl.scenario.models import Scenario
+
+
+@dataclass(frozen=True)
+class PlannedStep:
+    """One step: its position, kind, validated body and the service it talks to."""
+
+    index: int
+    kind: str
+    body: StepBody
+    raw: Any
+    """The body as written (placeholders unresolved): what replay re-runs."""
+    service: str | None
+    line: int | None
+    file: str | None
+
+    @property
+    def label(self) -> str:
+        """``step 3 (publish, scenarios/x.yaml:14)``."""
+        where = f", {self.file}:{self.line}" if self.file and self.line else ""
+        name = f" '{self.body.id}'" if self.body.id else ""
+        return f"step {self.index}{name} ({self.kind}{where})"
+
+
+@dataclass(frozen=True)
+class Plan:
+    steps: list[PlannedStep]
+    expected: list[Expected]
+
+
+def step_lines(scenario: Scenario) -> tuple[str | None, dict[int, int]]:
+    """The file showing the scenario's steps and each step's line (best effort)."""
+    source = scenario.source
+    if source is None or not source.is_file():
+        return None, {}
+    from envctl.scenario.loader import parse_yaml
+
+    problems: list[Problem] = []
+    display = _display(source)
+    _data, positions = parse_yaml(source.read_text(encoding="utf-8"), display, problems)
+    lines = {
+        loc[1]: pos[1] for loc, pos in positions.items() if len(loc) == 2 and loc[0] == "steps"
+    }
+    if not lines:
+        return None, {}
+    return display, {int(i): line for i, line in lines.items()}
+
+
+def _display(path: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
+def default_service(scenario: Scenario, kind: str, type_name: str) -> str | None:
+    """The only service of ``type_name``, or None when there is none or several."""
+    names = [n for n, s in scenario.external_services.items() if s.type == type_name]
+    return names[0] if len(names) == 1 else None
+
+
+def plan_scenario(scenario: Scenario, steps: list[dict[str, Any]] | None = None) -> Plan:
+    """Validate the steps (default: the scenario's) and ``expected:``."""
+    file, lines = step_lines(scenario)
+    fallback_file = file or (str(scenario.source) if scenario.source else scenario.name)
+    problems: list[Problem] = []
+    planned: list[PlannedStep] = []
+    services = scenario.external_services
+    seen_ids: set[str] = set()
+    for index, step in enumerate(scenario.steps if steps is None else steps):
+        kind, raw = next(iter(step.items()))
+        line = lines.get(index)
+        where = f"steps[{index}].{kind}"
+        model = STEP_MODELS[kind]
+        try:
+            body = model.model_validate(raw if raw is not None else {})
+        except ValidationError as exc:
+            for err in exc.errors():
+                loc = ".".join(str(p) for p in err["loc"])
+                message = err["msg"]
+                if err["type"] == "extra_forbidden":
+                    close = difflib.get_close_matches(
+                        str(err["loc"][-1]), list(model.model_fields), n=1
+                    )
+                    message = "unknown key" + (f" — did you mean '{close[0]}'?" if close else "")
+                problems.append(
+                    Problem(fallback_file, line, f"{where}.{loc}" if loc else where, message)
+                )
+            continue
+        if body.id is not None:
+            if body.id in seen_ids:
+                problems.append(
+                    Problem(fallback_file, line, f"{where}.id", f"id '{body.id}' is used twice")
+                )
+            seen_ids.add(body.id)
+        service: str | None = getattr(body, "service", None)
+        wanted_type = STEP_SERVICE_TYPE.get(kind)
+        if wanted_type is not None:
+            if service is None and wanted_type:
+                service = default_service(scenario, kind, wanted_type)
+                if service is None:
+                    count = sum(s.type == wanted_type for s in services.values())
+                    problems.append(
+                        Problem(
+                            fallback_file,
+                            line,
+                            where,
+                            f"needs a {wanted_type} service; the scenario has "
+                            + ("none" if count == 0 else f"{count}, name one with service:"),
+                        )
+                    )
+            elif service is not None and service not in services:
+                close = difflib.get_close_matches(service, list(services), n=1)
+                hint = f" — did you mean '{close[0]}'?" if close else ""
+                problems.append(
+                    Problem(
+                        fallback_file,
+                        line,
+                        f"{where}.service",
+                        f"service '{service}' is not defined{hint}",
+                    )
+                )
+            elif service is not None and wanted_type and services[service].type != wanted_type:
+                problems.append(
+                    Problem(
+                        fallback_file,
+                        line,
+                        f"{where}.service",
+                        f"'{service}' is a {services[service].type} service; {kind} needs "
+                        f"a {wanted_type} service",
+                    )
+                )
+        planned.append(PlannedStep(index, kind, body, raw, service, line, file or fallback_file))
+    expected: list[Expected] = []
+    try:
+        expected = parse_expected(scenario.expected)
+    except ValidationError as exc:
+        for err in exc.errors():
+            loc = ".".join(str(p) for p in err["loc"])
+            problems.append(Problem(fallback_file, None, f"expected.{loc}", err["msg"]))
+    for item in expected:
+        for kind_name, wanted, used in (
+            ("messages", "kafka", item.messages),
+            ("rows", "postgres", item.rows),
+            ("keys", "redis", item.keys),
+        ):
+            if not used:
+                continue
+            service = item.service
+            if service is None:
+                service = default_service(scenario, kind_name, wanted)
+            if service is None or service not in services or services[service].type != wanted:
+                problems.append(
+                    Problem(
+                        fallback_file,
+                        None,
+                        f"expected.{kind_name}",
+                        f"needs a {wanted} service (set expected.service when there are several)",
+                    )
+                )
+    if problems:
+        raise ConfigError(problems)
+    return Plan(planned, expected)
+
+
+def expected_service(scenario: Scenario, item: Expected, type_name: str) -> str:
+    service = item.service or default_service(scenario, "expected", type_name)
+    assert service is not None  # checked by plan_scenario
+    return service

@@ -1,0 +1,729 @@
+"""Run one scenario: decide modes, bring up the real services (or none), resolve tools,
+execute the steps, check ``expected:``, capture logs, clean up — recording every decision,
+phase, step and error in the run's audit log.
+
+Statuses: ``passed``; ``failed`` (a step or expectation, or a required service that could
+not be had); ``skipped`` (an optional service without a fallback cannot be had, or a step
+needs a container of a service that runs as a mock); ``degraded`` (an optional service with
+``fallback: mock`` could not be had and its mock was used); ``error`` (the scenario's
+configuration is invalid: exit 2).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import time
+import traceback
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import ValidationError
+
+from envctl.engine import Engine, Environment, Progress, new_run_id, resolve_image, resolve_timeouts
+from envctl.errors import ConfigError, DockerUnavailable, EnvctlError, ImageNotFound
+from envctl.report.audit import AuditLog, public, runs_dir
+from envctl.runner.context import RunContext
+from envctl.runner.expectations import check_expectations
+from envctl.runner.models import STEP_MODELS
+from envctl.runner.modes import ModeDecision, ServiceMode, resolve_modes
+from envctl.runner.naming import namespaced
+from envctl.runner.outcome import ScenarioOutcome, ScenarioSkipped, StepFailed, StepRecord
+from envctl.runner.plan import Plan, plan_scenario
+from envctl.runner.steps import execute
+from envctl.runner.variables import UnknownVariable
+from envctl.runtime.base import Runtime
+from envctl.scenario.models import Scenario
+from envctl.scenario.spec import DependencyMode
+from envctl.scenario.spec import ServiceMode as SpecServiceMode
+from envctl.services import plugin_for
+from envctl.services.base import PhaseTimeouts
+from envctl.settings import Settings
+
+NO_MOCK_TYPES = ("generic",)
+"""Service types without an in-memory double: they run for real or not at all."""
+
+CONTAINER_STEPS = ("http", "exec")
+
+
+@dataclass
+class SharedInstance:
+    """Real services already up for several scenarios of a run-all (one per group)."""
+
+    key: str
+    environment: Environment
+    isolated: bool = False
+    """Each scenario gets its own namespace (topics, groups, key prefix) on the instance, so
+    the group's scenarios may run at the same time; otherwise they run one after another
+    and the instance is reset after each."""
+
+
+@dataclass
+class RunEnvironment:
+    """What a scenario runs against: the real services' endpoints and containers."""
+
+    environment: Environment | None
+    endpoints: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """With secret fields (``_dsn``): for tools only, never logged."""
+    containers: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class LiveEnvironment:
+    """A scenario's services and tools, for code to use (see :meth:`Runner.open_environment`)."""
+
+    scenario: Scenario
+    run_id: str
+    modes: ModeDecision
+    tools: Any
+    """:class:`~envctl.tools.registry.ResolvedTools`: service name -> tool."""
+    environment: Environment | None
+    """The engine's environment of the real services (None when everything is a mock)."""
+    service_endpoints: dict[str, dict[str, Any]]
+    degraded: list[str]
+    run_dir: Path
+
+    @property
+    def mode(self) -> str:
+        """``real``, ``mock`` or ``mixed``."""
+        return self.modes.label
+
+    def endpoints(self, service: str) -> dict[str, Any]:
+        """Connection fields of a real service (empty for a mock)."""
+        return dict(self.service_endpoints.get(service, {}))
+
+    def tool(self, service: str) -> Any:
+        return self.tools[service]
+
+
+def cleanup_environment(env: Environment, outcome: ScenarioOutcome) -> list[str]:
+    """Take a scenario's own environment down after its run, as its ``cleanup_after``
+    policy says; what is kept is listed (how to reach it, how to remove it) in the log."""
+    from envctl.cleanup import finish
+
+    # Cleanup runs before the final status is set: judge from what has happened so far.
+    passed = (
+        "steps" in outcome.phases
+        and all(s.status == "passed" for s in outcome.steps)
+        and all(e["status"] == "passed" for e in outcome.expectations)
+    )
+    report = finish(env, passed)
+    if report.kept:
+        outcome.kept = str(report)
+    return list(report.errors)
+
+
+class Runner:
+    """Runs scenarios. Built once at the edge with settings (like :class:`Engine`)."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        runtime_factory: Callable[[], Runtime] | None = None,
+        progress: Progress | None = None,
+        runs_root: Path | None = None,
+        cleanup: Callable[[Environment, ScenarioOutcome], list[str]] = cleanup_environment,
+        log: logging.Logger | None = None,
+    ) -> None:
+        self.settings = settings
+        if runtime_factory is None:
+
+            def runtime_factory() -> Runtime:
+                from envctl.runtime.docker import DockerRuntime
+
+                return DockerRuntime.connect(settings.environ)
+
+        self.engine = Engine(settings, runtime_factory, progress)
+        self.runs_root = runs_root or runs_dir(settings)
+        self.cleanup = cleanup
+        self.log = log or logging.getLogger("envctl.run")
+
+    # -- one scenario ------------------------------------------------------------------------
+    def run(
+        self,
+        scenario: Scenario,
+        *,
+        force_mode: str | DependencyMode | None = None,
+        modes: ModeDecision | None = None,
+        run_id: str | None = None,
+        steps: list[dict[str, Any]] | None = None,
+        shared: SharedInstance | None = None,
+        replay_of: str | None = None,
+    ) -> ScenarioOutcome:
+        """Run ``scenario`` (its steps, or ``steps`` when replaying) and return how it ended."""
+        run_id = run_id or new_run_id()
+        began = time.monotonic()
+        audit = AuditLog(self.runs_root / run_id, run_id)
+        outcome = ScenarioOutcome(
+            name=scenario.name,
+            status="failed",
+            run_id=run_id,
+            category=scenario.category.value if scenario.category else None,
+            run_dir=str(audit.directory),
+        )
+        audit.event(
+            "run.start",
+            scenario=scenario.name,
+            source=str(scenario.source) if scenario.source else None,
+            category=outcome.category,
+            steps=scenario.steps if steps is None else steps,
+            expected=scenario.expected,
+            replay_of=replay_of,
+            shared_instance=shared.key if shared else None,
+        )
+        try:
+            if modes is None:
+                modes = resolve_modes(scenario, force=force_mode, environ=self.settings.environ)
+            outcome.mode_label = modes.label
+            audit.event("decision.mode", **modes.to_dict())
+            plan = plan_scenario(scenario, steps)
+            _check_mockable(scenario, plan, modes)
+            with self._environment(scenario, modes, run_id, audit, outcome, shared) as (
+                run_env,
+                modes,
+            ):
+                outcome.mode_label = modes.label
+                self._run_steps(scenario, plan, modes, run_env, audit, outcome, shared)
+            failed = [s for s in outcome.steps if s.status == "failed"]
+            bad = [e for e in outcome.expectations if e["status"] != "passed"]
+            if failed:
+                step = failed[0]
+                outcome.status = "failed"
+                outcome.reason = f"{step.label} failed: {step.error}"
+            elif bad:
+                outcome.status = "failed"
+                outcome.reason = f"expected {bad[0]['what']}: {bad[0].get('error', '')}"
+            elif outcome.degraded:
+                outcome.status = "degraded"
+                outcome.reason = "; ".join(outcome.degraded)
+            else:
+                outcome.status = "passed"
+        except ConfigError as exc:
+            outcome.status = "error"
+            outcome.reason = str(exc)
+            audit.event("error", kind="config", message=str(exc))
+        except ScenarioSkipped as exc:
+            outcome.status = "skipped"
+            outcome.reason = str(exc)
+            audit.event("skipped", reason=str(exc))
+        except EnvctlError as exc:
+            outcome.status = "failed"
+            outcome.unavailable = isinstance(exc, DockerUnavailable | ImageNotFound)
+            notes = list(getattr(exc, "__notes__", []))
+            outcome.reason = " | ".join([str(exc), *notes])
+            audit.event("error", kind=type(exc).__name__, message=outcome.reason)
+        except BaseException as exc:
+            audit.event(
+                "error",
+                kind=type(exc).__name__,
+                message=str(exc),
+                traceback=traceback.format_exc(),
+            )
+            raise
+        finally:
+            outcome.seconds = time.monotonic() - began
+            audit.event(
+                "run.end",
+                status=outcome.status,
+                reason=outcome.reason,
+                seconds=round(outcome.seconds, 4),
+                phases={k: round(v, 4) for k, v in outcome.phases.items()},
+                dependency_mode=outcome.mode_label,
+            )
+            audit.close()
+        return outcome
+
+    # -- an environment for code (the pytest plugin, Python users) -----------------------------
+    @contextlib.contextmanager
+    def open_environment(
+        self,
+        scenario: Scenario,
+        *,
+        force_mode: str | DependencyMode | None = None,
+        namespace: str = "",
+        run_id: str | None = None,
+    ) -> Iterator[LiveEnvironment]:
+        """The scenario's services up (real ones) and its tools resolved, without running its
+        steps; everything is closed and cleaned up on exit. Raises ScenarioSkipped when an
+        optional service without fallback cannot be had."""
+        from envctl.tools.registry import resolve_tools
+
+        run_id = run_id or new_run_id()
+        audit = AuditLog(self.runs_root / run_id, run_id)
+        outcome = ScenarioOutcome(scenario.name, "running", run_id=run_id)
+        try:
+            modes = resolve_modes(scenario, force=force_mode, environ=self.settings.environ)
+            audit.event("run.start", scenario=scenario.name, source=str(scenario.source), steps=[])
+            audit.event("decision.mode", **modes.to_dict())
+            with self._environment(scenario, modes, run_id, audit, outcome, None) as (
+                run_env,
+                modes,
+            ):
+                mode_map = {n: s.mode for n, s in modes.services.items()}
+                tools = resolve_tools(
+                    scenario,
+                    run_env.endpoints,
+                    mode_map,
+                    timeouts=self._timeouts(scenario),
+                    namespace=namespace or run_id,
+                )
+                audit.event("decision.tools", factories=tools.audit)
+                physical = getattr(run_env.environment, "namespace", None)
+                live = LiveEnvironment(
+                    scenario=scenario,
+                    run_id=run_id,
+                    modes=modes,
+                    tools={
+                        name: namespaced(
+                            tool,
+                            scenario.external_services[name].type,
+                            physical if mode_map[name] == DependencyMode.REAL else None,
+                        )
+                        for name, tool in tools.items()
+                    },
+                    environment=run_env.environment,
+                    service_endpoints={n: public(e) for n, e in run_env.endpoints.items()},
+                    degraded=list(outcome.degraded),
+                    run_dir=audit.directory,
+                )
+                try:
+                    yield live
+                finally:
+                    tools.close()
+        finally:
+            audit.event("run.end", status="closed")
+            audit.close()
+
+    # -- environment ---------------------------------------------------------------------------
+    @contextlib.contextmanager
+    def _environment(
+        self,
+        scenario: Scenario,
+        modes: ModeDecision,
+        run_id: str,
+        audit: AuditLog,
+        outcome: ScenarioOutcome,
+        shared: SharedInstance | None,
+    ) -> Iterator[tuple[RunEnvironment, ModeDecision]]:
+        for name, spec in scenario.external_services.items():
+            service_mode = modes.services[name]
+            decision: dict[str, Any] = {
+                "service": name,
+                "type": spec.type,
+                "dependency_mode": service_mode.mode.value,
+                "source": service_mode.source,
+                "service_mode": spec.mode.value,
+                "required": spec.required,
+                "fallback": spec.fallback,
+            }
+            if service_mode.mode == DependencyMode.REAL and spec.mode == SpecServiceMode.DOCKER:
+                default = plugin_for(spec.type).default_image
+                image, why = resolve_image(spec, default, self.settings)
+                decision.update(
+                    image=image, image_source=why, ports=[p.model_dump() for p in spec.ports]
+                )
+            audit.event("decision.service", **decision)
+        real = modes.real_services()
+        if shared is not None:
+            outcome.shared_with = shared.key
+            audit.event(
+                "phase",
+                phase="up",
+                seconds=0.0,
+                shared_instance=shared.key,
+                run_of=shared.environment.run_id,
+            )
+            self._record_services(shared.environment, audit, outcome)
+            yield _run_environment(shared.environment, real), modes
+            return
+        if not real:
+            audit.event("phase", phase="up", seconds=0.0, note="mock mode: no container started")
+            yield RunEnvironment(None), modes
+            return
+        started = time.monotonic()
+        env, modes = self._up(scenario, modes, run_id, audit, outcome)
+        outcome.phases["up"] = time.monotonic() - started
+        audit.event("phase", phase="up", seconds=round(outcome.phases["up"], 4))
+        try:
+            if env is not None:
+                self._record_services(env, audit, outcome)
+            yield (
+                (_run_environment(env, modes.real_services()) if env else RunEnvironment(None)),
+                modes,
+            )
+        finally:
+            if env is not None:
+                self.capture_logs(env, audit)
+                t0 = time.monotonic()
+                errors = self.cleanup(env, outcome)
+                outcome.phases["cleanup"] = time.monotonic() - t0
+                audit.event(
+                    "phase",
+                    phase="cleanup",
+                    seconds=round(outcome.phases["cleanup"], 4),
+                    errors=errors,
+                )
+
+    def _up(
+        self,
+        scenario: Scenario,
+        modes: ModeDecision,
+        run_id: str,
+        audit: AuditLog,
+        outcome: ScenarioOutcome,
+    ) -> tuple[Environment | None, ModeDecision]:
+        """Start the real services; an optional one that fails goes to its fallback or skips."""
+        real = modes.real_services()
+        while True:
+            try:
+                return self.engine.up(real_part(scenario, real), run_id=run_id), modes
+            except EnvctlError as exc:
+                failed = _failed_services(exc, scenario, real)
+                audit.event(
+                    "error",
+                    kind=type(exc).__name__,
+                    message=str(exc),
+                    phase="up",
+                    services=failed,
+                )
+                if not failed or any(scenario.external_services[n].required for n in failed):
+                    raise
+                without_fallback = [
+                    n for n in failed if scenario.external_services[n].fallback != "mock"
+                ]
+                if without_fallback:
+                    raise ScenarioSkipped(
+                        f"optional service(s) {', '.join(without_fallback)} cannot be had "
+                        f"({_first_line(exc)}); required: false, no fallback"
+                    ) from None
+                services = dict(modes.services)
+                for name in failed:
+                    services[name] = ServiceMode(DependencyMode.MOCK, "fallback: mock")
+                    note = (
+                        f"optional service '{name}' could not be started "
+                        f"({_first_line(exc)}); ran against its mock (fallback: mock)"
+                    )
+                    outcome.degraded.append(note)
+                    audit.event("decision.fallback", service=name, reason=_first_line(exc))
+                modes = replace(modes, services=services)
+                real = modes.real_services()
+                if not real:
+                    return None, modes
+
+    def _record_services(self, env: Environment, audit: AuditLog, outcome: ScenarioOutcome) -> None:
+        for name, state in env.services.items():
+            data = state.to_dict()
+            outcome.services[name] = data
+            audit.event(
+                "service",
+                service=name,
+                type=state.type,
+                image=state.image,
+                container=state.container,
+                status=state.status,
+                endpoints=public(state.endpoints),
+                timings=data.get("timings", {}),
+            )
+            for phase, seconds in state.timings.items():
+                audit.event("phase", phase=phase, service=name, seconds=round(seconds, 4))
+
+    def capture_logs(self, env: Environment, audit: AuditLog) -> None:
+        """Store each container's log beside the audit log (``logs/<service>.log``)."""
+        for name, state in env.services.items():
+            container = state.handle.container if state.handle is not None else None
+            if container is None:
+                continue
+            try:
+                text = container.logs()
+            except Exception as exc:  # noqa: BLE001 - a log that cannot be read is reported
+                text = f"(could not read the log: {exc})\n"
+            path = audit.write_log(name, text)
+            audit.event("logs", service=name, path=str(path), bytes=len(text.encode()))
+
+    # -- steps ---------------------------------------------------------------------------------
+    def _run_steps(
+        self,
+        scenario: Scenario,
+        plan: Plan,
+        modes: ModeDecision,
+        run_env: RunEnvironment,
+        audit: AuditLog,
+        outcome: ScenarioOutcome,
+        shared: SharedInstance | None,
+    ) -> None:
+        from envctl.tools.registry import resolve_tools
+
+        mode_map = {n: s.mode for n, s in modes.services.items()}
+        namespace = outcome.run_id
+        t0 = time.monotonic()
+        tools = resolve_tools(
+            scenario,
+            run_env.endpoints,
+            mode_map,
+            timeouts=self._timeouts(scenario),
+            namespace=namespace,
+        )
+        outcome.phases["tools"] = time.monotonic() - t0
+        outcome.factories = {c["service"]: c for c in tools.audit}
+        physical = getattr(run_env.environment, "namespace", None)
+        if shared is not None and shared.isolated:
+            from envctl.namespace import Namespace
+
+            physical = Namespace.for_run(scenario, outcome.run_id)
+        audit.event(
+            "decision.tools",
+            factories=tools.audit,
+            namespace=namespace,
+            physical_names=physical.to_dict() if physical is not None else None,
+        )
+        step_tools = {
+            name: namespaced(
+                tool,
+                scenario.external_services[name].type,
+                physical if mode_map[name] == DependencyMode.REAL else None,
+            )
+            for name, tool in tools.items()
+        }
+        import_paths = [str(self.settings.cwd)]
+        if scenario.source is not None:
+            import_paths.insert(0, str(scenario.source.parent))
+        ctx = RunContext(
+            run_id=outcome.run_id,
+            scenario=scenario,
+            tools=step_tools,
+            endpoints={n: public(e) for n, e in run_env.endpoints.items()},
+            modes={n: m.value for n, m in mode_map.items()},
+            namespace=namespace,
+            names=physical,
+            log=self.log.getChild(scenario.name),
+            containers=run_env.containers,
+            import_paths=import_paths,
+        )
+        try:
+            if shared is not None and shared.isolated:
+                from envctl.runner.shared import prepare_namespace
+
+                t0 = time.monotonic()
+                prepare_namespace(scenario, step_tools, mode_map)
+                outcome.phases["prepare"] = time.monotonic() - t0
+                audit.event("phase", phase="prepare", seconds=round(outcome.phases["prepare"], 4))
+            if any(m == DependencyMode.MOCK for m in mode_map.values()):
+                from envctl.runner.mock_seed import seed_mocks
+                from envctl.scenario.loader import scenario_tree
+
+                t0 = time.monotonic()
+                tree = (
+                    scenario_tree(scenario.source, self.settings.scenarios_dir)
+                    if scenario.source is not None
+                    else None
+                )
+                if seed_mocks(scenario, tools, mode_map, tree):
+                    outcome.phases["seed"] = time.monotonic() - t0
+                    audit.event("phase", phase="seed", seconds=round(outcome.phases["seed"], 4))
+            own_env = run_env.environment if shared is None else None
+            snapshots = own_env is not None and self._snapshot(own_env, "before", audit, outcome)
+            t0 = time.monotonic()
+            self._execute_steps(plan, ctx, audit, outcome)
+            outcome.phases["steps"] = time.monotonic() - t0
+            took_after = own_env is not None and self._snapshot(own_env, "after", audit, outcome)
+            if own_env is not None and snapshots and took_after:
+                self._store_diff(own_env, audit)
+            audit.event("phase", phase="steps", seconds=round(outcome.phases["steps"], 4))
+            if all(s.status == "passed" for s in outcome.steps):
+                t0 = time.monotonic()
+                outcome.expectations = check_expectations(scenario, plan.expected, ctx)
+                outcome.phases["expectations"] = time.monotonic() - t0
+                for item in outcome.expectations:
+                    audit.event("expectation", **item)
+                audit.event(
+                    "phase", phase="expectations", seconds=round(outcome.phases["expectations"], 4)
+                )
+        finally:
+            if shared is not None:
+                from envctl.runner.shared import reset_after_run
+
+                t0 = time.monotonic()
+                errors = reset_after_run(scenario, step_tools, mode_map, shared.isolated)
+                audit.event(
+                    "phase", phase="reset", seconds=round(time.monotonic() - t0, 4), errors=errors
+                )
+            errors = tools.close()
+            if errors:
+                audit.event("error", kind="close", message="; ".join(errors))
+
+    def _snapshot(
+        self,
+        env: Environment,
+        phase: Literal["before", "after"],
+        audit: AuditLog,
+        outcome: ScenarioOutcome,
+    ) -> bool:
+        """The scenario's ``snapshot.before`` / ``after``; True when one was taken."""
+        from envctl import snapshot
+
+        t0 = time.monotonic()
+        manifest = snapshot.save_phase(env, phase, settings=self.settings)
+        if manifest is None:
+            return False
+        outcome.phases[f"snapshot_{phase}"] = time.monotonic() - t0
+        audit.event(
+            "phase",
+            phase=f"snapshot_{phase}",
+            seconds=round(outcome.phases[f"snapshot_{phase}"], 4),
+        )
+        return True
+
+    def _store_diff(self, env: Environment, audit: AuditLog) -> None:
+        """The before -> after diff, beside the audit log (diff.json and diff.txt)."""
+        import json
+
+        from envctl import snapshot
+        from envctl.snapshot.compare import format_diff
+
+        result = snapshot.diff(env, "before", "after", settings=self.settings)
+        (audit.directory / "diff.json").write_text(json.dumps(result, indent=2, default=str))
+        (audit.directory / "diff.txt").write_text(format_diff(result) + "\n")
+        audit.event("snapshot.diff", file="diff.json")
+
+    def _timeouts(self, scenario: Scenario) -> dict[str, PhaseTimeouts]:
+        result: dict[str, PhaseTimeouts] = {}
+        for name, spec in scenario.external_services.items():
+            defaults = plugin_for(spec.type).default_timeouts
+            result[name] = resolve_timeouts(scenario, name, defaults, self.settings)
+        return result
+
+    def _execute_steps(
+        self, plan: Plan, ctx: RunContext, audit: AuditLog, outcome: ScenarioOutcome
+    ) -> None:
+        stopped: str | None = None
+        for planned in plan.steps:
+            record = StepRecord(
+                index=planned.index,
+                kind=planned.kind,
+                id=planned.body.id,
+                line=planned.line,
+                file=planned.file,
+                inputs=_inputs(planned.raw),
+                service=planned.service,
+            )
+            outcome.steps.append(record)
+            if stopped is not None:
+                record.status = "skipped"
+                record.error = stopped
+                audit.event("step", **record.to_dict())
+                continue
+            t0 = time.monotonic()
+            try:
+                resolved = ctx.resolve(planned.raw)
+                model = STEP_MODELS[planned.kind]
+                if (
+                    isinstance(resolved, dict)
+                    and planned.service
+                    and "service" in model.model_fields
+                ):
+                    resolved.setdefault("service", planned.service)
+                record.inputs = _inputs(resolved)
+                body = STEP_MODELS[planned.kind].model_validate(resolved)
+                record.outputs = execute(planned.kind, body, ctx)
+                record.status = "passed"
+                if body.id:
+                    ctx.outputs[body.id] = record.outputs
+            except StepFailed as exc:
+                record.status = "failed"
+                record.expected, record.seen, record.where = exc.expected, exc.seen, exc.where
+                record.error = str(exc)
+            except UnknownVariable as exc:
+                record.status = "failed"
+                record.error = f"unknown variable: {exc}"
+            except ValidationError as exc:
+                record.status = "failed"
+                record.error = "after substituting variables: " + "; ".join(
+                    f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()
+                )
+            except EnvctlError as exc:
+                record.status = "failed"
+                record.where = f"service '{record.service}'" if record.service else None
+                record.error = f"{record.where}: {exc}" if record.where else str(exc)
+            except Exception as exc:  # noqa: BLE001 - user code in call steps; client errors
+                record.status = "failed"
+                record.error = f"{type(exc).__name__}: {exc}"
+                audit.event(
+                    "error", kind="step", step=planned.index, traceback=traceback.format_exc()
+                )
+            record.seconds = time.monotonic() - t0
+            audit.event("step", **record.to_dict())
+            if record.status == "failed":
+                stopped = f"not run: {record.label} failed"
+
+
+def _inputs(raw: Any) -> dict[str, Any]:
+    return dict(raw) if isinstance(raw, dict) else {"value": raw}
+
+
+def real_part(scenario: Scenario, names: list[str]) -> Scenario:
+    """The scenario with only ``names`` as services (dependencies on others dropped)."""
+    keep = set(names)
+    services = {
+        name: spec.model_copy(update={"depends_on": [d for d in spec.depends_on if d in keep]})
+        for name, spec in scenario.external_services.items()
+        if name in keep
+    }
+    if len(services) == len(scenario.external_services):
+        return scenario
+    copy = scenario.model_copy(update={"external_services": services})
+    copy._source = scenario.source
+    return copy
+
+
+def _run_environment(env: Environment, real: list[str]) -> RunEnvironment:
+    endpoints: dict[str, dict[str, Any]] = {}
+    containers: dict[str, Any] = {}
+    for name in real:
+        state = env.services.get(name)
+        if state is None:
+            continue
+        handle = state.handle
+        endpoints[name] = dict(handle.endpoints) if handle is not None else dict(state.endpoints)
+        if handle is not None and handle.container is not None:
+            containers[name] = handle.container
+    return RunEnvironment(env, endpoints, containers)
+
+
+def _failed_services(exc: EnvctlError, scenario: Scenario, real: list[str]) -> list[str]:
+    """The services whose start failed (all docker ones when Docker itself is missing)."""
+    if isinstance(exc, DockerUnavailable):
+        return [n for n in real if scenario.external_services[n].mode == SpecServiceMode.DOCKER]
+    env: Environment | None = getattr(exc, "environment", None)
+    if env is not None:
+        failed = [n for n, s in env.services.items() if s.status == "failed"]
+        if failed:
+            return failed
+    service = getattr(exc, "service", None)
+    return [service] if isinstance(service, str) and service in scenario.external_services else []
+
+
+def _check_mockable(scenario: Scenario, plan: Plan, modes: ModeDecision) -> None:
+    """A step that needs a container of a service without a mock, in mock mode, skips."""
+    for step in plan.steps:
+        if step.kind not in CONTAINER_STEPS or step.service is None:
+            continue
+        spec = scenario.external_services[step.service]
+        if modes.services[step.service].mode == DependencyMode.MOCK:
+            raise ScenarioSkipped(
+                f"{step.label} needs the container of service '{step.service}' "
+                f"({spec.type}), which has no mock and runs in mock mode "
+                f"({modes.services[step.service].source}); run it with "
+                "--force-dependency-mode real"
+            )
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
+
+
+def mock_endpoints(modes: ModeDecision) -> Mapping[str, dict[str, Any]]:
+    return {name: {} for name in modes.mock_services()}

@@ -1,0 +1,251 @@
+"""Run every scenario (or a category): shared instances per group, in parallel, one result.
+
+Each scenario ends passed / failed / skipped / degraded (or error: its file is invalid).
+Scenarios that need identical real services share one instance (see
+:mod:`envctl.runner.shared`). The run-all writes ``.envctl/runs/<run-id>/result.json``
+and its own audit log (groups, shared ups, every scenario's run id).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from envctl.engine import new_run_id
+from envctl.errors import ConfigError, EnvctlError
+from envctl.report.audit import RESULT_FILE, AuditLog
+from envctl.report.results import results_json, write_results
+from envctl.runner.modes import MODE_ENV, ModeDecision, parse_mode, resolve_modes
+from envctl.runner.outcome import ScenarioOutcome
+from envctl.runner.run import Runner, SharedInstance
+from envctl.runner.shared import group_scenario, isolatable, share_key
+from envctl.scenario import list_scenarios
+from envctl.scenario.loader import infer_category
+from envctl.scenario.models import Scenario
+
+
+@dataclass
+class RunAllResult:
+    run_id: str
+    profile: str
+    outcomes: list[ScenarioOutcome]
+    seconds: float
+    directory: Path
+    groups: dict[str, list[str]] = field(default_factory=dict)
+    """Shared instance key -> the scenarios that ran on it."""
+    dependency_mode: str = "declared"
+    """--force-dependency-mode / ENVCTL_DEPENDENCY_MODE, or ``declared`` (each file's)."""
+
+    def counts(self) -> dict[str, int]:
+        counts = dict.fromkeys(("passed", "failed", "skipped", "degraded", "error"), 0)
+        for outcome in self.outcomes:
+            counts[outcome.status] = counts.get(outcome.status, 0) + 1
+        return counts
+
+    def exit_code(self, strict: bool = False) -> int:
+        """2 when any scenario is invalid, else 1 when any failed (or degraded under strict)."""
+        counts = self.counts()
+        if counts["error"]:
+            return 2
+        if counts["failed"] or (strict and counts["degraded"]):
+            return 1
+        return 0
+
+    def to_dict(self) -> dict[str, Any]:
+        data = results_json(self.run_id, self.profile, self.outcomes)
+        data["seconds"] = round(self.seconds, 3)
+        data["counts"] = self.counts()
+        data["shared_instances"] = self.groups
+        data["dependency_mode"] = self.dependency_mode
+        return data
+
+
+@dataclass
+class _Item:
+    name: str
+    scenario: Scenario | None
+    modes: ModeDecision | None
+    error: str | None = None
+
+
+def run_all(
+    runner: Runner,
+    *,
+    category: str | None = None,
+    parallel: int = 1,
+    force_mode: str | None = None,
+    share: bool = True,
+    names: list[str] | None = None,
+) -> RunAllResult:
+    """Run the scenarios of the tree; raises ConfigError only for an invalid mode or tree."""
+    settings = runner.settings
+    began = time.monotonic()
+    if force_mode is not None:
+        parse_mode(force_mode, "--force-dependency-mode")
+    elif settings.environ.get(MODE_ENV, "").strip():
+        parse_mode(settings.environ[MODE_ENV], MODE_ENV)
+    profile = getattr(settings, "profile", None) or "default"
+    mode_override = force_mode or settings.environ.get(MODE_ENV, "").strip().lower() or None
+    run_id = new_run_id()
+    audit = AuditLog(runner.runs_root / run_id, run_id)
+    audit.event(
+        "run_all.start",
+        category=category,
+        parallel=parallel,
+        profile=profile,
+        dependency_mode=mode_override or "declared",
+        scenarios_dir=str(settings.scenarios_dir),
+        share=share,
+    )
+    items: list[_Item] = []
+    for ref in list_scenarios(settings.scenarios_dir):
+        if names is not None and ref.name not in names:
+            continue
+        try:
+            scenario = settings.load_scenario(ref.path)
+        except ConfigError as exc:
+            inferred = infer_category(ref.path)
+            if category is None or (inferred is not None and inferred.value == category):
+                items.append(_Item(ref.name, None, None, str(exc)))
+            continue
+        if category is not None and (
+            scenario.category is None or scenario.category.value != category
+        ):
+            continue
+        try:
+            modes = resolve_modes(scenario, force=force_mode, environ=settings.environ)
+        except ConfigError as exc:
+            items.append(_Item(scenario.name, scenario, None, str(exc)))
+            continue
+        items.append(_Item(scenario.name, scenario, modes))
+
+    outcomes: dict[str, ScenarioOutcome] = {}
+    lock = threading.Lock()
+    for item in items:
+        if item.error is not None:
+            outcomes[item.name] = ScenarioOutcome(item.name, "error", reason=item.error)
+            audit.event("scenario", name=item.name, status="error", reason=item.error)
+
+    runnable = [i for i in items if i.error is None]
+    groups: dict[str | None, list[_Item]] = {}
+    for item in runnable:
+        assert item.scenario is not None and item.modes is not None
+        key = share_key(item.scenario, item.modes) if share else None
+        groups.setdefault(key, []).append(item)
+    units: list[tuple[str | None, list[_Item]]] = []
+    for key, members in groups.items():
+        if key is not None and len(members) > 1:
+            units.append((key, members))
+        else:
+            units.extend((None, [m]) for m in members)
+    shared_names = {k: [m.name for m in ms] for k, ms in units if k is not None}
+    for key, members_names in shared_names.items():
+        audit.event("decision.share", key=key, scenarios=members_names)
+
+    def record(outcome: ScenarioOutcome) -> None:
+        with lock:
+            outcomes[outcome.name] = outcome
+        audit.event(
+            "scenario",
+            name=outcome.name,
+            status=outcome.status,
+            seconds=round(outcome.seconds, 4),
+            reason=outcome.reason,
+            scenario_run_id=outcome.run_id,
+            shared_instance=outcome.shared_with,
+        )
+
+    def run_one(member: _Item, shared: SharedInstance | None = None) -> None:
+        assert member.scenario is not None
+        record(runner.run(member.scenario, modes=member.modes, shared=shared))
+
+    def up_group(key: str, members: list[_Item]) -> SharedInstance | None:
+        first = members[0]
+        assert first.scenario is not None and first.modes is not None
+        group = group_scenario(first.scenario, first.modes, key)
+        t0 = time.monotonic()
+        try:
+            env = runner.engine.up(group, run_id=f"{run_id}-{key[:6]}")
+        except EnvctlError as exc:
+            # Each scenario then starts its own, and handles its optional services itself.
+            audit.event("shared.up_failed", key=key, message=str(exc))
+            return None
+        isolated = all(
+            m.scenario is not None and m.modes is not None and isolatable(m.scenario, m.modes)
+            for m in members
+        )
+        audit.event(
+            "shared.up",
+            key=key,
+            seconds=round(time.monotonic() - t0, 4),
+            isolated=isolated,
+            environment=env.to_dict(),
+        )
+        return SharedInstance(key, env, isolated=isolated)
+
+    def down_group(shared: SharedInstance) -> None:
+        env = shared.environment
+        shared_audit = AuditLog(runner.runs_root / run_id / "shared" / shared.key, env.run_id)
+        runner.capture_logs(env, shared_audit)
+        shared_audit.close()
+        t0 = time.monotonic()
+        errors = env.down()
+        audit.event(
+            "shared.down", key=shared.key, seconds=round(time.monotonic() - t0, 4), errors=errors
+        )
+
+    def run_sequence(members: list[_Item], shared: SharedInstance | None) -> None:
+        for member in members:
+            run_one(member, shared)
+
+    instances: list[SharedInstance] = []
+    ups: dict[str, Future[SharedInstance | None]] = {}
+    try:
+        with ThreadPoolExecutor(max_workers=max(1, parallel)) as pool:
+            ups = {
+                key: pool.submit(up_group, key, members)
+                for key, members in units
+                if key is not None
+            }
+            futures: list[Future[None]] = []
+            for key, members in units:
+                if key is None:
+                    futures.append(pool.submit(run_one, members[0]))
+                    continue
+                shared = ups[key].result()
+                if shared is None:
+                    futures.extend(pool.submit(run_one, m) for m in members)
+                    continue
+                instances.append(shared)
+                if shared.isolated:
+                    futures.extend(pool.submit(run_one, m, shared) for m in members)
+                else:
+                    futures.append(pool.submit(run_sequence, members, shared))
+            for future in futures:
+                future.result()
+    finally:
+        for pending in ups.values():  # also those not reached when something went wrong
+            if pending.done() and pending.exception() is None:
+                instance = pending.result()
+                if instance is not None and instance not in instances:
+                    instances.append(instance)
+        for instance in instances:
+            down_group(instance)
+        ordered = [outcomes[i.name] for i in items if i.name in outcomes]
+        result = RunAllResult(
+            run_id=run_id,
+            profile=profile,
+            outcomes=ordered,
+            seconds=time.monotonic() - began,
+            directory=audit.directory,
+            groups=shared_names,
+            dependency_mode=mode_override or "declared",
+        )
+        write_results(audit.directory / RESULT_FILE, result.to_dict())
+        audit.event("run_all.end", counts=result.counts(), seconds=round(result.seconds, 4))
+        audit.close()
+    return result

@@ -1,0 +1,284 @@
+"""A run's record on disk: what it created and how to reach it, for later commands.
+
+``envctl up`` (and every scenario run) writes ``.envctl/runs/<run-id>/environment.json``:
+the scenario as validated, the run's namespace, and per service its type, mode, container,
+endpoints and the resources it created (physical topic, group and database names, the Redis
+key prefix). ``envctl down``, ``envctl topics`` and ``envctl snapshot`` rebuild the
+environment from it — which is how ``down`` removes topics, databases and keys a run kept
+on an external broker or database, where no container label remembers them.
+
+Secrets are not written: endpoint fields whose key starts with ``_`` stay in memory, and a
+later command re-reads them from the same ``ENVCTL_<SERVICE>_*`` variables ``up`` used.
+The file is readable by its owner only (it holds local test passwords such as the DSN).
+
+The state folder is ``ENVCTL_STATE_DIR``, else ``.envctl`` next to the project config
+(``envctl.yaml``), else in the working directory.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from envctl.errors import EnvctlError
+
+if TYPE_CHECKING:
+    from envctl.engine import Environment
+    from envctl.runtime.base import Runtime
+    from envctl.settings import Settings
+
+STATE_DIR_ENV = "ENVCTL_STATE_DIR"
+RECORD_FILE = "environment.json"
+RECORD_VERSION = 1
+
+
+def state_dir(settings: Settings) -> Path:
+    explicit = settings.environ.get(STATE_DIR_ENV)
+    if explicit:
+        path = Path(explicit)
+        return path if path.is_absolute() else settings.cwd / path
+    config = settings.project_config_path
+    return (config.parent if config is not None else settings.cwd) / ".envctl"
+
+
+def runs_root(settings: Settings) -> Path:
+    return state_dir(settings) / "runs"
+
+
+def run_dir_for(settings: Settings, run_id: str) -> Path:
+    return runs_root(settings) / run_id
+
+
+# -- writing --------------------------------------------------------------------------------------
+
+
+def record_data(env: Environment, kept: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    scenario = env.scenario
+    services: dict[str, Any] = {}
+    for name, state in env.services.items():
+        handle = state.handle
+        services[name] = {
+            "type": state.type,
+            "mode": state.mode,
+            "status": state.status,
+            "container": state.container,
+            "endpoints": {
+                k: v
+                for k, v in (handle.endpoints if handle else state.endpoints).items()
+                if not k.startswith("_")
+            },
+            "resources": dict(handle.resources) if handle else {},
+        }
+    return {
+        "version": RECORD_VERSION,
+        "run_id": env.run_id,
+        "scenario": scenario.name,
+        "scenario_source": str(scenario.source) if scenario.source else None,
+        "scenario_root": str(scenario.root) if scenario.root else None,
+        "scenario_model": scenario.model_dump(mode="json", by_alias=True),
+        "recorded": datetime.now(UTC).isoformat(timespec="seconds"),
+        "network": env.network,
+        "namespace": env.namespace.to_dict(),
+        "services": services,
+        "kept": kept,
+    }
+
+
+def record_run(env: Environment, kept: list[dict[str, Any]] | None = None) -> str | None:
+    """Write the run's record; returns why it could not be written (None when it was)."""
+    if env.run_dir is None:
+        return None
+    try:
+        write_json_atomic(env.run_dir / RECORD_FILE, record_data(env, kept), private=True)
+    except OSError as exc:
+        return (
+            f"cannot write the run record {env.run_dir / RECORD_FILE} "
+            f"({exc.strerror or exc}); `envctl down` can still remove containers, but not "
+            f"topics or databases on external services; set {STATE_DIR_ENV} to a writable folder"
+        )
+    return None
+
+
+def write_json_atomic(path: Path, data: Any, *, private: bool = False) -> None:
+    """Write JSON to ``path`` through a temporary file and a rename: never half-written."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with open(tmp, "w", encoding="utf-8", opener=_private_opener if private else None) as out:
+        json.dump(data, out, indent=2, default=str)
+        out.write("\n")
+    os.replace(tmp, path)
+
+
+def _private_opener(path: str, flags: int) -> int:
+    return os.open(path, flags, 0o600)
+
+
+def forget_run(run_dir: Path | None) -> None:
+    """Delete a run's record (its snapshots stay); the folder goes when nothing is left."""
+    if run_dir is None:
+        return
+    with contextlib.suppress(FileNotFoundError):
+        (run_dir / RECORD_FILE).unlink()
+    with contextlib.suppress(OSError):
+        leftovers = [p for p in run_dir.iterdir() if p.name != "snapshots"]
+        snapshots = run_dir / "snapshots"
+        if not leftovers and (not snapshots.exists() or not any(snapshots.iterdir())):
+            shutil.rmtree(run_dir)
+
+
+# -- reading --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """A run's record as read back from disk."""
+
+    path: Path
+    data: dict[str, Any]
+
+    @property
+    def run_id(self) -> str:
+        return str(self.data["run_id"])
+
+    @property
+    def scenario(self) -> str:
+        return str(self.data["scenario"])
+
+    @property
+    def run_dir(self) -> Path:
+        return self.path.parent
+
+    @property
+    def services(self) -> dict[str, dict[str, Any]]:
+        services: dict[str, dict[str, Any]] = self.data.get("services", {})
+        return services
+
+
+def read_record(run_dir: Path) -> RunRecord | None:
+    path = run_dir / RECORD_FILE
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return None
+    except (OSError, json.JSONDecodeError) as exc:
+        raise EnvctlError(f"cannot read the run record {path}: {exc}") from None
+    if not isinstance(data, dict) or "run_id" not in data:
+        raise EnvctlError(f"{path} is not an envctl run record; remove it")
+    return RunRecord(path, data)
+
+
+def find_records(
+    settings: Settings, *, run_id: str | None = None, scenario: str | None = None
+) -> list[RunRecord]:
+    """Recorded runs, all or those of one run id or scenario, oldest first."""
+    root = runs_root(settings)
+    if run_id is not None:
+        record = read_record(root / run_id)
+        return [record] if record is not None else []
+    if not root.is_dir():
+        return []
+    records = [r for d in sorted(root.iterdir()) if d.is_dir() and (r := read_record(d))]
+    if scenario is not None:
+        records = [r for r in records if r.scenario == scenario]
+    return sorted(records, key=lambda r: str(r.data.get("recorded", "")))
+
+
+def one_record(settings: Settings, *, run_id: str | None, scenario: str | None) -> RunRecord:
+    """The one run meant by ``--run-id`` or ``--scenario``; an error says what was found."""
+    if (run_id is None) == (scenario is None):
+        raise EnvctlError("give exactly one of --run-id ID or --scenario NAME")
+    records = find_records(settings, run_id=run_id, scenario=scenario)
+    where = runs_root(settings)
+    if not records:
+        what = f"run '{run_id}'" if run_id else f"a run of scenario '{scenario}'"
+        raise EnvctlError(
+            f"no record of {what} under {where}; runs are recorded by `envctl up` and "
+            f"`envctl run` in the folder they ran in (or {STATE_DIR_ENV})"
+        )
+    if len(records) > 1:
+        ids = ", ".join(r.run_id for r in records)
+        raise EnvctlError(
+            f"scenario '{scenario}' has {len(records)} recorded runs ({ids}); "
+            "choose one with --run-id"
+        )
+    return records[0]
+
+
+def environment_from_record(
+    record: RunRecord,
+    settings: Settings,
+    runtime_factory: Callable[[], Runtime] | None = None,
+) -> Environment:
+    """Rebuild a run's :class:`Environment` (with service handles) from its record.
+
+    Containers are looked up by name through the runtime (made only when a service runs
+    in Docker); external services get their secrets again from the environment.
+    """
+    from envctl.engine import Engine, Environment, ServiceState, _plugin
+    from envctl.scenario.models import Scenario
+    from envctl.scenario.spec import ServiceMode
+    from envctl.services.base import ServiceHandle
+
+    data = record.data
+    try:
+        scenario = Scenario.model_validate(data["scenario_model"])
+    except Exception as exc:  # noqa: BLE001 - a record from another envctl version
+        raise EnvctlError(
+            f"{record.path}: the recorded scenario no longer validates ({exc}); "
+            "remove the run with `envctl down --run-id` and start it again"
+        ) from None
+    if data.get("scenario_source"):
+        scenario._source = Path(data["scenario_source"])
+    if data.get("scenario_root"):
+        scenario._root = Path(data["scenario_root"])
+
+    runtime = None
+    if runtime_factory is not None and any(
+        s.get("mode") == ServiceMode.DOCKER.value for s in record.services.values()
+    ):
+        runtime = runtime_factory()
+    states: dict[str, ServiceState] = {}
+    for name, info in record.services.items():
+        endpoints = dict(info.get("endpoints", {}))
+        container = None
+        if info.get("mode") == ServiceMode.DOCKER.value:
+            if runtime is not None and info.get("container"):
+                container = runtime.container(info["container"])
+        elif name in scenario.external_services:
+            spec = scenario.external_services[name]
+            plugin = _plugin(scenario, name, record.run_id, settings)
+            try:
+                attached = Engine(settings, _no_runtime)._attach_external(name, spec, plugin)
+                secrets = {k: v for k, v in attached.endpoints.items() if k.startswith("_")}
+                endpoints.update(secrets)
+            except EnvctlError:
+                pass  # not reachable with this environment: the recorded fields will have to do
+        handle = ServiceHandle(
+            name=name,
+            endpoints=endpoints,
+            container=container,
+            resources={k: list(v) for k, v in info.get("resources", {}).items()},
+        )
+        states[name] = ServiceState(
+            name=name,
+            type=str(info.get("type", "")),
+            mode=str(info.get("mode", "")),
+            container=info.get("container"),
+            status=str(info.get("status", "")),
+            endpoints={k: v for k, v in endpoints.items() if not k.startswith("_")},
+            handle=handle,
+        )
+    env = Environment(record.run_id, scenario, data.get("network"), states, runtime)
+    env.run_dir = record.run_dir
+    return env
+
+
+def _no_runtime() -> Runtime:
+    raise AssertionError("attaching an external service needs no runtime")

@@ -1,0 +1,1 @@
+CREATE TABLE items (sku VARCHAR(8) NOT NULL);

@@ -1,0 +1,188 @@
+"""Runs in mock mode: steps, failures that say where, expectations, the audit log."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+from envctl.runner import Runner
+from envctl.scenario import load_scenario
+
+KAFKA_PG_REDIS = """
+name: {name}
+external_services:
+  kafka: {{type: kafka, topics: [orders]}}
+  db: {{type: postgres}}
+  cache: {{type: redis}}
+steps:
+{steps}
+{expected}
+"""
+
+
+def _run(
+    runner: Runner,
+    scenario_file: Callable[[str, str], Path],
+    steps: str,
+    expected: str = "",
+    **kwargs: object,
+):  # type: ignore[no-untyped-def]
+    path = scenario_file(
+        "unit/scenario_t.yaml", KAFKA_PG_REDIS.format(name="t", steps=steps, expected=expected)
+    )
+    return runner.run(load_scenario(path, {}), **kwargs)  # type: ignore[arg-type]
+
+
+def test_passing_run_records_everything(
+    runner: Runner, scenario_file: Callable[[str, str], Path]
+) -> None:
+    outcome = _run(
+        runner,
+        scenario_file,
+        """
+  - publish: {id: p, topic: orders, key: k1, value: {n: 1}}
+  - expect_message: {topic: orders, match: {key: k1, value.n: 1}, within: 2}
+  - redis: {command: [SET, "k:${run.id}", "${steps.p.topic}"]}
+  - redis: {command: [GET, "k:${run.id}"], expect: orders}
+""",
+        "expected: {messages: {orders: 1}}",
+    )
+    assert outcome.status == "passed", outcome.details()
+    assert outcome.mode_label == "mock"
+    assert [s.status for s in outcome.steps] == ["passed"] * 4
+    assert outcome.steps[2].inputs["command"] == ["SET", f"k:{outcome.run_id}", "orders"]
+    events = [
+        json.loads(line)
+        for line in (Path(outcome.run_dir or "") / "audit.jsonl").read_text().splitlines()
+    ]
+    kinds = [e["event"] for e in events]
+    assert kinds[0] == "run.start" and kinds[-1] == "run.end"
+    decision = next(e for e in events if e["event"] == "decision.mode")
+    assert decision["mode"] == "mock" and decision["source"] == "default"
+    tools = next(e for e in events if e["event"] == "decision.tools")
+    assert {f["service"]: f["mode"] for f in tools["factories"]} == {
+        "kafka": "mock",
+        "db": "mock",
+        "cache": "mock",
+    }
+    assert all(f["factory"] for f in tools["factories"])
+    steps = [e for e in events if e["event"] == "step"]
+    assert steps[0]["outputs"]["topic"] == "orders"
+    assert any(e["event"] == "phase" and e["phase"] == "steps" for e in events)
+    assert events[-1]["status"] == "passed"
+
+
+def test_failed_step_says_which_what_and_where(
+    runner: Runner, scenario_file: Callable[[str, str], Path]
+) -> None:
+    outcome = _run(
+        runner,
+        scenario_file,
+        """
+  - publish: {topic: orders, key: a, value: {id: 1}}
+  - expect_message: {topic: orders, match: {value.id: 2}, within: 0.3}
+  - sleep: 0
+""",
+    )
+    assert outcome.status == "failed"
+    failed = outcome.steps[1]
+    assert failed.status == "failed"
+    assert failed.where == "service 'kafka', topic 'orders'"
+    assert "a message matching" in (failed.expected or "")
+    assert "1 message(s), none matching" in (failed.seen or "")
+    assert outcome.steps[2].status == "skipped"
+    assert "step 1 (expect_message, " in (outcome.reason or "")
+    assert "scenario_t.yaml:9) failed: service 'kafka', topic 'orders': expected" in (
+        outcome.reason or ""
+    ), outcome.reason
+
+
+def test_sql_and_expected_failures(
+    runner: Runner, scenario_file: Callable[[str, str], Path]
+) -> None:
+    outcome = _run(
+        runner,
+        scenario_file,
+        """
+  - sql: {query: "CREATE TABLE t (id INTEGER, name TEXT)"}
+  - sql: {query: "INSERT INTO t (id, name) VALUES (%s, %s)", params: [1, a]}
+  - sql: {query: "SELECT id, name FROM t", expect: [{id: 1, name: a}], expect_rows: 1}
+""",
+        "expected: {rows: {t: 2}, keys: {missing: {exists: true}}}",
+    )
+    assert outcome.status == "failed"
+    assert [e["status"] for e in outcome.expectations] == ["failed", "failed"]
+    assert outcome.expectations[0]["where"] == "service 'db', table 't'"
+    assert outcome.expectations[0]["seen"] == "1"
+    assert "expected rows in 't': exactly 2" in (outcome.reason or "")
+
+
+def test_unknown_variable_and_tool_errors_fail_the_step(
+    runner: Runner, scenario_file: Callable[[str, str], Path]
+) -> None:
+    outcome = _run(runner, scenario_file, "  - redis: {command: [GET, '${steps.nope.x}']}")
+    assert outcome.status == "failed"
+    assert "unknown variable" in (outcome.steps[0].error or "")
+    outcome = _run(runner, scenario_file, "  - publish: {topic: not_declared, value: 1}")
+    assert outcome.status == "failed"
+    assert "not_declared" in (outcome.steps[0].error or "")
+
+
+def test_unsupported_redis_command_is_a_config_error(
+    runner: Runner, scenario_file: Callable[[str, str], Path]
+) -> None:
+    outcome = _run(runner, scenario_file, "  - redis: {command: [FLUSHALL]}")
+    assert outcome.status == "failed"
+    assert "not supported" in (outcome.steps[0].error or "")
+
+
+def test_container_steps_in_mock_mode_skip_with_the_reason(
+    runner: Runner, scenario_file: Callable[[str, str], Path]
+) -> None:
+    path = scenario_file(
+        "unit/scenario_app.yaml",
+        """
+        name: app
+        external_services:
+          app: {type: generic, image: x, probe: {http: {port: 80}}}
+        steps:
+          - http: {service: app, path: /}
+        """,
+    )
+    outcome = runner.run(load_scenario(path, {}))
+    assert outcome.status == "skipped"
+    assert "has no mock" in (outcome.reason or "")
+    assert "--force-dependency-mode real" in (outcome.reason or "")
+
+
+def test_invalid_step_is_a_config_error_outcome(
+    runner: Runner, scenario_file: Callable[[str, str], Path]
+) -> None:
+    outcome = _run(runner, scenario_file, "  - publish: {topik: x}")
+    assert outcome.status == "error"
+    assert "did you mean 'topic'" in (outcome.reason or "")
+
+
+def test_call_steps_sync_and_async(
+    runner: Runner, scenario_file: Callable[[str, str], Path], tmp_path: Path
+) -> None:
+    (tmp_path / "scenarios" / "unit" / "t_steps.py").parent.mkdir(parents=True, exist_ok=True)
+    (tmp_path / "scenarios" / "unit" / "t_steps.py").write_text(
+        "async def put(ctx, key):\n"
+        "    await ctx.tool('cache').aio.set(key, ctx.run_id)\n"
+        "    return {'key': key}\n"
+        "def boom(ctx):\n"
+        "    assert 1 == 2, 'boom'\n"
+    )
+    outcome = _run(
+        runner,
+        scenario_file,
+        """
+  - call: {id: c, function: "t_steps:put", args: {key: k1}}
+  - redis: {command: [GET, "${steps.c.key}"], expect: "${run.id}"}
+  - call: "t_steps:boom"
+""",
+    )
+    assert [s.status for s in outcome.steps] == ["passed", "passed", "failed"]
+    assert "AssertionError: boom" in (outcome.steps[2].error or "")

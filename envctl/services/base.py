@@ -175,9 +175,21 @@ class ServicePlugin(ABC, Generic[SpecT]):
     def setup(self, handle: ServiceHandle, timeout: float) -> None:
         """Create the scenario's resources (topics, databases, keys). Default: nothing."""
 
+    data_module: ClassVar[str | None] = None
+    """The module with this type's data hooks (``seed``, ``cleanup``, ``snapshot``,
+    ``restore`` functions taking the plugin first), imported only when data is handled."""
+
+    def _data(self) -> Any:
+        import importlib
+
+        assert self.data_module is not None
+        return importlib.import_module(self.data_module)
+
     def seed(self, handle: ServiceHandle, timeout: float) -> None:
         """Load the scenario's seed data, after :meth:`setup`; done when confirmed (Kafka:
         delivery reports). Bounded by ``timeout`` (the ``seed`` phase). Default: nothing."""
+        if self.data_module is not None:
+            self._data().seed(self, handle, timeout)
 
     def cleanup_resources(
         self, handle: ServiceHandle, timeout: float, kinds: Collection[str] | None = None
@@ -185,6 +197,8 @@ class ServicePlugin(ABC, Generic[SpecT]):
         """Remove what the run created inside the service (topics, groups, databases, keys);
         used when the service outlives the run. ``kinds`` limits it to those cleanup_after
         kinds (:attr:`resource_kinds`); None removes everything."""
+        if self.data_module is not None:
+            self._data().cleanup(self, handle, timeout, kinds)
 
     # -- data: snapshots, inspection ---------------------------------------------------
     resource_kinds: ClassVar[tuple[str, ...]] = ()
@@ -196,11 +210,17 @@ class ServicePlugin(ABC, Generic[SpecT]):
         self, handle: ServiceHandle, target: Path, options: SnapshotOptions
     ) -> SnapshotResult:
         """Write the state of the run's data into the folder ``target`` (readable files)."""
-        raise self._no_snapshots()
+        if not self.supports_snapshot:
+            raise self._no_snapshots()
+        result: SnapshotResult = self._data().snapshot(self, handle, target, options)
+        return result
 
     def restore(self, handle: ServiceHandle, source: Path, timeout: float) -> list[str]:
         """Bring the run's data back to the snapshot in ``source``; returns notes."""
-        raise self._no_snapshots()
+        if not self.supports_snapshot:
+            raise self._no_snapshots()
+        notes: list[str] = self._data().restore(self, handle, source, timeout)
+        return notes
 
     def reach(self, handle: ServiceHandle) -> dict[str, str]:
         """How a person reaches the run's data, by resource kind (for kept resources)."""

@@ -10,8 +10,7 @@ Flavors:
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
-from pathlib import Path
+from collections.abc import Mapping
 from typing import Any, ClassVar, Literal
 
 from pydantic import Field, field_validator, model_validator
@@ -23,8 +22,6 @@ from envctl.services.base import (
     ProbeFailed,
     ServiceHandle,
     ServicePlugin,
-    SnapshotOptions,
-    SnapshotResult,
 )
 
 KAFKA_PORT = 9092
@@ -125,6 +122,7 @@ class KafkaService(ServicePlugin[KafkaSpec]):
     spec_model = KafkaSpec
     default_image: ClassVar[str] = APACHE_IMAGE
     client_modules: ClassVar[tuple[str, ...]] = ("confluent_kafka.admin",)
+    data_module: ClassVar[str | None] = "envctl.services.kafka_data"
     service_port: ClassVar[int | None] = KAFKA_PORT
     default_timeouts: ClassVar[PhaseTimeouts] = PhaseTimeouts(
         startup=60, health_check=90, setup=30, seed=120, publish_ack=10
@@ -288,30 +286,6 @@ class KafkaService(ServicePlugin[KafkaSpec]):
                 self.context.service,
                 f"topics {', '.join(missing())} not visible in metadata after {timeout:.0f}s",
             )
-
-    def seed(self, handle: ServiceHandle, timeout: float) -> None:
-        from envctl.services import kafka_data
-
-        kafka_data.seed(self, handle, timeout)
-
-    def cleanup_resources(
-        self, handle: ServiceHandle, timeout: float, kinds: Collection[str] | None = None
-    ) -> None:
-        from envctl.services import kafka_data
-
-        kafka_data.cleanup(self, handle, timeout, kinds)
-
-    def snapshot(
-        self, handle: ServiceHandle, target: Path, options: SnapshotOptions
-    ) -> SnapshotResult:
-        from envctl.services import kafka_data
-
-        return kafka_data.snapshot(self, handle, target, options)
-
-    def restore(self, handle: ServiceHandle, source: Path, timeout: float) -> list[str]:
-        from envctl.services import kafka_data
-
-        return kafka_data.restore(self, handle, source, timeout)
 
     def reach(self, handle: ServiceHandle) -> dict[str, str]:
         servers = handle.endpoints.get("bootstrap_servers", "?")

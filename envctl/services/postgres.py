@@ -10,7 +10,7 @@ initialisation has finished (the database exists, the password is set).
 from __future__ import annotations
 
 import re
-from collections.abc import Collection, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 from urllib.parse import quote, unquote, urlsplit
@@ -24,8 +24,6 @@ from envctl.services.base import (
     ProbeFailed,
     ServiceHandle,
     ServicePlugin,
-    SnapshotOptions,
-    SnapshotResult,
     mask_url,
     secret,
     with_password,
@@ -127,6 +125,7 @@ class PostgresService(ServicePlugin[PostgresSpec]):
     spec_model = PostgresSpec
     default_image: ClassVar[str] = POSTGRES_IMAGE
     client_modules: ClassVar[tuple[str, ...]] = ("psycopg",)
+    data_module: ClassVar[str | None] = "envctl.services.postgres_data"
     service_port: ClassVar[int | None] = POSTGRES_PORT
     default_timeouts: ClassVar[PhaseTimeouts] = PhaseTimeouts(
         startup=60, health_check=60, setup=30, seed=60
@@ -227,30 +226,6 @@ class PostgresService(ServicePlugin[PostgresSpec]):
         # external mode: the URL's database is where databases are created and dropped
         handle.endpoints.setdefault("admin_database", handle.endpoints.get("database"))
         postgres_data.setup(self, handle, timeout)
-
-    def seed(self, handle: ServiceHandle, timeout: float) -> None:
-        from envctl.services import postgres_data
-
-        postgres_data.seed(self, handle, timeout)
-
-    def cleanup_resources(
-        self, handle: ServiceHandle, timeout: float, kinds: Collection[str] | None = None
-    ) -> None:
-        from envctl.services import postgres_data
-
-        postgres_data.cleanup(self, handle, timeout, kinds)
-
-    def snapshot(
-        self, handle: ServiceHandle, target: Path, options: SnapshotOptions
-    ) -> SnapshotResult:
-        from envctl.services import postgres_data
-
-        return postgres_data.snapshot(self, handle, target, options)
-
-    def restore(self, handle: ServiceHandle, source: Path, timeout: float) -> list[str]:
-        from envctl.services import postgres_data
-
-        return postgres_data.restore(self, handle, source, timeout)
 
     def reach(self, handle: ServiceHandle) -> dict[str, str]:
         databases: Any = handle.endpoints.get("databases") or {}

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
-from pathlib import Path
+from collections.abc import Mapping
 from typing import ClassVar, Literal
 from urllib.parse import urlsplit
 
@@ -16,8 +15,6 @@ from envctl.services.base import (
     ProbeFailed,
     ServiceHandle,
     ServicePlugin,
-    SnapshotOptions,
-    SnapshotResult,
     mask_url,
     secret,
     with_password,
@@ -52,6 +49,7 @@ class RedisService(ServicePlugin[RedisSpec]):
     spec_model = RedisSpec
     default_image: ClassVar[str] = REDIS_IMAGE
     client_modules: ClassVar[tuple[str, ...]] = ("redis",)
+    data_module: ClassVar[str | None] = "envctl.services.redis_data"
     service_port: ClassVar[int | None] = REDIS_PORT
     default_timeouts: ClassVar[PhaseTimeouts] = PhaseTimeouts(
         startup=30, health_check=30, setup=10, seed=30
@@ -124,30 +122,6 @@ class RedisService(ServicePlugin[RedisSpec]):
 
     def setup(self, handle: ServiceHandle, timeout: float) -> None:
         handle.endpoints["key_prefix"] = self.namespace.key_prefix
-
-    def seed(self, handle: ServiceHandle, timeout: float) -> None:
-        from envctl.services import redis_data
-
-        redis_data.seed(self, handle, timeout)
-
-    def cleanup_resources(
-        self, handle: ServiceHandle, timeout: float, kinds: Collection[str] | None = None
-    ) -> None:
-        from envctl.services import redis_data
-
-        redis_data.cleanup(self, handle, timeout, kinds)
-
-    def snapshot(
-        self, handle: ServiceHandle, target: Path, options: SnapshotOptions
-    ) -> SnapshotResult:
-        from envctl.services import redis_data
-
-        return redis_data.snapshot(self, handle, target, options)
-
-    def restore(self, handle: ServiceHandle, source: Path, timeout: float) -> list[str]:
-        from envctl.services import redis_data
-
-        return redis_data.restore(self, handle, source, timeout)
 
     def reach(self, handle: ServiceHandle) -> dict[str, str]:
         url = handle.endpoints.get("url", "")

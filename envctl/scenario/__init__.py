@@ -6,7 +6,9 @@ scenario models import the plugins, and a lazy package breaks that cycle.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from envctl._lazy import lazy_exports
 
 if TYPE_CHECKING:
     from envctl.scenario.discovery import find_scenario, list_scenarios, scenario_files
@@ -37,10 +39,4 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    module_name = _EXPORTS.get(name)
-    if module_name is None:
-        raise AttributeError(f"module 'envctl.scenario' has no attribute {name!r}")
-    import importlib
-
-    return getattr(importlib.import_module(module_name), name)
+__getattr__ = lazy_exports(__name__, _EXPORTS)

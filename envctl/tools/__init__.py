@@ -8,7 +8,9 @@ client library (confluent-kafka, psycopg, redis) — the tools import them on fi
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from envctl._lazy import lazy_exports
 
 if TYPE_CHECKING:
     from envctl.tools.correlation import (
@@ -192,10 +194,4 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    module_name = _EXPORTS.get(name)
-    if module_name is None:
-        raise AttributeError(f"module 'envctl.tools' has no attribute {name!r}")
-    import importlib
-
-    return getattr(importlib.import_module(module_name), name)
+__getattr__ = lazy_exports(__name__, _EXPORTS)

@@ -54,7 +54,9 @@ def load_scenario(
         raise ConfigError(problems)
     if "extends" in data:
         data = {k: v for k, v in data.items() if k != "extends"}
+    before = len(problems)
     data = _interpolate_tree(data, (), env, positions, problems, str(path))
+    unresolved = {p.path for p in problems[before:]}
     if "category" not in data:
         inferred = infer_category(file)
         if inferred is not None:
@@ -74,7 +76,12 @@ def load_scenario(
     try:
         scenario = Scenario.model_validate(data)
     except ValidationError as exc:
-        problems.extend(_validation_problems(exc, data, positions, str(path)))
+        # A value whose ${VAR} could not be resolved is reported once, as that.
+        problems.extend(
+            p
+            for p in _validation_problems(exc, data, positions, str(path))
+            if not any(p.path == u or p.path.startswith((f"{u}.", f"{u}[")) for u in unresolved)
+        )
     problems.extend(_semantic_problems(data, positions, str(path)))
     tree = scenario_tree(file, root)
     problems.extend(_seed_problems(data, positions, str(path), file.resolve().parent, tree))

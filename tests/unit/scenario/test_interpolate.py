@@ -171,11 +171,6 @@ def test_loader_uses_only_the_environ_it_is_given(
     assert scenario.description == "default"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG (minor): the unresolved '${KAFKA_PORT}' text is then validated too, so one "
-    "mistake yields a second problem ('port ... is not CONTAINER or HOST:CONTAINER')",
-)
 def test_unset_variable_is_reported_once(problems_of: Callable[..., list[str]]) -> None:
     lines = problems_of(
         """

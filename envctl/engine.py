@@ -506,7 +506,14 @@ class Engine:
             published = self._allocate_ports(name, plugin)
             host_ports = {p.container: p.host for p in published}
             endpoints = plugin.endpoints(host_ports)
-            env_vars = {**plugin.container_env(host_ports), **spec.env}
+            scope = self._variables(env, name)
+            env_vars = {
+                **plugin.container_env(host_ports),
+                **{k: str(v) for k, v in self._resolve(name, "env", dict(spec.env), scope).items()},
+            }
+            command = plugin.container_command()
+            if command is not None:
+                command = self._resolve(name, "command", command, scope)
             cname = container_name(env.scenario.name, name, env.run_id)
             container_labels = {
                 **labels,
@@ -522,7 +529,7 @@ class Engine:
                 labels=container_labels,
                 env=env_vars,
                 ports=published,
-                command=plugin.container_command(),
+                command=command,
                 volumes=volumes,
             )
             if abort.is_set():
@@ -549,6 +556,29 @@ class Engine:
                 )
             return ServiceHandle(name=name, endpoints=endpoints, container=container)
         raise AssertionError("unreachable")
+
+    def _variables(self, env: Environment, name: str) -> dict[str, Any]:
+        """What ``${run.id}`` and ``${services.<dep>.<field>}`` can name for a container:
+        the run, and the (ready) services it depends on, directly or not."""
+        graph = ServiceGraph({n: s.depends_on for n, s in env.scenario.external_services.items()})
+        needed = {n for n in env.services if name in graph.all_dependents(n)}
+        return {
+            "run": {"id": env.run_id, "scenario": env.scenario.name},
+            "services": {n: dict(env.services[n].endpoints) for n in sorted(needed)},
+        }
+
+    @staticmethod
+    def _resolve(name: str, key: str, value: Any, scope: Mapping[str, Any]) -> Any:
+        from envctl.variables import UnknownVariable, substitute
+
+        try:
+            return substitute(value, scope)
+        except UnknownVariable as exc:
+            raise ServiceFailed(
+                name,
+                f"{key}: {exc}; a container can name only the run and services it "
+                "depends_on (directly or not)",
+            ) from None
 
     def _remove_container(self, run_id: str, service: str) -> None:
         runtime = self.runtime

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from envctl.errors import EnvctlError
-from envctl.runner.variables import substitute
+from envctl.variables import substitute
 from envctl.scenario.models import Scenario
 
 

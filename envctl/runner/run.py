@@ -33,7 +33,7 @@ from envctl.runner.naming import namespaced
 from envctl.runner.outcome import ScenarioOutcome, ScenarioSkipped, StepFailed, StepRecord
 from envctl.runner.plan import Plan, plan_scenario
 from envctl.runner.steps import execute
-from envctl.runner.variables import UnknownVariable
+from envctl.variables import UnknownVariable
 from envctl.runtime.base import Runtime
 from envctl.scenario.models import Scenario
 from envctl.scenario.spec import DependencyMode

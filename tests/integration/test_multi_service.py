@@ -424,3 +424,54 @@ def test_named_volume_is_run_scoped_labelled_and_removed(
     finally:
         run_envctl("down", "--run-id", run_id, env=test_env)
     assert managed_resources(docker_client, run_id) == []
+
+
+def test_containers_learn_run_and_dependency_fields_from_placeholders(
+    tmp_path: Path, test_env: dict[str, str], docker_client: Any, no_leaks: None
+) -> None:
+    scenarios = tmp_path / "scenarios"
+    scenarios.mkdir()
+    (scenarios / "scenario_wired.yaml").write_text(
+        textwrap.dedent(f"""
+        name: wired
+        dependency_mode: real
+        external_services:
+          kafka: {{type: kafka, topics: [orders]}}
+          app:
+            type: generic
+            image: {BASE_IMAGE}
+            command: [sleep, infinity]
+            depends_on: [kafka]
+            env:
+              ORDERS_TOPIC: ${{services.kafka.topics.orders}}
+              RUN: run-${{run.id}}
+        """)
+    )
+    data = up_json(
+        run_envctl("--scenarios-dir", str(scenarios), "up", "-s", "wired", "--json", env=test_env)
+    )
+    try:
+        container = docker_client.containers.get(data["services"]["app"]["container"])
+        environment = dict(e.split("=", 1) for e in container.attrs["Config"]["Env"])
+        assert environment["ORDERS_TOPIC"] == data["services"]["kafka"]["topics"]["orders"]
+        assert environment["RUN"] == f"run-{data['run_id']}"
+    finally:
+        run_envctl("down", "--run-id", data["run_id"], env=test_env)
+
+    (scenarios / "scenario_unwired.yaml").write_text(
+        textwrap.dedent(f"""
+        name: unwired
+        dependency_mode: real
+        external_services:
+          kafka: {{type: kafka}}
+          app:
+            type: generic
+            image: {BASE_IMAGE}
+            command: [sleep, infinity]
+            env: {{SERVERS: "${{services.kafka.bootstrap_servers}}"}}
+        """)
+    )
+    failed = run_envctl("--scenarios-dir", str(scenarios), "up", "-s", "unwired", env=test_env)
+    assert failed.returncode == 1
+    assert "service 'app': env:" in failed.stderr
+    assert "depends_on" in failed.stderr

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from envctl.runner.variables import UnknownVariable, substitute
+from envctl.variables import UnknownVariable, substitute
 
 SCOPE = {
     "run": {"id": "abc123"},

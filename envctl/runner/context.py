@@ -18,8 +18,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from envctl.errors import EnvctlError
-from envctl.variables import substitute
 from envctl.scenario.models import Scenario
+from envctl.variables import substitute
 
 
 class ServiceUnavailable(EnvctlError):

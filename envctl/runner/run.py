@@ -33,7 +33,6 @@ from envctl.runner.naming import namespaced
 from envctl.runner.outcome import ScenarioOutcome, ScenarioSkipped, StepFailed, StepRecord
 from envctl.runner.plan import Plan, plan_scenario
 from envctl.runner.steps import execute
-from envctl.variables import UnknownVariable
 from envctl.runtime.base import Runtime
 from envctl.scenario.models import Scenario
 from envctl.scenario.spec import DependencyMode
@@ -41,6 +40,7 @@ from envctl.scenario.spec import ServiceMode as SpecServiceMode
 from envctl.services import plugin_for
 from envctl.services.base import PhaseTimeouts
 from envctl.settings import Settings
+from envctl.variables import UnknownVariable
 
 NO_MOCK_TYPES = ("generic",)
 """Service types without an in-memory double: they run for real or not at all."""

@@ -156,6 +156,49 @@ class Environment:
         self.down()
 
 
+class NotReady(Exception):
+    """A readiness wait ended without success: why, and after how long."""
+
+    def __init__(self, reason: str, waited: float) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.waited = waited
+
+
+def probe_until_ready(
+    plugin: ServicePlugin[Any],
+    handle: ServiceHandle,
+    timeout: float,
+    stop_when: Callable[[], str | None] | None = None,
+) -> float:
+    """Probe until the service answers, within ``timeout``; returns how long the successful
+    attempt took. ``stop_when`` ends the wait early with its reason. Raises :class:`NotReady`
+    with the last probe's error."""
+    deadline = time.monotonic() + timeout
+    last_error = "no attempt finished"
+    took = 0.0
+
+    def attempt() -> None:
+        nonlocal last_error, took
+        remaining = max(0.05, deadline - time.monotonic())
+        t0 = time.monotonic()
+        try:
+            plugin.probe(handle, min(PROBE_ATTEMPT_MAX, remaining))
+        except ProbeFailed as exc:
+            last_error = str(exc)
+            raise
+        took = time.monotonic() - t0
+
+    started = time.monotonic()
+    try:
+        retry_call(attempt, timeout, (ProbeFailed,), stop_when=stop_when)
+    except ProbeFailed:
+        raise NotReady(last_error, time.monotonic() - started) from None
+    except GaveUp as exc:
+        raise NotReady(f"{exc}; last probe: {last_error}", time.monotonic() - started) from None
+    return took
+
+
 def _kept_note(env: Environment) -> str:
     parts = []
     for state in env.services.values():
@@ -400,7 +443,10 @@ class Engine:
                         for name in sorted(pending):
                             if all(dep in ready for dep in graph.dependencies(name)):
                                 pending.discard(name)
-                                future = pool.submit(self._bring_up, env, name, labels, abort)
+                                upstream = graph.all_dependencies(name)
+                                future = pool.submit(
+                                    self._bring_up, env, name, upstream, labels, abort
+                                )
                                 running[future] = name
                     if not running:
                         break
@@ -433,8 +479,15 @@ class Engine:
                 raise
 
     def _bring_up(
-        self, env: Environment, name: str, labels: Mapping[str, str], abort: threading.Event
+        self,
+        env: Environment,
+        name: str,
+        upstream: list[str],
+        labels: Mapping[str, str],
+        abort: threading.Event,
     ) -> None:
+        """Start, probe, set up and seed one service; ``upstream`` is every service it
+        depends on, directly or not (all ready by now)."""
         if abort.is_set():
             raise ServiceFailed(name, "not started: the run was aborted")
         scenario = env.scenario
@@ -445,9 +498,9 @@ class Engine:
         timeouts = plugin.context.timeouts
 
         if spec.mode == ServiceMode.DOCKER:
-            handle = self._start_container(env, name, plugin, labels, abort)
+            handle = self._start_container(env, name, plugin, upstream, labels, abort)
         else:
-            handle = self._attach_external(name, spec, plugin)
+            handle = plugin.attach(self.settings.environ)
         state.handle = handle
         state.endpoints = {k: v for k, v in handle.endpoints.items() if not k.startswith("_")}
 
@@ -478,6 +531,7 @@ class Engine:
         env: Environment,
         name: str,
         plugin: ServicePlugin[Any],
+        upstream: list[str],
         labels: Mapping[str, str],
         abort: threading.Event,
     ) -> ServiceHandle:
@@ -501,12 +555,16 @@ class Engine:
             runtime.create_volume(volume, {**labels, LABEL_SERVICE: name})
             volumes[volume] = target
 
+        # What ${run.id} and ${services.<dependency>.<field>} in env and command can name.
+        scope = {
+            "run": {"id": env.run_id, "scenario": env.scenario.name},
+            "services": {n: dict(env.services[n].endpoints) for n in upstream},
+        }
         attempts = 3
         for attempt in range(attempts):
             published = self._allocate_ports(name, plugin)
             host_ports = {p.container: p.host for p in published}
             endpoints = plugin.endpoints(host_ports)
-            scope = self._variables(env, name)
             env_vars = {
                 **plugin.container_env(host_ports),
                 **{k: str(v) for k, v in self._resolve(name, "env", dict(spec.env), scope).items()},
@@ -557,16 +615,6 @@ class Engine:
             return ServiceHandle(name=name, endpoints=endpoints, container=container)
         raise AssertionError("unreachable")
 
-    def _variables(self, env: Environment, name: str) -> dict[str, Any]:
-        """What ``${run.id}`` and ``${services.<dep>.<field>}`` can name for a container:
-        the run, and the (ready) services it depends on, directly or not."""
-        graph = ServiceGraph({n: s.depends_on for n, s in env.scenario.external_services.items()})
-        needed = {n for n in env.services if name in graph.all_dependents(n)}
-        return {
-            "run": {"id": env.run_id, "scenario": env.scenario.name},
-            "services": {n: dict(env.services[n].endpoints) for n in sorted(needed)},
-        }
-
     @staticmethod
     def _resolve(name: str, key: str, value: Any, scope: Mapping[str, Any]) -> Any:
         from envctl.variables import UnknownVariable, substitute
@@ -604,25 +652,6 @@ class Engine:
                 published.append(PublishedPort(port.container, free_port(), port.protocol))
         return published
 
-    def _attach_external(
-        self, name: str, spec: ServiceSpecBase, plugin: ServicePlugin[Any]
-    ) -> ServiceHandle:
-        variable = f"ENVCTL_{name.upper().replace('-', '_')}_URL"
-        url = self.settings.environ.get(variable) or spec.url
-        if not url:
-            raise ServiceFailed(
-                name,
-                f"mode: {spec.mode.value} needs an address: set url: in the scenario or {variable}",
-            )
-        prefix = variable.removesuffix("URL")
-        credentials = {
-            key[len(prefix) :]: value
-            for key, value in self.settings.environ.items()
-            if key.startswith(prefix) and key != variable
-        }
-        endpoints = plugin.external_endpoints(url, credentials)
-        return ServiceHandle(name=name, endpoints=endpoints)
-
     def _wait_ready(
         self,
         name: str,
@@ -631,17 +660,6 @@ class Engine:
         timeout: float,
         abort: threading.Event,
     ) -> None:
-        deadline = time.monotonic() + timeout
-        last_error = ["no attempt finished"]
-
-        def attempt() -> None:
-            remaining = max(0.05, deadline - time.monotonic())
-            try:
-                plugin.probe(handle, min(PROBE_ATTEMPT_MAX, remaining))
-            except ProbeFailed as exc:
-                last_error[0] = str(exc)
-                raise
-
         def stop_reason() -> str | None:
             if abort.is_set():
                 return "the run was aborted"
@@ -651,15 +669,8 @@ class Engine:
                     return f"container {status} with code {code}"
             return None
 
-        started = time.monotonic()
         try:
-            retry_call(attempt, timeout, (ProbeFailed,), stop_when=stop_reason)
-        except (ProbeFailed, GaveUp) as exc:
-            waited = time.monotonic() - started
-            reason = (
-                last_error[0]
-                if isinstance(exc, ProbeFailed)
-                else f"{exc}; last probe: {last_error[0]}"
-            )
+            probe_until_ready(plugin, handle, timeout, stop_when=stop_reason)
+        except NotReady as exc:
             tail = handle.container.logs_tail(10) if handle.container is not None else []
-            raise ServiceNotReady(name, waited, reason, tail) from None
+            raise ServiceNotReady(name, exc.waited, exc.reason, tail) from None

@@ -78,6 +78,10 @@ class ServiceGraph:
     def dependents(self, service: str) -> list[str]:
         return sorted(self._graph.successors(service))
 
+    def all_dependencies(self, service: str) -> list[str]:
+        """Every service ``service`` needs, directly or not."""
+        return sorted(nx.ancestors(self._graph, service))
+
     def all_dependents(self, service: str) -> list[str]:
         """Every service that needs ``service``, directly or not."""
         return sorted(nx.descendants(self._graph, service))

@@ -7,18 +7,16 @@ services: their own readiness probe against their address. Nothing is started.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from envctl.engine import _plugin, resolve_image
+from envctl.engine import NotReady, _plugin, probe_until_ready, resolve_image
 from envctl.errors import EnvctlError
-from envctl.retry import retry_call
 from envctl.runtime.base import LABEL_ENDPOINTS, LABEL_SCENARIO, LABEL_SERVICE, Runtime
 from envctl.scenario.models import Scenario
 from envctl.scenario.spec import ServiceMode
-from envctl.services.base import ProbeFailed, ServiceHandle
+from envctl.services.base import ServiceHandle
 from envctl.settings import IMAGE_ENV_PREFIX, Settings
 
 PREFLIGHT_PROBE_LIMIT = 5.0
@@ -56,37 +54,20 @@ def check_health(
         }
         limit = min(PREFLIGHT_PROBE_LIMIT, plugin.context.timeouts.health_check)
         if spec.mode != ServiceMode.DOCKER:
-            variable = f"ENVCTL_{name.upper().replace('-', '_')}_URL"
-            url = settings.environ.get(variable) or spec.url
-            if not url:
-                results.append(
-                    HealthResult(
-                        **base,
-                        available=False,
-                        check="address",
-                        error=f"no address: set url: or {variable}",
-                    )
-                )
-                continue
-            prefix = variable.removesuffix("URL")
-            credentials = {
-                k[len(prefix) :]: v
-                for k, v in settings.environ.items()
-                if k.startswith(prefix) and k != variable
-            }
             try:
-                endpoints = plugin.external_endpoints(url, credentials)
+                handle = plugin.attach(settings.environ)
             except EnvctlError as exc:
                 results.append(
                     HealthResult(**base, available=False, check="address", error=str(exc))
                 )
                 continue
+            endpoints = handle.endpoints
             public = ", ".join(f"{k}={v}" for k, v in endpoints.items() if not k.startswith("_"))
             results.append(
                 _probe(
                     base,
                     plugin,
-                    ServiceHandle(name, endpoints),
+                    handle,
                     limit,
                     f"readiness probe ({public})",
                 )
@@ -143,26 +124,10 @@ def check_health(
 def _probe(
     base: dict[str, Any], plugin: Any, handle: ServiceHandle, limit: float, check: str
 ) -> HealthResult:
-    started = time.monotonic()
-    last = ["no attempt"]
-
-    def attempt() -> None:
-        t0 = time.monotonic()
-        try:
-            plugin.probe(handle, min(2.0, limit))
-        except ProbeFailed as exc:
-            last[0] = str(exc)
-            raise
-        timings.append(time.monotonic() - t0)
-
-    timings: list[float] = []
     try:
-        retry_call(attempt, limit, (ProbeFailed,))
-    except ProbeFailed:
-        waited = time.monotonic() - started
+        took = probe_until_ready(plugin, handle, limit)
+    except NotReady as exc:
         return HealthResult(
-            **base, available=False, check=check, error=f"{last[0]} (for {waited:.1f}s)"
+            **base, available=False, check=check, error=f"{exc.reason} (for {exc.waited:.1f}s)"
         )
-    return HealthResult(
-        **base, available=True, check=check, latency_ms=round(timings[-1] * 1000, 1)
-    )
+    return HealthResult(**base, available=True, check=check, latency_ms=round(took * 1000, 1))

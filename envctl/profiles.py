@@ -42,7 +42,13 @@ from typing import TYPE_CHECKING, Annotated, Any
 from pydantic import AfterValidator, BaseModel, Field, ValidationError
 
 from envctl.errors import ConfigError, Problem
-from envctl.scenario.spec import CleanupSetting, ServiceMode, StrictModel, TimeoutProfile
+from envctl.scenario.spec import (
+    CleanupSetting,
+    ServiceMode,
+    StrictModel,
+    TimeoutProfile,
+    service_variable,
+)
 
 if TYPE_CHECKING:
     from envctl.scenario.models import Scenario
@@ -52,11 +58,6 @@ BUILTIN_PROFILES: dict[str, str] = {
     "external": "services whose ENVCTL_<SERVICE>_URL is set run in mode: external there",
 }
 ALL_SERVICES = "*"
-
-
-def url_variable(service: str) -> str:
-    """``ENVCTL_<SERVICE>_URL``: the address of an external service (read by the engine)."""
-    return f"ENVCTL_{service.upper().replace('-', '_')}_URL"
 
 
 class ServiceOverlay(StrictModel):
@@ -201,7 +202,7 @@ def _services(data: dict[str, Any]) -> dict[str, Any]:
 
 def _apply_external(data: dict[str, Any], environ: Mapping[str, str]) -> None:
     for name, spec in _services(data).items():
-        if isinstance(spec, dict) and environ.get(url_variable(str(name))):
+        if isinstance(spec, dict) and environ.get(service_variable(str(name), "URL")):
             spec["mode"] = ServiceMode.EXTERNAL.value
 
 

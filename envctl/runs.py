@@ -221,7 +221,7 @@ def environment_from_record(
     Containers are looked up by name through the runtime (made only when a service runs
     in Docker); external services get their secrets again from the environment.
     """
-    from envctl.engine import Engine, Environment, ServiceState, _plugin
+    from envctl.engine import Environment, ServiceState, _plugin
     from envctl.scenario.models import Scenario
     from envctl.scenario.spec import ServiceMode
     from envctl.services.base import ServiceHandle
@@ -252,10 +252,9 @@ def environment_from_record(
             if runtime is not None and info.get("container"):
                 container = runtime.container(info["container"])
         elif name in scenario.external_services:
-            spec = scenario.external_services[name]
             plugin = _plugin(scenario, name, record.run_id, settings)
             try:
-                attached = Engine(settings, _no_runtime)._attach_external(name, spec, plugin)
+                attached = plugin.attach(settings.environ)
                 secrets = {k: v for k, v in attached.endpoints.items() if k.startswith("_")}
                 endpoints.update(secrets)
             except EnvctlError:
@@ -278,7 +277,3 @@ def environment_from_record(
     env = Environment(record.run_id, scenario, data.get("network"), states, runtime)
     env.run_dir = record.run_dir
     return env
-
-
-def _no_runtime() -> Runtime:
-    raise AssertionError("attaching an external service needs no runtime")

@@ -21,7 +21,12 @@ from envctl.ci.health import HealthCheck, NoHealthCheck, health_check
 from envctl.engine import resolve_image, resolve_timeouts
 from envctl.namespace import Namespace
 from envctl.scenario.models import Scenario
-from envctl.scenario.spec import NamingTemplates, ServiceMode, ServiceSpecBase
+from envctl.scenario.spec import (
+    NamingTemplates,
+    ServiceMode,
+    ServiceSpecBase,
+    service_variable,
+)
 from envctl.services import plugin_for
 from envctl.services.base import ServiceContext, ServicePlugin
 from envctl.settings import Settings
@@ -82,12 +87,7 @@ class StandaloneService:
 
     @property
     def env_var(self) -> str:
-        return url_variable(self.name)
-
-
-def url_variable(service: str) -> str:
-    """``ENVCTL_<SERVICE>_URL``: how envctl finds an external service (see the engine)."""
-    return f"ENVCTL_{service.upper().replace('-', '_')}_URL"
+        return service_variable(self.name, "URL")
 
 
 def standalone_services(

@@ -98,6 +98,24 @@ class LiveEnvironment:
         return self.tools[service]
 
 
+def _step_tools(
+    scenario: Scenario,
+    tools: Mapping[str, Any],
+    modes: Mapping[str, DependencyMode],
+    physical: Any,
+) -> dict[str, Any]:
+    """The tools steps use: real ones translate logical names to the run's physical ones
+    (mocks keep logical names, in a namespace of their own)."""
+    return {
+        name: namespaced(
+            tool,
+            scenario.external_services[name].type,
+            physical if modes[name] == DependencyMode.REAL else None,
+        )
+        for name, tool in tools.items()
+    }
+
+
 def cleanup_environment(env: Environment, outcome: ScenarioOutcome) -> list[str]:
     """Take a scenario's own environment down after its run, as its ``cleanup_after``
     policy says; what is kept is listed (how to reach it, how to remove it) in the log."""
@@ -276,14 +294,7 @@ class Runner:
                     scenario=scenario,
                     run_id=run_id,
                     modes=modes,
-                    tools={
-                        name: namespaced(
-                            tool,
-                            scenario.external_services[name].type,
-                            physical if mode_map[name] == DependencyMode.REAL else None,
-                        )
-                        for name, tool in tools.items()
-                    },
+                    tools=_step_tools(scenario, tools, mode_map, physical),
                     environment=run_env.environment,
                     service_endpoints={n: public(e) for n, e in run_env.endpoints.items()},
                     degraded=list(outcome.degraded),
@@ -479,14 +490,7 @@ class Runner:
             namespace=namespace,
             physical_names=physical.to_dict() if physical is not None else None,
         )
-        step_tools = {
-            name: namespaced(
-                tool,
-                scenario.external_services[name].type,
-                physical if mode_map[name] == DependencyMode.REAL else None,
-            )
-            for name, tool in tools.items()
-        }
+        step_tools = _step_tools(scenario, tools, mode_map, physical)
         import_paths = [str(self.settings.cwd)]
         if scenario.source is not None:
             import_paths.insert(0, str(scenario.source.parent))

@@ -23,6 +23,12 @@ from pydantic import (
 SERVICE_NAME_RE = re.compile(r"^[a-z][a-z0-9_-]{0,62}$")
 
 
+def service_variable(service: str, suffix: str = "") -> str:
+    """``ENVCTL_<SERVICE>_<SUFFIX>``: the environment variables that address one service
+    (``_URL``, and for cloud mode its credentials: ``_PASSWORD``, ``_SASL_USERNAME``, ...)."""
+    return f"ENVCTL_{service.upper().replace('-', '_')}_{suffix}"
+
+
 class StrictModel(BaseModel):
     """Unknown keys are errors, values are not silently coerced across kinds."""
 

@@ -167,6 +167,30 @@ class ServicePlugin(ABC, Generic[SpecT]):
             self.context.service, f"service type '{self.type_name}' has no external mode"
         )
 
+    def attach(self, environ: Mapping[str, str]) -> ServiceHandle:
+        """The handle of an external or cloud service: its address from
+        ``ENVCTL_<SERVICE>_URL`` (else the scenario's ``url``), its credentials from the
+        other ``ENVCTL_<SERVICE>_*`` variables."""
+        from envctl.errors import ServiceFailed
+        from envctl.scenario.spec import service_variable
+
+        service = self.context.service
+        variable = service_variable(service, "URL")
+        url = environ.get(variable) or self.spec.url
+        if not url:
+            raise ServiceFailed(
+                service,
+                f"mode: {self.spec.mode.value} needs an address: set url: in the scenario "
+                f"or {variable}",
+            )
+        prefix = service_variable(service)
+        credentials = {
+            key[len(prefix) :]: value
+            for key, value in environ.items()
+            if key.startswith(prefix) and key != variable
+        }
+        return ServiceHandle(name=service, endpoints=self.external_endpoints(url, credentials))
+
     # -- lifecycle -------------------------------------------------------------------
     @abstractmethod
     def probe(self, handle: ServiceHandle, timeout: float) -> None:

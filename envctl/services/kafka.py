@@ -15,7 +15,7 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from envctl.scenario.spec import ScalarStr, ServiceSpecBase, StrictModel
+from envctl.scenario.spec import ScalarStr, ServiceSpecBase, StrictModel, service_variable
 from envctl.services.base import (
     Endpoints,
     PhaseTimeouts,
@@ -106,10 +106,6 @@ def client_config(endpoints: Mapping[str, Any]) -> dict[str, str]:
     return config
 
 
-def credential_prefix(service: str) -> str:
-    return f"ENVCTL_{service.upper().replace('-', '_')}_"
-
-
 def flavor_of(spec: KafkaSpec, image: str) -> Literal["apache", "tansu"]:
     """The flavor set in the scenario, else recognised from the image name."""
     if spec.flavor is not None:
@@ -182,7 +178,7 @@ class KafkaService(ServicePlugin[KafkaSpec]):
         username = credentials.get("SASL_USERNAME")
         password = credentials.get("SASL_PASSWORD")
         if cloud and not (username and password):
-            prefix = credential_prefix(self.context.service)
+            prefix = service_variable(self.context.service)
             raise ServiceFailed(
                 self.context.service,
                 f"mode: cloud needs {prefix}SASL_USERNAME and {prefix}SASL_PASSWORD "

@@ -17,7 +17,7 @@ from urllib.parse import quote, unquote, urlsplit
 
 from pydantic import Field, field_validator, model_validator
 
-from envctl.scenario.spec import ServiceMode, ServiceSpecBase, StrictModel
+from envctl.scenario.spec import ServiceMode, ServiceSpecBase, StrictModel, service_variable
 from envctl.services.base import (
     Endpoints,
     PhaseTimeouts,
@@ -28,7 +28,6 @@ from envctl.services.base import (
     secret,
     with_password,
 )
-from envctl.services.kafka import credential_prefix
 
 POSTGRES_PORT = 5432
 POSTGRES_IMAGE = "postgres:16"
@@ -184,7 +183,7 @@ class PostgresService(ServicePlugin[PostgresSpec]):
         if cloud and not password:
             raise ServiceFailed(
                 self.context.service,
-                f"mode: cloud needs {credential_prefix(self.context.service)}PASSWORD in the "
+                f"mode: cloud needs {service_variable(self.context.service, 'PASSWORD')} in the "
                 "environment (secrets are never read from the scenario file)",
             )
         sslmode = credentials.get("SSLMODE") or ("require" if cloud else "")

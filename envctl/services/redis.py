@@ -8,7 +8,7 @@ from urllib.parse import urlsplit
 
 from pydantic import Field
 
-from envctl.scenario.spec import ServiceSpecBase, StrictModel
+from envctl.scenario.spec import ServiceSpecBase, StrictModel, service_variable
 from envctl.services.base import (
     Endpoints,
     PhaseTimeouts,
@@ -19,7 +19,6 @@ from envctl.services.base import (
     secret,
     with_password,
 )
-from envctl.services.kafka import credential_prefix
 
 REDIS_PORT = 6379
 REDIS_IMAGE = "redis:7"
@@ -78,7 +77,7 @@ class RedisService(ServicePlugin[RedisSpec]):
         if self.spec.mode == ServiceMode.CLOUD and not password and parts.password is None:
             raise ServiceFailed(
                 self.context.service,
-                f"mode: cloud needs {credential_prefix(self.context.service)}PASSWORD in the "
+                f"mode: cloud needs {service_variable(self.context.service, 'PASSWORD')} in the "
                 "environment (secrets are never read from the scenario file)",
             )
         real = with_password(url, password) if password else url

@@ -21,9 +21,9 @@ from envctl.profiles import (
     known_profiles,
     profile_changes,
     profile_names,
-    url_variable,
 )
 from envctl.scenario import Scenario
+from envctl.scenario.spec import service_variable
 from envctl.services import PLUGINS
 from envctl.settings import ProjectConfig, Settings
 
@@ -149,7 +149,7 @@ def test_profiles_apply_in_order_project_then_scenario() -> None:
 def test_the_builtin_external_profile_attaches_where_a_url_is_set() -> None:
     changes = _changes("external", ENVCTL_DB_URL="postgresql://x@h/orders", ENVCTL_EVENTS_URL="")
     assert changes == ['external_services.db.mode: (unset) -> "external"']
-    assert url_variable("order-events") == "ENVCTL_ORDER_EVENTS_URL"
+    assert service_variable("order-events", "URL") == "ENVCTL_ORDER_EVENTS_URL"
 
 
 def test_an_unknown_profile_lists_the_known_ones() -> None:

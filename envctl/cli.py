@@ -7,19 +7,22 @@ line on stderr and an exit code. Heavy imports happen inside the commands so tha
 
 from __future__ import annotations
 
-import json
 import signal
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 import click
 
+from envctl.cli_common import emit_json as _emit_json
+from envctl.cli_common import load_named as _load
+from envctl.cli_common import relative as _relative
+from envctl.cli_common import settings_of as _settings
+
 if TYPE_CHECKING:
     from envctl.engine import Environment
-    from envctl.settings import Settings
 
 
 class Terminated(BaseException):
@@ -48,22 +51,6 @@ def _signals() -> Iterator[None]:
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
-
-
-def _settings(ctx: click.Context) -> Settings:
-    from envctl.settings import Settings
-
-    obj = ctx.ensure_object(dict)
-    if "settings" not in obj:
-        obj["settings"] = Settings.load(
-            scenarios_dir=obj.get("scenarios_dir"), profile=obj.get("profile")
-        )
-    settings: Settings = obj["settings"]
-    return settings
-
-
-def _emit_json(data: Any) -> None:
-    click.echo(json.dumps(data, indent=2, sort_keys=False, default=str))
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -376,21 +363,6 @@ def health(ctx: click.Context, name: str, as_json: bool) -> None:
 
 
 # -- helpers -------------------------------------------------------------------------------------
-
-
-def _load(ctx: click.Context, name: str) -> Any:
-    from envctl.scenario import find_scenario
-
-    settings = _settings(ctx)
-    path = find_scenario(settings.scenarios_dir, name)
-    return settings.load_scenario(_relative(path, settings.cwd))
-
-
-def _relative(path: Path, cwd: Path) -> Path:
-    try:
-        return path.resolve().relative_to(cwd)
-    except ValueError:
-        return path
 
 
 # -- running scenarios (envctl/cli_run.py) -------------------------------------------------------

@@ -14,12 +14,14 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from envctl.cli_common import emit_json as _emit
+from envctl.cli_common import settings_of as _settings
+
 if TYPE_CHECKING:
     from envctl.engine import Environment
 
 
 def _environment(ctx: click.Context, run_id: str | None, scenario: str | None) -> Environment:
-    from envctl.cli import _settings
     from envctl.runs import environment_from_record, one_record
     from envctl.runtime.docker import DockerRuntime
 
@@ -28,10 +30,6 @@ def _environment(ctx: click.Context, run_id: str | None, scenario: str | None) -
     return environment_from_record(
         record, settings, lambda: DockerRuntime.connect(settings.environ)
     )
-
-
-def _emit(data: Any) -> None:
-    click.echo(json.dumps(data, indent=2, default=str))
 
 
 def _size(count: int) -> str:
@@ -69,7 +67,6 @@ def topics(
     last: int,
 ) -> None:
     """A run's Kafka topics (kept or up): partitions, message counts, newest messages."""
-    from envctl.cli import _settings
     from envctl.inspection import kafka_topics
 
     env = _environment(ctx, run_id, scenario)
@@ -163,7 +160,6 @@ def save_command(
 ) -> None:
     """Save snapshot NAME of a running environment."""
     from envctl import snapshot as snapshots
-    from envctl.cli import _settings
 
     env = _environment(ctx, run_id, scenario)
     manifest = snapshots.save(
@@ -229,7 +225,6 @@ def restore_command(
 ) -> None:
     """Bring a running environment's data back to snapshot NAME."""
     from envctl import snapshot as snapshots
-    from envctl.cli import _settings
 
     env = _environment(ctx, run_id, scenario)
     started = time.monotonic()
@@ -260,7 +255,6 @@ def diff_command(
 ) -> None:
     """What changed from snapshot FIRST to SECOND (default: to the state now)."""
     from envctl import snapshot as snapshots
-    from envctl.cli import _settings
 
     env = _environment(ctx, run_id, scenario)
     result = snapshots.diff(env, first, second, settings=_settings(ctx))

@@ -13,16 +13,11 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from envctl.cli_common import load_named as _load
+from envctl.cli_common import settings_of as _settings
+
 if TYPE_CHECKING:
-    from envctl.profiles import Profile
-    from envctl.scenario.models import Scenario
-    from envctl.settings import Settings
-
-
-def _settings(ctx: click.Context) -> Settings:
-    from envctl.cli import _settings as settings_of
-
-    return settings_of(ctx)
+    pass
 
 
 def _warn(message: str) -> None:
@@ -56,22 +51,6 @@ def _write_or_check(text: str, output: Path | None, check: bool, command: str) -
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(text, encoding="utf-8")
     click.echo(f"wrote {output}", err=True)
-
-
-def _project_profiles(settings: Settings) -> dict[str, Profile]:
-    return dict(settings.project_profiles)
-
-
-def _load(ctx: click.Context, name: str, profile: str | None = None) -> Scenario:
-    """The scenario as the global options say; ``profile`` (this command's) wins over them."""
-    from dataclasses import replace
-
-    from envctl.scenario import find_scenario
-
-    settings = _settings(ctx)
-    if profile is not None:
-        settings = replace(settings, profile=profile)
-    return settings.load_scenario(find_scenario(settings.scenarios_dir, name))
 
 
 # -- envctl ci -------------------------------------------------------------------------------------
@@ -323,7 +302,7 @@ def profile_list(ctx: click.Context, name: str | None) -> None:
     from envctl.profiles import BUILTIN_PROFILES, known_profiles
 
     settings = _settings(ctx)
-    project = _project_profiles(settings)
+    project = dict(settings.project_profiles)
     own = dict(_load(ctx, name, profile="").profiles) if name is not None else {}
     for profile_name, where in sorted(known_profiles({"profiles": own}, project).items()):
         definition = own.get(profile_name) or project.get(profile_name)
@@ -347,7 +326,7 @@ def profile_show(ctx: click.Context, profile: str, name: str) -> None:
     settings = _settings(ctx)
     scenario = _load(ctx, name, profile="")
     before = scenario_data(scenario)
-    after = apply_profile(before, profile, _project_profiles(settings), settings.environ)
+    after = apply_profile(before, profile, dict(settings.project_profiles), settings.environ)
     validated(after, scenario)  # the result must still be a valid scenario
     changes = profile_changes(before, after)
     for line in changes:

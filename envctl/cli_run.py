@@ -6,16 +6,17 @@ Registered on the ``envctl`` group at the end of :mod:`envctl.cli`.
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
 
+from envctl.cli_common import emit_json as _emit
+from envctl.cli_common import settings_of as _settings
+
 if TYPE_CHECKING:
     from envctl.runner import Runner, ScenarioOutcome
-    from envctl.settings import Settings
 
 MODE_HELP = (
     "real | mock for every service; wins over ENVCTL_DEPENDENCY_MODE and the scenario's "
@@ -23,20 +24,10 @@ MODE_HELP = (
 )
 
 
-def _settings(ctx: click.Context) -> Settings:
-    from envctl.cli import _settings as cli_settings
-
-    return cli_settings(ctx)
-
-
 def _runner(ctx: click.Context, progress: Any = None) -> Runner:
     from envctl.runner import Runner
 
     return Runner(_settings(ctx), progress=progress)
-
-
-def _emit(data: Any) -> None:
-    click.echo(json.dumps(data, indent=2, default=str))
 
 
 def _check_mode(value: str | None) -> str | None:

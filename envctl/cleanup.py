@@ -294,8 +294,9 @@ def remove_recorded(
     Containers are ``envctl down``'s own business (labels). Returns (done, errors); a run
     whose service could not be reached keeps its record, so ``down`` can be run again.
     """
-    from envctl.engine import _plugin
+    from envctl.engine import cleanup_external
     from envctl.runs import environment_from_record, find_records, forget_run
+    from envctl.services import plugin_for
 
     if everything:
         records = find_records(settings)
@@ -305,21 +306,14 @@ def remove_recorded(
     errors: list[str] = []
     for record in records:
         env = environment_from_record(record, settings)
-        failed = False
-        for name, state in env.services.items():
-            if state.mode == ServiceMode.DOCKER.value or state.handle is None:
-                continue
-            plugin = _plugin(env.scenario, name, env.run_id, settings)
-            if not plugin.resource_kinds:
-                continue
-            try:
-                plugin.cleanup_resources(state.handle, plugin.context.timeouts.setup)
-            except Exception as exc:  # noqa: BLE001 - reported; the record stays for a retry
-                failed = True
-                errors.append(f"run {env.run_id}: {name}: {exc}")
-                continue
-            what = "keys" if state.type == "redis" else ", ".join(plugin.resource_kinds)
+        cleaned, failures = cleanup_external(
+            env.services.values(), env.scenario, env.run_id, settings
+        )
+        for name in cleaned:
+            kinds = plugin_for(env.services[name].type).resource_kinds
+            what = "keys" if env.services[name].type == "redis" else ", ".join(kinds)
             done.append(f"removed {what} of run {env.run_id} on external service '{name}'")
-        if not failed:
+        errors += [f"run {env.run_id}: {failure}" for failure in failures]
+        if not failures:  # a run whose service could not be reached keeps its record
             forget_run(record.run_dir)
     return done, errors

@@ -142,7 +142,7 @@ class Environment:
         """Remove what this run created. Safe to call twice."""
         from envctl.runs import forget_run
 
-        errors = _cleanup_external(self.services.values(), self.scenario, self.run_id, None)
+        _, errors = cleanup_external(self.services.values(), self.scenario, self.run_id, None)
         if self.runtime is not None:
             errors += down_run(self.runtime, self.run_id)
         if not errors:
@@ -239,20 +239,26 @@ def down_run(runtime: Runtime, run_id: str) -> list[str]:
     return runtime.remove(runtime.list_managed({LABEL_RUN_ID: run_id}))
 
 
-def _cleanup_external(
+def cleanup_external(
     states: Iterable[ServiceState], scenario: Scenario, run_id: str, settings: Settings | None
-) -> list[str]:
-    """Remove what envctl created inside services it did not start (topics, databases)."""
+) -> tuple[list[str], list[str]]:
+    """Remove what envctl created inside services it did not start (topics, databases,
+    keys). Returns the services cleaned and the errors; cleanup reports and goes on."""
+    cleaned: list[str] = []
     errors: list[str] = []
     for state in states:
         if state.mode == ServiceMode.DOCKER.value or state.handle is None:
             continue
         plugin = _plugin(scenario, state.name, run_id, settings)
+        if not plugin.resource_kinds:
+            continue
         try:
             plugin.cleanup_resources(state.handle, timeout=plugin.context.timeouts.setup)
-        except Exception as exc:  # noqa: BLE001 - cleanup reports and goes on
+        except Exception as exc:  # noqa: BLE001 - reported; the caller decides what next
             errors.append(f"{state.name}: {exc}")
-    return errors
+            continue
+        cleaned.append(state.name)
+    return cleaned, errors
 
 
 def _plugin(
@@ -407,7 +413,7 @@ class Engine:
                 exc.add_note(_kept_note(env))
                 self._record(env)
                 raise
-            errors = _cleanup_external(states.values(), scenario, run_id, self.settings)
+            _, errors = cleanup_external(states.values(), scenario, run_id, self.settings)
             if runtime is not None:
                 errors += down_run(runtime, run_id)
             if errors:

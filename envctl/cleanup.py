@@ -176,12 +176,14 @@ def finish(env: Environment, passed: bool, *, settings: Settings | None = None) 
     Called by the runner after the steps (``passed``: whether the scenario passed). Safe to
     call twice. Errors are collected in the report, never raised: cleanup goes on.
     """
-    from envctl.engine import _plugin, container_name
+    from envctl.engine import build_plugin, container_name
     from envctl.runs import forget_run, record_run
     from envctl.runtime.base import LABEL_DETACHED, LABEL_SERVICE
 
     report = KeptReport(env.run_id, env.scenario.name, passed)
-    plugins = {name: _plugin(env.scenario, name, env.run_id, settings) for name in env.services}
+    plugins = {
+        name: build_plugin(env.scenario, name, env.run_id, settings) for name in env.services
+    }
     docker = {
         name
         for name, state in env.services.items()

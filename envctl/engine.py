@@ -249,7 +249,7 @@ def cleanup_external(
     for state in states:
         if state.mode == ServiceMode.DOCKER.value or state.handle is None:
             continue
-        plugin = _plugin(scenario, state.name, run_id, settings)
+        plugin = build_plugin(scenario, state.name, run_id, settings)
         if not plugin.resource_kinds:
             continue
         try:
@@ -261,7 +261,7 @@ def cleanup_external(
     return cleaned, errors
 
 
-def _plugin(
+def build_plugin(
     scenario: Scenario, name: str, run_id: str, settings: Settings | None = None
 ) -> ServicePlugin[Any]:
     spec = scenario.external_services[name]
@@ -498,7 +498,7 @@ class Engine:
             raise ServiceFailed(name, "not started: the run was aborted")
         scenario = env.scenario
         spec = scenario.external_services[name]
-        plugin = _plugin(scenario, name, env.run_id, self.settings)
+        plugin = build_plugin(scenario, name, env.run_id, self.settings)
         state = env.services[name]
         state.started_at = time.monotonic() - env.began
         timeouts = plugin.context.timeouts

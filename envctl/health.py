@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from envctl.engine import NotReady, _plugin, probe_until_ready, resolve_image
+from envctl.engine import NotReady, build_plugin, probe_until_ready, resolve_image
 from envctl.errors import EnvctlError
 from envctl.runtime.base import LABEL_ENDPOINTS, LABEL_SCENARIO, LABEL_SERVICE, Runtime
 from envctl.scenario.models import Scenario
@@ -45,7 +45,7 @@ def check_health(
     runtime: Runtime | None = None
     runtime_error: str | None = None
     for name, spec in scenario.external_services.items():
-        plugin = _plugin(scenario, name, "health", settings)
+        plugin = build_plugin(scenario, name, "health", settings)
         base: dict[str, Any] = {
             "service": name,
             "type": spec.type,

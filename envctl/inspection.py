@@ -21,7 +21,7 @@ def kafka_topics(
     """Per Kafka service of the run: where it is and each of the run's topics (logical and
     physical name, partitions with start/end offsets, message count, the ``last`` newest
     messages decoded)."""
-    from envctl.engine import _plugin
+    from envctl.engine import build_plugin
     from envctl.services import kafka_data
     from envctl.services.kafka import KafkaService
 
@@ -33,7 +33,7 @@ def kafka_topics(
             raise EnvctlError(f"run {env.run_id} has no Kafka service '{name}'")
         if state.handle is None:
             raise EnvctlError(f"service '{name}' of run {env.run_id} is not running")
-        plugin = _plugin(env.scenario, name, env.run_id, settings)
+        plugin = build_plugin(env.scenario, name, env.run_id, settings)
         assert isinstance(plugin, KafkaService)
         try:
             topics = kafka_data.describe_topics(

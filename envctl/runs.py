@@ -221,7 +221,7 @@ def environment_from_record(
     Containers are looked up by name through the runtime (made only when a service runs
     in Docker); external services get their secrets again from the environment.
     """
-    from envctl.engine import Environment, ServiceState, _plugin
+    from envctl.engine import Environment, ServiceState, build_plugin
     from envctl.scenario.models import Scenario
     from envctl.scenario.spec import ServiceMode
     from envctl.services.base import ServiceHandle
@@ -252,7 +252,7 @@ def environment_from_record(
             if runtime is not None and info.get("container"):
                 container = runtime.container(info["container"])
         elif name in scenario.external_services:
-            plugin = _plugin(scenario, name, record.run_id, settings)
+            plugin = build_plugin(scenario, name, record.run_id, settings)
             try:
                 attached = plugin.attach(settings.environ)
                 secrets = {k: v for k, v in attached.endpoints.items() if k.startswith("_")}

@@ -65,7 +65,7 @@ def _run_dir(env: Environment) -> Path:
 
 
 def _plugin(env: Environment, name: str, settings: Settings | None) -> ServicePlugin[Any]:
-    from envctl.engine import _plugin as make_plugin
+    from envctl.engine import build_plugin as make_plugin
 
     return make_plugin(env.scenario, name, env.run_id, settings)
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 LABEL_MANAGED = "io.envctl.managed"
 LABEL_RUN_ID = "io.envctl.run-id"
@@ -130,4 +130,59 @@ class Runtime(Protocol):
 
     def remove(self, resources: Sequence[ManagedResource]) -> list[str]:
         """Remove containers, then networks, then volumes. Returns errors, never raises."""
+        ...
+
+
+@dataclass(frozen=True)
+class ContainerFaultState:
+    """What fault injection can change on a container, as the engine sees it now."""
+
+    status: str
+    """``running``, ``paused``, ``exited``, ``removed``, ..."""
+    networks: tuple[str, ...] = ()
+    nano_cpus: int = 0
+    """CPU limit in billionths of a CPU (0: unlimited)."""
+    memory: int = 0
+    """Memory limit in bytes (0: unlimited)."""
+    memory_swap: int = 0
+    ports: Mapping[str, int] = field(default_factory=dict)
+    """``"<port>/tcp"`` -> the 127.0.0.1 host port it is published on (empty when stopped)."""
+
+
+@runtime_checkable
+class ContainerControl(Protocol):
+    """What fault injection needs of a runtime, by container name.
+
+    A separate protocol so a runtime without containers (native processes) is still a
+    :class:`Runtime`; fault injection checks ``isinstance(runtime, ContainerControl)``.
+    Every method raises :class:`~envctl.errors.EnvctlError` subclasses on failure.
+    """
+
+    def fault_state(self, name: str) -> ContainerFaultState: ...
+
+    def pause(self, name: str) -> None: ...
+
+    def unpause(self, name: str) -> None: ...
+
+    def kill(self, name: str, signal: str = "SIGKILL") -> None: ...
+
+    def stop(self, name: str, timeout: float = 10.0) -> None: ...
+
+    def start(self, name: str) -> None:
+        """Start a stopped container again: same ports (host ports are explicit), same data."""
+        ...
+
+    def disconnect_network(self, name: str, network: str) -> None: ...
+
+    def connect_network(self, name: str, network: str, aliases: Sequence[str]) -> None: ...
+
+    def update_limits(self, name: str, *, nano_cpus: int, memory: int, memory_swap: int) -> None:
+        """Set CPU and memory limits on a running container (0: unlimited).
+
+        Docker cannot remove a limit once set: "unlimited" is then the host's capacity
+        (see :meth:`host_capacity`)."""
+        ...
+
+    def host_capacity(self) -> tuple[int, int]:
+        """``(nano_cpus, memory bytes)`` of the host: the values "unlimited" is written as."""
         ...

@@ -8,9 +8,10 @@ from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, cast
 
-from envctl.errors import DockerUnavailable, ImageNotFound, PortTaken
+from envctl.errors import DockerUnavailable, EnvctlError, ImageNotFound, PortTaken
 from envctl.runtime.base import (
     LABEL_MANAGED,
+    ContainerFaultState,
     ContainerSpec,
     ExecResult,
     ManagedResource,
@@ -263,6 +264,112 @@ class DockerRuntime:
             with ThreadPoolExecutor(max_workers=min(8, len(batch))) as pool:
                 list(pool.map(remove_one, batch))
         return errors
+
+    # -- container control (fault injection) --------------------------------------------------
+    def _control(self, what: str, name: str, call: Any) -> None:
+        import docker.errors
+
+        try:
+            call()
+        except docker.errors.NotFound:
+            raise ContainerControlFailed(
+                f"cannot {what} container {name}: it does not exist"
+            ) from None
+        except docker.errors.APIError as exc:
+            raise ContainerControlFailed(
+                f"cannot {what} container {name}: {_first_line(exc)}"
+            ) from None
+
+    def fault_state(self, name: str) -> ContainerFaultState:
+        import docker.errors
+
+        try:
+            attrs = self.client.api.inspect_container(name)
+        except docker.errors.NotFound:
+            return ContainerFaultState("removed")
+        state = attrs.get("State") or {}
+        host = attrs.get("HostConfig") or {}
+        settings = attrs.get("NetworkSettings") or {}
+        ports: dict[str, int] = {}
+        for port, bindings in (settings.get("Ports") or {}).items():
+            for binding in bindings or []:
+                if binding.get("HostPort"):
+                    ports[port] = int(binding["HostPort"])
+        return ContainerFaultState(
+            status=str(state.get("Status", "unknown")),
+            networks=tuple(sorted((settings.get("Networks") or {}).keys())),
+            nano_cpus=int(host.get("NanoCpus") or 0),
+            memory=int(host.get("Memory") or 0),
+            memory_swap=int(host.get("MemorySwap") or 0),
+            ports=ports,
+        )
+
+    def pause(self, name: str) -> None:
+        self._control("pause", name, lambda: self.client.api.pause(name))
+
+    def unpause(self, name: str) -> None:
+        self._control("unpause", name, lambda: self.client.api.unpause(name))
+
+    def kill(self, name: str, signal: str = "SIGKILL") -> None:
+        self._control("kill", name, lambda: self.client.api.kill(name, signal=signal))
+
+    def stop(self, name: str, timeout: float = 10.0) -> None:
+        self._control(
+            "stop", name, lambda: self.client.api.stop(name, timeout=max(0, int(timeout)))
+        )
+
+    def start(self, name: str) -> None:
+        # The host ports were chosen explicitly at create time, so Docker binds the same ones.
+        self._control("start", name, lambda: self.client.api.start(name))
+
+    def disconnect_network(self, name: str, network: str) -> None:
+        self._control(
+            f"disconnect from {network}",
+            name,
+            lambda: self.client.api.disconnect_container_from_network(name, network),
+        )
+
+    def connect_network(self, name: str, network: str, aliases: Sequence[str]) -> None:
+        self._control(
+            f"connect to {network}",
+            name,
+            lambda: self.client.api.connect_container_to_network(
+                name, network, aliases=list(aliases) or None
+            ),
+        )
+
+    def update_limits(self, name: str, *, nano_cpus: int, memory: int, memory_swap: int) -> None:
+        # Docker 20.10's update API cannot remove a limit (0 means "unchanged"), so
+        # "unlimited" is written as the host's capacity: all its CPUs, all its memory, and
+        # unlimited swap. cgroup v1 refuses a memory limit above the current swap limit, so
+        # memory is raised with a finite swap limit first, then swap is made unlimited.
+        # The SDK's update_container has no nano_cpus: post the fields directly.
+        cpus, total = self.host_capacity()
+        bodies: list[dict[str, int]]
+        if memory:
+            bodies = [{"NanoCpus": nano_cpus or cpus, "Memory": memory, "MemorySwap": memory_swap}]
+        else:
+            bodies = [
+                {"NanoCpus": nano_cpus or cpus, "Memory": total, "MemorySwap": 2 * total},
+                {"Memory": total, "MemorySwap": -1},
+            ]
+
+        def call() -> None:
+            api: Any = self.client.api
+            for body in bodies:
+                response = api._post_json(api._url("/containers/{0}/update", name), data=body)
+                api._raise_for_status(response)
+
+        self._control("update the limits of", name, call)
+
+    def host_capacity(self) -> tuple[int, int]:
+        """``(nano_cpus, memory bytes)`` of the engine's host: what "unlimited" is written as."""
+        info = self.client.info()
+        return int(info.get("NCPU", 1)) * 1_000_000_000, int(info.get("MemTotal", 0))
+
+
+class ContainerControlFailed(EnvctlError):
+    """The engine refused a pause, stop, network or limit change on a container."""
 
 
 def _split_image(image: str) -> tuple[str, str]:

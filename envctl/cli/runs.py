@@ -1,7 +1,8 @@
-"""The commands that run scenarios: ``run``, ``run-all``, ``replay``, ``logs``,
-``check-protocols``. Thin: parse, call :mod:`envctl.runner` / :mod:`envctl.report`, print.
+"""The commands that run scenarios and read recorded runs: ``run``, ``run-all``, ``replay``,
+``logs``, ``compare``, ``check-protocols``. Thin: parse, call :mod:`envctl.runner` /
+:mod:`envctl.report` / :mod:`envctl.ci.compare`, print.
 
-Registered on the ``envctl`` group at the end of :mod:`envctl.cli`.
+Registered on the ``envctl`` group by :mod:`envctl.cli`.
 """
 
 from __future__ import annotations
@@ -12,8 +13,9 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from envctl.cli_common import emit_json as _emit
-from envctl.cli_common import settings_of as _settings
+from envctl.cli.common import emit_json as _emit
+from envctl.cli.common import load_named as _load
+from envctl.cli.common import settings_of as _settings
 
 if TYPE_CHECKING:
     from envctl.runner import Runner, ScenarioOutcome
@@ -81,7 +83,6 @@ def run(ctx: click.Context, name: str, force_mode: str | None, as_json: bool, st
 
     Exit 0 passed (also skipped or degraded), 1 failed, 2 invalid scenario or option.
     """
-    from envctl.cli import _load
     from envctl.errors import ConfigError
     from envctl.progress import LineProgress
 
@@ -233,3 +234,41 @@ def check_protocols(as_json: bool) -> None:
     else:
         click.echo("real and mock tools agree")
     sys.exit(1 if divergences else 0)
+
+
+@click.command("compare")
+@click.argument("run_a")
+@click.argument("run_b")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.option(
+    "--fail-on-regression",
+    is_flag=True,
+    help="Exit 1 when a scenario that passed in RUN_A does not pass in RUN_B.",
+)
+@click.pass_context
+def compare_command(
+    ctx: click.Context, run_a: str, run_b: str, as_json: bool, fail_on_regression: bool
+) -> None:
+    """Compare two recorded runs: status and time of every scenario.
+
+    RUN_A and RUN_B are run ids under .envctl/runs (the state folder: ENVCTL_STATE_DIR),
+    run directories, or result.json files.
+    """
+    import json
+
+    from envctl.ci.compare import compare, format_comparison, read_result, result_file
+    from envctl.report.audit import runs_dir
+
+    settings = _settings(ctx)
+    root = runs_dir(settings)
+    a = read_result(result_file(run_a, root))
+    b = read_result(result_file(run_b, root))
+    comparison = compare(a, b)
+    if as_json:
+        click.echo(json.dumps(comparison.to_dict(), indent=2))
+    else:
+        click.echo(format_comparison(comparison))
+    if fail_on_regression and comparison.regressions:
+        names = ", ".join(s.name for s in comparison.regressions)
+        click.echo(f"envctl: regressions: {names}", err=True)
+        sys.exit(1)

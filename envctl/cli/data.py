@@ -1,7 +1,7 @@
 """``envctl topics`` and ``envctl snapshot save|restore|diff|list``: a run's data, from outside.
 
 Commands only: find the run from its record (``--run-id`` or ``--scenario``), call the
-library (:mod:`envctl.inspection`, :mod:`envctl.snapshot`), print. Registered in
+library (:mod:`envctl.inspection`, :mod:`envctl.snapshot`), print. Registered by
 :mod:`envctl.cli`.
 """
 
@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from envctl.cli_common import emit_json as _emit
-from envctl.cli_common import settings_of as _settings
+from envctl.cli.common import emit_json as _emit
+from envctl.cli.common import settings_of as _settings
 
 if TYPE_CHECKING:
     from envctl.engine import Environment

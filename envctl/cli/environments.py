@@ -1,169 +1,25 @@
-"""The ``envctl`` command: parse, call the library, print. Nothing else lives here.
+"""The commands about environments: ``up``, ``status``, ``down``, ``gc``, ``health``.
 
-Library code raises :class:`~envctl.errors.EnvctlError`; this module turns it into one
-line on stderr and an exit code. Heavy imports happen inside the commands so that
-``envctl --help`` stays fast.
+Parse, call the library (:mod:`envctl.engine`, :mod:`envctl.status`, :mod:`envctl.cleanup`,
+:mod:`envctl.gc`, :mod:`envctl.health`), print.
 """
 
 from __future__ import annotations
 
-import signal
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
-from pathlib import Path
-from typing import TYPE_CHECKING, NoReturn
+from typing import TYPE_CHECKING
 
 import click
 
-from envctl.cli_common import emit_json as _emit_json
-from envctl.cli_common import load_named as _load
-from envctl.cli_common import relative as _relative
-from envctl.cli_common import settings_of as _settings
+from envctl.cli.common import emit_json as _emit_json
+from envctl.cli.common import load_named as _load
+from envctl.cli.common import settings_of as _settings
 
 if TYPE_CHECKING:
     from envctl.engine import Environment
 
 
-class Terminated(BaseException):
-    """SIGTERM arrived; unwinds like Ctrl-C so cleanup runs, then exits 143."""
-
-
-def _on_signal(signum: int, _frame: object) -> NoReturn:
-    # The first signal unwinds (cleanup runs in `finally` blocks); later ones must not
-    # interrupt that cleanup, so they only say what is happening.
-    signal.signal(signal.SIGINT, _while_cleaning)
-    signal.signal(signal.SIGTERM, _while_cleaning)
-    if signum == signal.SIGINT:
-        raise KeyboardInterrupt
-    raise Terminated()
-
-
-def _while_cleaning(_signum: int, _frame: object) -> None:
-    click.echo("envctl: removing what was started, please wait", err=True)
-
-
-@contextmanager
-def _signals() -> Iterator[None]:
-    previous = {sig: signal.signal(sig, _on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
-
-
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.option(
-    "--scenarios-dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=None,
-    help="Where scenario files live (default: ./scenarios, or ENVCTL_SCENARIOS_DIR).",
-)
-@click.option(
-    "--profile",
-    default=None,
-    metavar="NAME[,NAME]",
-    help="Environment profile(s) to lay over scenarios (default: ENVCTL_PROFILE).",
-)
-@click.version_option(package_name="envctl")
-@click.pass_context
-def cli(ctx: click.Context, scenarios_dir: Path | None, profile: str | None) -> None:
-    """envctl: real dependencies (Kafka, Postgres, Redis, any container) for tests."""
-    obj = ctx.ensure_object(dict)
-    obj["scenarios_dir"] = scenarios_dir
-    obj["profile"] = profile
-
-
-# -- scenario files ----------------------------------------------------------------------------
-
-
-@cli.command()
-@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
-@click.pass_context
-def validate(ctx: click.Context, paths: tuple[Path, ...]) -> None:
-    """Validate scenario files (default: every scenario under the scenarios dir).
-
-    Exit 0 when all are valid, 2 otherwise; every problem is printed as
-    FILE:LINE: KEY.PATH: MESSAGE.
-    """
-    from envctl.errors import ConfigError
-    from envctl.scenario import scenario_files
-
-    settings = _settings(ctx)
-    files: list[Path] = []
-    for path in paths or (settings.scenarios_dir,):
-        if path.is_dir():
-            files.extend(scenario_files(path))
-        else:
-            files.append(path)
-    if not files:
-        raise ConfigError(f"no scenario files found under {settings.scenarios_dir}")
-    failed = 0
-    for file in files:
-        shown = _relative(file, settings.cwd)
-        try:
-            scenario = settings.load_scenario(shown)
-        except ConfigError as exc:
-            failed += 1
-            click.echo(str(exc), err=True)
-            continue
-        click.echo(f"ok   {shown} ({scenario.name})")
-    click.echo(f"{len(files) - failed} valid, {failed} invalid", err=True)
-    if failed:
-        sys.exit(2)
-
-
-@cli.command()
-def schema() -> None:
-    """Print the JSON Schema of scenario files (for editor validation)."""
-    from envctl.scenario.models import Scenario
-
-    _emit_json(Scenario.model_json_schema())
-
-
-@cli.command()
-@click.option("--scenario", "-s", "name", required=True, help="Scenario name or file.")
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["text", "dot", "json"]),
-    default="text",
-    show_default=True,
-    help="Levels as text, Graphviz dot, or JSON.",
-)
-@click.pass_context
-def graph(ctx: click.Context, name: str, fmt: str) -> None:
-    """Print a scenario's start order as levels (services of a level start in parallel)."""
-    from envctl.graph import ServiceGraph
-
-    scenario = _load(ctx, name)
-    service_graph = ServiceGraph({n: s.depends_on for n, s in scenario.external_services.items()})
-    if fmt == "dot":
-        click.echo(service_graph.to_dot(scenario.name))
-        return
-    levels = service_graph.levels()
-    if fmt == "json":
-        _emit_json(
-            {
-                "scenario": scenario.name,
-                "levels": levels,
-                "depends_on": {n: service_graph.dependencies(n) for n in service_graph.services},
-            }
-        )
-        return
-    for index, level in enumerate(levels):
-        parts = []
-        for service in level:
-            deps = service_graph.dependencies(service)
-            parts.append(f"{service} (after {', '.join(deps)})" if deps else service)
-        click.echo(f"level {index}: {', '.join(parts)}")
-
-
-# -- environments --------------------------------------------------------------------------------
-
-
-@cli.command()
+@click.command()
 @click.option("--scenario", "-s", "name", required=True, help="Scenario name or file.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of a table.")
 @click.option(
@@ -215,7 +71,7 @@ def _print_environment(env: Environment, seconds: float) -> None:
     console.print(f"Remove with: envctl down --run-id {env.run_id}")
 
 
-@cli.command()
+@click.command()
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.pass_context
 def status(ctx: click.Context, as_json: bool) -> None:
@@ -246,7 +102,7 @@ def status(ctx: click.Context, as_json: bool) -> None:
     Console(highlight=False, soft_wrap=True).print(table)
 
 
-@cli.command()
+@click.command()
 @click.option("--scenario", "-s", "name", help="Every run of this scenario.")
 @click.option("--run-id", help="One run.")
 @click.option("--all", "everything", is_flag=True, help="Every envctl-managed resource.")
@@ -290,7 +146,7 @@ def down(ctx: click.Context, name: str | None, run_id: str | None, everything: b
         raise EnvctlError("could not remove: " + "; ".join(errors))
 
 
-@cli.command()
+@click.command()
 @click.option(
     "--older-than",
     metavar="DURATION",
@@ -329,7 +185,7 @@ def gc(ctx: click.Context, older_than: str | None, dry_run: bool) -> None:
         raise EnvctlError("could not remove: " + "; ".join(errors))
 
 
-@cli.command()
+@click.command()
 @click.option("--scenario", "-s", "name", required=True, help="Scenario name or file.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.pass_context
@@ -360,60 +216,3 @@ def health(ctx: click.Context, name: str, as_json: bool) -> None:
         Console(highlight=False, soft_wrap=True).print(table)
     if any(r.required and not r.available for r in results):
         sys.exit(1)
-
-
-# -- helpers -------------------------------------------------------------------------------------
-
-
-# -- running scenarios (envctl/cli_run.py) -------------------------------------------------------
-from envctl import cli_run  # noqa: E402
-
-cli.add_command(cli_run.run)
-cli.add_command(cli_run.run_all)
-cli.add_command(cli_run.replay)
-cli.add_command(cli_run.logs)
-cli.add_command(cli_run.check_protocols)
-
-# -- where envctl runs: CI, compose, profiles (envctl/cli_more.py) -------------------------------
-from envctl.cli_more import ci_group, compare_command, compose_group, profile_group  # noqa: E402
-
-cli.add_command(ci_group)
-cli.add_command(compose_group)
-cli.add_command(profile_group)
-cli.add_command(compare_command)
-
-# -- a run's data: topics, snapshots (envctl/cli_data.py) ----------------------------------------
-from envctl.cli_data import snapshot, topics  # noqa: E402
-
-cli.add_command(topics)
-cli.add_command(snapshot)
-
-
-def main(argv: list[str] | None = None) -> None:
-    """Entry point: run the CLI, turning envctl errors into one line and an exit code."""
-    from envctl.errors import EnvctlError
-
-    code = 0
-    try:
-        with _signals():
-            cli.main(args=argv, prog_name="envctl", standalone_mode=False)
-    except click.exceptions.Exit as exc:
-        code = exc.exit_code
-    except click.ClickException as exc:
-        exc.show()
-        code = exc.exit_code
-    except click.exceptions.Abort:  # click's form of KeyboardInterrupt
-        click.echo("envctl: interrupted; everything started was removed", err=True)
-        code = 130
-    except EnvctlError as exc:
-        click.echo(f"envctl: error: {exc}", err=True)
-        for note in getattr(exc, "__notes__", []):
-            click.echo(f"envctl: {note}", err=True)
-        code = exc.exit_code
-    except KeyboardInterrupt:
-        click.echo("envctl: interrupted; everything started was removed", err=True)
-        code = 130
-    except Terminated:
-        click.echo("envctl: terminated; everything started was removed", err=True)
-        code = 143
-    sys.exit(code)

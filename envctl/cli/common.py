@@ -1,0 +1,91 @@
+"""What the CLI command modules share: the settings of this invocation, JSON output,
+finding a scenario by name, notes and warnings on stderr, and writing (or checking) a
+generated file. Kept apart from :mod:`envctl.cli` so command modules need not import the
+group that registers them."""
+
+from __future__ import annotations
+
+import json
+import shlex
+from dataclasses import replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+
+if TYPE_CHECKING:
+    from envctl.scenario.models import Scenario
+    from envctl.settings import Settings
+
+
+def settings_of(ctx: click.Context) -> Settings:
+    """The settings of this invocation, read once from the global options and environment."""
+    from envctl.settings import Settings
+
+    obj = ctx.ensure_object(dict)
+    if "settings" not in obj:
+        obj["settings"] = Settings.load(
+            scenarios_dir=obj.get("scenarios_dir"), profile=obj.get("profile")
+        )
+    settings: Settings = obj["settings"]
+    return settings
+
+
+def emit_json(data: Any) -> None:
+    click.echo(json.dumps(data, indent=2, default=str))
+
+
+def load_named(ctx: click.Context, name: str, profile: str | None = None) -> Scenario:
+    """The scenario called ``name`` (or at that path), as the global options say;
+    ``profile`` (a command's own option) wins over ``--profile`` / ``ENVCTL_PROFILE``."""
+    from envctl.scenario import find_scenario
+
+    settings = settings_of(ctx)
+    if profile is not None:
+        settings = replace(settings, profile=profile)
+    path = find_scenario(settings.scenarios_dir, name)
+    return settings.load_scenario(relative(path, settings.cwd))
+
+
+def relative(path: Path, cwd: Path) -> Path:
+    """``path`` relative to ``cwd`` when it lies below it (shorter messages)."""
+    try:
+        return path.resolve().relative_to(cwd)
+    except ValueError:
+        return path
+
+
+def warn(message: str) -> None:
+    """One ``envctl: warning:`` line on stderr."""
+    click.echo(f"envctl: warning: {message}", err=True)
+
+
+def note(message: str) -> None:
+    """One ``envctl: note:`` line on stderr."""
+    click.echo(f"envctl: note: {message}", err=True)
+
+
+def command_line(*parts: str | None) -> str:
+    """The shell-quoted command line of ``parts`` (``None`` parts left out)."""
+    return shlex.join(p for p in parts if p is not None)
+
+
+def write_or_check(text: str, output: Path | None, check: bool, command: str) -> None:
+    """Print ``text``, write it to ``output``, or (``check``) compare it with ``output``."""
+    from envctl.errors import EnvctlError
+
+    if check:
+        if output is None:
+            raise click.UsageError("--check needs -o FILE (the file to compare with)")
+        current = output.read_text(encoding="utf-8") if output.is_file() else None
+        if current != text:
+            state = "is missing" if current is None else "is out of date"
+            raise EnvctlError(f"{output} {state}; regenerate it: {command}")
+        click.echo(f"{output} is up to date")
+        return
+    if output is None:
+        click.echo(text, nl=False)
+        return
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(text, encoding="utf-8")
+    click.echo(f"wrote {output}", err=True)

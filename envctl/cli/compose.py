@@ -1,0 +1,149 @@
+"""``envctl compose export|import``: compose interop.
+
+Parse, call the library (:mod:`envctl.compose`), print or write.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+
+from envctl.cli.common import command_line as _command_line
+from envctl.cli.common import load_named as _load
+from envctl.cli.common import note as _note
+from envctl.cli.common import settings_of as _settings
+from envctl.cli.common import write_or_check as _write_or_check
+
+
+@click.group("compose")
+def compose_group() -> None:
+    """Compose interop: export a scenario as a compose file, import compose services."""
+
+
+@compose_group.command("export")
+@click.option("--scenario", "-s", "name", required=True, help="Scenario name or file.")
+@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), help="Write here.")
+@click.option("--profile", help="Apply this profile first (default: ENVCTL_PROFILE).")
+@click.option(
+    "--no-start-interval",
+    is_flag=True,
+    help="Leave out healthcheck start_interval (compose refuses it on Docker Engine < 25).",
+)
+@click.option(
+    "--validate",
+    is_flag=True,
+    help="Run `docker compose config` on the result (needs the compose v2 CLI).",
+)
+@click.option("--check", is_flag=True, help="Exit 1 if -o FILE differs from what would be written.")
+@click.pass_context
+def compose_export(
+    ctx: click.Context,
+    name: str,
+    output: Path | None,
+    profile: str | None,
+    no_start_interval: bool,
+    validate: bool,
+    check: bool,
+) -> None:
+    """Write a scenario's docker-mode services as a compose file.
+
+    Start it with `docker compose -f FILE up -d --wait`: services start in the scenario's
+    dependency order and the command returns when every health check passes.
+    """
+    from envctl.compose.export import compose_project, render_compose
+
+    scenario = _load(ctx, name, profile)
+    base_dir = output.resolve().parent if output is not None else Path.cwd()
+    export = compose_project(
+        scenario, _settings(ctx), start_interval=not no_start_interval, base_dir=base_dir
+    )
+    command = _command_line(
+        "envctl",
+        "compose",
+        "export",
+        "--scenario",
+        name,
+        *(["--profile", profile] if profile else []),
+        *(["--no-start-interval"] if no_start_interval else []),
+        *(["-o", str(output)] if output is not None else []),
+    )
+    for note in export.notes:
+        _note(note)
+    text = render_compose(export, command)
+    _write_or_check(text, output, check, command)
+    if validate:
+        _validate_compose(text, output)
+
+
+def _validate_compose(text: str, output: Path | None) -> None:
+    import tempfile
+
+    from envctl.compose.client import compose_config
+
+    if output is not None and output.is_file():
+        compose_config(output)
+    else:
+        with tempfile.TemporaryDirectory() as folder:
+            path = Path(folder) / "compose.yaml"
+            path.write_text(text, encoding="utf-8")
+            compose_config(path)
+    click.echo("docker compose config: valid", err=True)
+
+
+@compose_group.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--service", "services", multiple=True, help="A service to take (default: all).")
+@click.option("--name", "scenario_name", help="The scenario's name (default: the file's folder).")
+@click.option("--keep-host-ports", is_flag=True, help="Keep the file's host ports pinned.")
+@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), help="Write here.")
+@click.pass_context
+def compose_import(
+    ctx: click.Context,
+    file: Path,
+    services: tuple[str, ...],
+    scenario_name: str | None,
+    keep_host_ports: bool,
+    output: Path | None,
+) -> None:
+    """Write a scenario with the services of a compose file (migrating off compose)."""
+    import re
+
+    from envctl.ci.yamltext import render_yaml
+    from envctl.compose.translate import read_compose_file, translate_services
+
+    settings = _settings(ctx)
+    compose_file = file.resolve()
+    scenario_dir = output.resolve().parent if output is not None else settings.cwd
+    imported = translate_services(
+        read_compose_file(compose_file, settings.environ),
+        services,
+        compose_dir=compose_file.parent,
+        scenario_dir=scenario_dir,
+        keep_host_ports=keep_host_ports,
+        display=str(file),
+    )
+    name = scenario_name or re.sub(r"[^A-Za-z0-9_.-]+", "_", compose_file.parent.name).strip("_.-")
+    data: dict[str, Any] = {
+        "name": name or "imported",
+        "description": f"Services from {file.name}.",
+        "dependency_mode": "real",
+        "external_services": imported.services,
+    }
+    if imported.timeout_profiles:
+        data["timeout_profiles"] = imported.timeout_profiles
+    command = _command_line(
+        "envctl",
+        "compose",
+        "import",
+        str(file),
+        *[part for s in services for part in ("--service", s)],
+        *(["--name", scenario_name] if scenario_name else []),
+        *(["--keep-host-ports"] if keep_host_ports else []),
+        *(["-o", str(output)] if output is not None else []),
+    )
+    for note in imported.notes:
+        _note(note)
+    header = f"Made by `{command}`.\nEdit freely: envctl does not regenerate it."
+    _write_or_check(render_yaml(data, header), output, False, command)

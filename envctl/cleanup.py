@@ -122,10 +122,6 @@ class KeptReport:
     def remove_command(self) -> str:
         return f"envctl down --run-id {self.run_id}"
 
-    @property
-    def anything_kept(self) -> bool:
-        return bool(self.kept)
-
     def to_dict(self) -> dict[str, Any]:
         return {
             "run_id": self.run_id,

@@ -97,15 +97,6 @@ class ServiceFailed(EnvctlError):
         super().__init__(f"service '{service}': {reason}")
 
 
-class UpFailed(EnvctlError):
-    """Bringing an environment up failed; wraps the first failure and the fate of the rest."""
-
-    def __init__(self, cause: EnvctlError, summary: str) -> None:
-        self.cause = cause
-        self.exit_code = cause.exit_code
-        super().__init__(f"{cause}{summary}")
-
-
 class SeedError(ConfigError):
     """A seed file is missing, outside the scenario tree, or holds a bad record."""
 

@@ -38,7 +38,9 @@ class RunContext:
     """Service name -> connection fields (empty for services running as mocks)."""
     modes: Mapping[str, str]
     """Service name -> ``real`` or ``mock``."""
-    namespace: str = ""
+    mock_namespace: str = ""
+    """What scopes the shared state of this run's in-memory doubles (the run id;
+    ``${run.namespace}``). Physical names on real services are :attr:`names`."""
     log: logging.Logger = field(default_factory=lambda: logging.getLogger("envctl.run"))
     outputs: dict[str, dict[str, Any]] = field(default_factory=dict)
     """Outputs of earlier steps that have an ``id``."""
@@ -77,7 +79,7 @@ class RunContext:
             "run": {
                 "id": self.run_id,
                 "scenario": self.scenario.name,
-                "namespace": self.namespace,
+                "namespace": self.mock_namespace,
             },
             "services": {
                 name: {**dict(self.endpoints.get(name, {})), "mode": self.modes.get(name, "")}

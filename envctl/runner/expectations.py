@@ -16,6 +16,7 @@ from envctl.runner.models import CountSpec, Expected, KeySpec
 from envctl.runner.plan import expected_service
 from envctl.runner.steps import same
 from envctl.scenario.models import Scenario
+from envctl.scenario.spec import DependencyMode
 
 MAX_COUNTED = 100_000
 
@@ -41,7 +42,7 @@ def check_expectations(
         if item.messages:
             service = expected_service(scenario, item, "kafka")
             bus = ctx.tool(service)
-            real = ctx.modes.get(service) == "real"
+            real = ctx.modes.get(service) == DependencyMode.REAL
             settle = item.settle if real else 0.05
             within = item.within if real else min(item.within, 0.2)
             for topic, count in item.messages.items():

@@ -19,8 +19,11 @@ VALID_MODES = tuple(m.value for m in DependencyMode)
 
 
 @dataclass(frozen=True)
-class ServiceMode:
-    """The mode of one service and where that came from."""
+class ModeChoice:
+    """The dependency mode (real or mock) chosen for one service, and where that came from.
+
+    Not to be confused with :class:`~envctl.scenario.spec.ServiceMode` (docker, external,
+    cloud: how envctl gets hold of a service)."""
 
     mode: DependencyMode
     source: str
@@ -34,7 +37,7 @@ class ModeDecision:
 
     mode: DependencyMode
     source: str
-    services: dict[str, ServiceMode] = field(default_factory=dict)
+    services: dict[str, ModeChoice] = field(default_factory=dict)
 
     @property
     def label(self) -> str:
@@ -84,18 +87,18 @@ def resolve_modes(
             if isinstance(force, DependencyMode)
             else parse_mode(force, "--force-dependency-mode")
         )
-        top = ServiceMode(forced, "--force-dependency-mode")
+        top = ModeChoice(forced, "--force-dependency-mode")
     elif env_value:
-        top = ServiceMode(parse_mode(env_value, MODE_ENV), MODE_ENV)
+        top = ModeChoice(parse_mode(env_value, MODE_ENV), MODE_ENV)
     elif "dependency_mode" in scenario.model_fields_set:
-        top = ServiceMode(scenario.dependency_mode, "dependency_mode")
+        top = ModeChoice(scenario.dependency_mode, "dependency_mode")
     else:
-        top = ServiceMode(DependencyMode.MOCK, "default")
+        top = ModeChoice(DependencyMode.MOCK, "default")
     overriding = top.source in ("--force-dependency-mode", MODE_ENV)
-    services: dict[str, ServiceMode] = {}
+    services: dict[str, ModeChoice] = {}
     for name, spec in scenario.external_services.items():
         if not overriding and spec.dependency_mode is not None:
-            services[name] = ServiceMode(
+            services[name] = ModeChoice(
                 spec.dependency_mode, f"external_services.{name}.dependency_mode"
             )
         else:

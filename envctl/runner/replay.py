@@ -15,7 +15,7 @@ from typing import Any
 
 from envctl.errors import ConfigError
 from envctl.report.audit import RecordedRun, read_run
-from envctl.runner.modes import ModeDecision, ServiceMode, resolve_modes
+from envctl.runner.modes import ModeChoice, ModeDecision, resolve_modes
 from envctl.runner.outcome import ScenarioOutcome
 from envctl.runner.run import Runner
 from envctl.scenario import find_scenario
@@ -82,7 +82,7 @@ def _recorded_modes(run: RecordedRun, scenario: Scenario) -> ModeDecision | None
     if decision is None:
         return None
     services = {
-        name: ServiceMode(DependencyMode(info["mode"]), f"replay ({info['source']})")
+        name: ModeChoice(DependencyMode(info["mode"]), f"replay ({info['source']})")
         for name, info in decision.get("services", {}).items()
         if name in scenario.external_services
     }
@@ -90,7 +90,7 @@ def _recorded_modes(run: RecordedRun, scenario: Scenario) -> ModeDecision | None
         services.pop(fallback["service"], None)  # it gets a fresh chance to start
     top = DependencyMode(decision["mode"])
     for name in scenario.external_services:
-        services.setdefault(name, ServiceMode(top, "replay"))
+        services.setdefault(name, ModeChoice(top, "replay"))
     return ModeDecision(top, f"replay of {run.run_id}", services)
 
 

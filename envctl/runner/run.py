@@ -28,15 +28,14 @@ from envctl.report.audit import AuditLog, public, runs_dir
 from envctl.runner.context import RunContext
 from envctl.runner.expectations import check_expectations
 from envctl.runner.models import STEP_MODELS
-from envctl.runner.modes import ModeDecision, ServiceMode, resolve_modes
+from envctl.runner.modes import ModeChoice, ModeDecision, resolve_modes
 from envctl.runner.naming import namespaced
 from envctl.runner.outcome import ScenarioOutcome, ScenarioSkipped, StepFailed, StepRecord
 from envctl.runner.plan import Plan, plan_scenario
 from envctl.runner.steps import execute
 from envctl.runtime.base import Runtime
 from envctl.scenario.models import Scenario
-from envctl.scenario.spec import DependencyMode
-from envctl.scenario.spec import ServiceMode as SpecServiceMode
+from envctl.scenario.spec import DependencyMode, ServiceMode
 from envctl.services import plugin_for
 from envctl.services.base import PhaseTimeouts
 from envctl.settings import Settings
@@ -330,7 +329,7 @@ class Runner:
                 "required": spec.required,
                 "fallback": spec.fallback,
             }
-            if service_mode.mode == DependencyMode.REAL and spec.mode == SpecServiceMode.DOCKER:
+            if service_mode.mode == DependencyMode.REAL and spec.mode == ServiceMode.DOCKER:
                 default = plugin_for(spec.type).default_image
                 image, why = resolve_image(spec, default, self.settings)
                 decision.update(
@@ -412,7 +411,7 @@ class Runner:
                     ) from None
                 services = dict(modes.services)
                 for name in failed:
-                    services[name] = ServiceMode(DependencyMode.MOCK, "fallback: mock")
+                    services[name] = ModeChoice(DependencyMode.MOCK, "fallback: mock")
                     note = (
                         f"optional service '{name}' could not be started "
                         f"({_first_line(exc)}); ran against its mock (fallback: mock)"
@@ -468,14 +467,14 @@ class Runner:
         from envctl.tools.registry import resolve_tools
 
         mode_map = {n: s.mode for n, s in modes.services.items()}
-        namespace = outcome.run_id
+        mock_namespace = outcome.run_id
         t0 = time.monotonic()
         tools = resolve_tools(
             scenario,
             run_env.endpoints,
             mode_map,
             timeouts=self._timeouts(scenario),
-            namespace=namespace,
+            namespace=mock_namespace,
         )
         outcome.phases["tools"] = time.monotonic() - t0
         outcome.factories = {c["service"]: c for c in tools.audit}
@@ -487,7 +486,7 @@ class Runner:
         audit.event(
             "decision.tools",
             factories=tools.audit,
-            namespace=namespace,
+            namespace=mock_namespace,
             physical_names=physical.to_dict() if physical is not None else None,
         )
         step_tools = _step_tools(scenario, tools, mode_map, physical)
@@ -500,7 +499,7 @@ class Runner:
             tools=step_tools,
             endpoints={n: public(e) for n, e in run_env.endpoints.items()},
             modes={n: m.value for n, m in mode_map.items()},
-            namespace=namespace,
+            mock_namespace=mock_namespace,
             names=physical,
             log=self.log.getChild(scenario.name),
             containers=run_env.containers,
@@ -699,7 +698,7 @@ def _run_environment(env: Environment, real: list[str]) -> RunEnvironment:
 def _failed_services(exc: EnvctlError, scenario: Scenario, real: list[str]) -> list[str]:
     """The services whose start failed (all docker ones when Docker itself is missing)."""
     if isinstance(exc, DockerUnavailable):
-        return [n for n in real if scenario.external_services[n].mode == SpecServiceMode.DOCKER]
+        return [n for n in real if scenario.external_services[n].mode == ServiceMode.DOCKER]
     env: Environment | None = getattr(exc, "environment", None)
     if env is not None:
         failed = [n for n, s in env.services.items() if s.status == "failed"]
@@ -727,7 +726,3 @@ def _check_mockable(scenario: Scenario, plan: Plan, modes: ModeDecision) -> None
 def _first_line(exc: BaseException) -> str:
     text = str(exc).strip().splitlines()
     return text[0] if text else type(exc).__name__
-
-
-def mock_endpoints(modes: ModeDecision) -> Mapping[str, dict[str, Any]]:
-    return {name: {} for name in modes.mock_services()}

@@ -43,11 +43,6 @@ def ensure_no_running_loop(owner: object, method: str, *, hint: str | None = Non
 _BUILDING: ContextVar[bool] = ContextVar("envctl_tools_building", default=False)
 
 
-def built_by_registry() -> bool:
-    """True while a factory runs inside :func:`~envctl.tools.registry.resolve_tools`."""
-    return _BUILDING.get()
-
-
 @contextmanager
 def registry_building() -> Iterator[None]:
     """Mark the block as the registry building tools (real tools then do not warn)."""

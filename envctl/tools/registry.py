@@ -29,7 +29,7 @@ from __future__ import annotations
 import contextlib
 import warnings
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol, TypeVar, runtime_checkable
 
@@ -529,11 +529,3 @@ def _timeouts_of(
             for name in PhaseTimeouts.__dataclass_fields__
         }
     )
-
-
-def iter_registrations(registry: ToolRegistry | None = None) -> Iterable[tuple[str, Any, Any]]:
-    """(service type, real registration, mock registration) of every known type."""
-    registry = registry or default_registry()
-    for service_type in registry.service_types():
-        real, mock = registry.pair(service_type)
-        yield service_type, real, mock

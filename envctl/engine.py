@@ -8,7 +8,6 @@ so far is removed (unless asked to keep it), and the first error is raised.
 from __future__ import annotations
 
 import json
-import os
 import re
 import secrets
 import socket
@@ -25,6 +24,7 @@ from envctl.errors import EnvctlError, PortTaken, ServiceFailed, ServiceNotReady
 from envctl.gc import collect
 from envctl.graph import ServiceGraph
 from envctl.namespace import Namespace
+from envctl.owner import owner_labels
 from envctl.retry import GaveUp, retry_call
 from envctl.runs import record_run, run_dir_for
 from envctl.runtime.base import (
@@ -32,8 +32,6 @@ from envctl.runtime.base import (
     LABEL_DETACHED,
     LABEL_ENDPOINTS,
     LABEL_MANAGED,
-    LABEL_OWNER_HOST,
-    LABEL_OWNER_PID,
     LABEL_RUN_ID,
     LABEL_SCENARIO,
     LABEL_SERVICE,
@@ -379,8 +377,7 @@ class Engine:
             LABEL_MANAGED: "true",
             LABEL_RUN_ID: run_id,
             LABEL_SCENARIO: scenario.name,
-            LABEL_OWNER_HOST: socket.gethostname(),
-            LABEL_OWNER_PID: str(os.getpid()),
+            **owner_labels(),
             LABEL_CREATED: datetime.now(UTC).isoformat(timespec="seconds"),
         }
         abort = threading.Event()

@@ -1,26 +1,25 @@
 """Collecting what killed runs left behind, from labels alone.
 
-Every resource records its owner (host and pid) and creation time. A run whose owner
-process on this host is gone, and that was not left up on purpose by ``envctl up`` (its
-marker volume says ``io.envctl.detached=true``), is garbage. ``--older-than`` also collects
+Every resource records its owner (host, boot id, PID namespace, pid, process start time —
+see :mod:`envctl.owner`) and creation time. A run whose owner is provably gone, and that
+was not left up on purpose by ``envctl up`` (its marker volume says
+``io.envctl.detached=true``), is garbage. An owner that cannot be checked from here (another
+machine, a PID namespace we cannot see) keeps its run. ``--older-than`` also collects
 anything envctl-managed older than a limit, whoever owns it.
 """
 
 from __future__ import annotations
 
-import os
 import re
-import socket
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from envctl.errors import ConfigError
+from envctl.owner import ProcessTable, owner_gone
 from envctl.runtime.base import (
     LABEL_CREATED,
     LABEL_DETACHED,
-    LABEL_OWNER_HOST,
-    LABEL_OWNER_PID,
     ManagedResource,
     Runtime,
 )
@@ -37,22 +36,14 @@ def parse_duration(text: str) -> timedelta:
     return timedelta(seconds=float(match.group(1)) * _UNITS[match.group(2)])
 
 
-def pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 @dataclass
 class RunVerdict:
     run_id: str
     scenario: str
     reason: str | None
     """Why the run is garbage; None keeps it."""
+    kept_because: str | None = None
+    """Why a run that is not provably live-or-dead is kept (its owner cannot be checked)."""
     resources: list[ManagedResource] = field(default_factory=list)
 
 
@@ -61,12 +52,11 @@ def judge(
     *,
     older_than: timedelta | None = None,
     now: datetime | None = None,
-    host: str | None = None,
-    alive: Callable[[int], bool] = pid_alive,
+    processes: ProcessTable | None = None,
 ) -> list[RunVerdict]:
     """Group resources by run and decide, for each run, whether it is garbage and why."""
     now = now or datetime.now(UTC)
-    host = host or socket.gethostname()
+    table = processes or ProcessTable()
     runs: dict[str, RunVerdict] = {}
     for resource in resources:
         verdict = runs.setdefault(
@@ -82,10 +72,11 @@ def judge(
             continue
         if any(r.labels.get(LABEL_DETACHED) == "true" for r in verdict.resources):
             continue  # left up on purpose by `envctl up`; `envctl down` removes it
-        owner_host = labels.get(LABEL_OWNER_HOST, "")
-        pid_text = labels.get(LABEL_OWNER_PID, "")
-        if owner_host == host and pid_text.isdigit() and not alive(int(pid_text)):
-            verdict.reason = f"owner process {pid_text} on {host} is gone"
+        gone, why = owner_gone(labels, table)
+        if gone:
+            verdict.reason = why
+        elif gone is None:
+            verdict.kept_because = why
     return sorted(runs.values(), key=lambda v: v.run_id)
 
 
@@ -93,7 +84,13 @@ def collect(
     runtime: Runtime, *, older_than: timedelta | None = None, dry_run: bool = False
 ) -> tuple[list[RunVerdict], list[str]]:
     """Remove the resources of every garbage run. Returns the garbage runs and errors."""
-    garbage = [v for v in judge(runtime.list_managed(), older_than=older_than) if v.reason]
+    return collect_judged(runtime, judge(runtime.list_managed(), older_than=older_than), dry_run)
+
+
+def collect_judged(
+    runtime: Runtime, verdicts: list[RunVerdict], dry_run: bool = False
+) -> tuple[list[RunVerdict], list[str]]:
+    garbage = [v for v in verdicts if v.reason]
     errors: list[str] = []
     if not dry_run and garbage:
         errors = runtime.remove([r for v in garbage for r in v.resources])

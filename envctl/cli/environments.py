@@ -155,20 +155,28 @@ def down(ctx: click.Context, name: str | None, run_id: str | None, everything: b
 @click.option("--dry-run", is_flag=True, help="Only say what would be removed.")
 @click.pass_context
 def gc(ctx: click.Context, older_than: str | None, dry_run: bool) -> None:
-    """Remove what killed runs left behind: runs whose owner process is gone.
+    """Remove what killed runs left behind: runs whose owner process is provably gone.
 
-    Environments left up on purpose by `envctl up` are kept (remove them with
-    `envctl down`) unless --older-than says otherwise.
+    An owner that cannot be checked from here (another machine sharing the daemon, a PID
+    namespace not visible from here, an older envctl's labels) keeps its run: say
+    --older-than to collect those by age. Environments left up on purpose by `envctl up`
+    are kept (remove them with `envctl down`) unless --older-than says otherwise.
     """
     from envctl.errors import EnvctlError
-    from envctl.gc import collect, parse_duration
+    from envctl.gc import collect_judged, judge, parse_duration
     from envctl.runtime.docker import DockerRuntime
 
     settings = _settings(ctx)
     limit = parse_duration(older_than) if older_than else None
-    garbage, errors = collect(
-        DockerRuntime.connect(settings.environ), older_than=limit, dry_run=dry_run
-    )
+    runtime = DockerRuntime.connect(settings.environ)
+    verdicts = judge(runtime.list_managed(), older_than=limit)
+    garbage, errors = collect_judged(runtime, verdicts, dry_run=dry_run)
+    for verdict in verdicts:
+        if verdict.reason is None and verdict.kept_because:
+            click.echo(
+                f"kept run {verdict.run_id} ({verdict.scenario}): {verdict.kept_because}; "
+                f"`envctl down --run-id {verdict.run_id}` or `envctl gc --older-than` removes it"
+            )
     verb = "would remove" if dry_run else "removed"
     for verdict in garbage:
         kinds = {

@@ -204,3 +204,39 @@ def test_no_owner_pid_reuse_confusion_for_live_owner(
         process.send_signal(signal.SIGINT)
         process.communicate(timeout=60)
     assert os.path.exists(REPO)
+
+
+def test_run_in_another_pid_namespace_is_kept_while_alive_and_collected_once_killed(
+    tmp_path: Path, test_env: dict[str, str], docker_client: Any, no_leaks: None
+) -> None:
+    """Issue 10 §3: the owner runs under `unshare --pid` (pid 1 of its own namespace, same
+    host name); gc from outside never collects it while it lives, and does once it is dead."""
+    scenarios = write(tmp_path / "s", "leak_pidns", SLOW)
+    command = [sys.executable, "-m", "envctl", "--scenarios-dir", str(scenarios)]
+    process = subprocess.Popen(
+        ["unshare", "--pid", "--fork", "--kill-child", *command, "up", "-s", "leak_pidns"],
+        env=test_env,
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        run_id = wait_for_container(docker_client, "leak_pidns")
+        for args in (("gc", "--dry-run"), ("gc",)):
+            result = run_envctl(*args, env=test_env)
+            assert result.returncode == 0, result.stderr
+            assert f"run {run_id}" not in result.stdout.replace(f"kept run {run_id}", "")
+        assert any(r.startswith("container ") for r in managed_resources(docker_client, run_id))
+    finally:
+        # SIGKILL the owner (pid 1 inside); unshare reaps it and exits, so once
+        # communicate() returns the owner and its namespace are gone
+        children = Path(f"/proc/{process.pid}/task/{process.pid}/children").read_text().split()
+        for child in children:
+            os.kill(int(child), signal.SIGKILL)
+        process.communicate(timeout=30)
+    result = run_envctl("gc", env=test_env)
+    assert result.returncode == 0, result.stderr
+    assert f"removed run {run_id} (leak_pidns)" in result.stdout
+    assert "owner process 1 on" in result.stdout
+    assert managed_resources(docker_client, run_id) == []

@@ -22,8 +22,8 @@ def kafka_topics(
     physical name, partitions with start/end offsets, message count, the ``last`` newest
     messages decoded)."""
     from envctl.engine import build_plugin
-    from envctl.services import kafka_data
-    from envctl.services.kafka import KafkaService
+    from envctl.services.kafka import data as kafka_data
+    from envctl.services.kafka.plugin import KafkaService
 
     chosen = services or [n for n, s in env.services.items() if s.type == "kafka"]
     result: dict[str, Any] = {}

@@ -188,7 +188,7 @@ def main() -> None:
                 notes = snapshot.restore(env, "bench", services=[service])
                 line(f"  restore {service}", time.perf_counter() - started, "; ".join(notes))
             # PostgreSQL again, without the template copy: the dump is replayed
-            from envctl.services import postgres_data
+            from envctl.services.postgres import data as postgres_data
 
             db = env.services["db"]
             tables = json.loads(

@@ -130,7 +130,7 @@ def health_check(
     start = timeouts.health_check
     kind = spec.type
     if kind == "kafka":
-        from envctl.services.kafka import INTERNAL_PORT, KAFKA_PORT, KafkaSpec, flavor_of
+        from envctl.services.kafka.plugin import INTERNAL_PORT, KAFKA_PORT, KafkaSpec, flavor_of
 
         assert isinstance(spec, KafkaSpec)
         if flavor_of(spec, image) == "tansu":
@@ -150,7 +150,7 @@ def health_check(
             heavy=True,
         )
     if kind == "postgres":
-        from envctl.services.postgres import POSTGRES_PORT, PostgresSpec
+        from envctl.services.postgres.plugin import POSTGRES_PORT, PostgresSpec
 
         assert isinstance(spec, PostgresSpec)
         return HealthCheck(
@@ -169,7 +169,7 @@ def health_check(
             start_period=start,
         )
     if kind == "redis":
-        from envctl.services.redis import REDIS_PORT
+        from envctl.services.redis.plugin import REDIS_PORT
 
         return HealthCheck(
             ("CMD-SHELL", f"redis-cli -h 127.0.0.1 -p {REDIS_PORT} ping | grep -q PONG"),
@@ -181,7 +181,7 @@ def health_check(
 
 
 def _generic(spec: ServiceSpecBase, start: float) -> HealthCheck | NoHealthCheck:
-    from envctl.services.generic import GenericSpec
+    from envctl.services.generic.plugin import GenericSpec
 
     assert isinstance(spec, GenericSpec)
     probe = spec.probe

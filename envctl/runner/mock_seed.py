@@ -15,10 +15,10 @@ from typing import Any
 from envctl.errors import SeedError
 from envctl.scenario.models import Scenario
 from envctl.scenario.spec import DependencyMode
-from envctl.seed.kafka import kafka_records
 from envctl.seed.paths import resolve_seed_path
 from envctl.seed.records import read_records
-from envctl.seed.redis import redis_keys
+from envctl.services.kafka.seed import kafka_records
+from envctl.services.redis.seed import redis_keys
 
 
 def seed_mocks(

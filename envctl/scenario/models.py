@@ -20,10 +20,10 @@ from envctl.scenario.spec import (
     StrictModel,
     TimeoutProfile,
 )
-from envctl.services.generic import GenericSpec
-from envctl.services.kafka import KafkaSpec
-from envctl.services.postgres import PostgresSpec
-from envctl.services.redis import RedisSpec
+from envctl.services.generic.plugin import GenericSpec
+from envctl.services.kafka.plugin import KafkaSpec
+from envctl.services.postgres.plugin import PostgresSpec
+from envctl.services.redis.plugin import RedisSpec
 
 ServiceSpec = Annotated[
     KafkaSpec | PostgresSpec | RedisSpec | GenericSpec, Field(discriminator="type")

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from envctl.services.base import ServicePlugin
-from envctl.services.generic import GenericService
-from envctl.services.kafka import KafkaService
-from envctl.services.postgres import PostgresService
-from envctl.services.redis import RedisService
+from envctl.services.generic.plugin import GenericService
+from envctl.services.kafka.plugin import KafkaService
+from envctl.services.postgres.plugin import PostgresService
+from envctl.services.redis.plugin import RedisService
 
 PLUGINS: dict[str, type[ServicePlugin]] = {
     plugin.type_name: plugin

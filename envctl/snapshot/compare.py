@@ -17,7 +17,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from envctl.snapshot.pgdump import copy_blocks, decode_row
+from envctl.services.postgres.pgdump import copy_blocks, decode_row
 
 LIST_LIMIT = 50
 TTL_TOLERANCE_MS = 1000

@@ -13,6 +13,9 @@ from typing import TYPE_CHECKING
 from envctl._lazy import lazy_exports
 
 if TYPE_CHECKING:
+    from envctl.services.kafka.tool import AsyncKafkaEventBus, KafkaEventBus
+    from envctl.services.postgres.tool import AsyncPostgresStore, PostgresStore
+    from envctl.services.redis.tool import AsyncRedisStore, RedisStore
     from envctl.tools.correlation import (
         correlation_scope,
         current_correlation_id,
@@ -36,7 +39,6 @@ if TYPE_CHECKING:
         UnknownPartition,
         UnknownTopic,
     )
-    from envctl.tools.kafka import AsyncKafkaEventBus, KafkaEventBus
     from envctl.tools.mock import (
         AsyncInMemoryEventBus,
         AsyncInMemoryKeyValueStore,
@@ -46,7 +48,6 @@ if TYPE_CHECKING:
         SqliteSqlStore,
         reset_mock_state,
     )
-    from envctl.tools.postgres import AsyncPostgresStore, PostgresStore
     from envctl.tools.protocols import (
         AsyncEventBus,
         AsyncKeyValueStore,
@@ -59,7 +60,6 @@ if TYPE_CHECKING:
         SqlStore,
         Subscription,
     )
-    from envctl.tools.redis import AsyncRedisStore, RedisStore
     from envctl.tools.registry import (
         MockToolFactory,
         RealToolFactory,
@@ -97,7 +97,7 @@ _MODULES = {
         "UnknownPartition",
         "UnknownTopic",
     ),
-    "envctl.tools.kafka": ("AsyncKafkaEventBus", "KafkaEventBus"),
+    "envctl.services.kafka.tool": ("AsyncKafkaEventBus", "KafkaEventBus"),
     "envctl.tools.mock": (
         "AsyncInMemoryEventBus",
         "AsyncInMemoryKeyValueStore",
@@ -107,7 +107,7 @@ _MODULES = {
         "SqliteSqlStore",
         "reset_mock_state",
     ),
-    "envctl.tools.postgres": ("AsyncPostgresStore", "PostgresStore"),
+    "envctl.services.postgres.tool": ("AsyncPostgresStore", "PostgresStore"),
     "envctl.tools.protocols": (
         "AsyncEventBus",
         "AsyncKeyValueStore",
@@ -120,7 +120,7 @@ _MODULES = {
         "SqlStore",
         "Subscription",
     ),
-    "envctl.tools.redis": ("AsyncRedisStore", "RedisStore"),
+    "envctl.services.redis.tool": ("AsyncRedisStore", "RedisStore"),
     "envctl.tools.registry": (
         "MockToolFactory",
         "RealToolFactory",

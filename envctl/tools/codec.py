@@ -3,10 +3,10 @@
 Shared by the real and the mock event bus so both encode, decode and partition alike.
 
 Partitioning: a message with a key goes to ``murmur2(key) & 0x7fffffff % partitions`` — the
-Java client's default, which :class:`~envctl.tools.kafka.KafkaEventBus` selects in librdkafka
-(``partitioner=murmur2_random``), so the same key lands in the same partition in both modes.
-A message without a key: the real producer picks a random partition, the mock goes round
-robin; a test must not rely on either.
+Java client's default, which :class:`~envctl.services.kafka.tool.KafkaEventBus` selects in
+librdkafka (``partitioner=murmur2_random``), so the same key lands in the same partition in
+both modes. A message without a key: the real producer picks a random partition, the mock goes
+round robin; a test must not rely on either.
 """
 
 from __future__ import annotations

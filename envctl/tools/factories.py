@@ -5,9 +5,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
-from envctl.services.kafka import client_config
+from envctl.services.kafka.plugin import client_config
+from envctl.services.kafka.tool import AsyncKafkaEventBus, KafkaEventBus
+from envctl.services.postgres.tool import AsyncPostgresStore, PostgresStore
+from envctl.services.redis.tool import AsyncRedisStore, RedisStore
 from envctl.tools.errors import ToolResolutionError
-from envctl.tools.kafka import AsyncKafkaEventBus, KafkaEventBus
 from envctl.tools.mock import (
     AsyncInMemoryEventBus,
     AsyncInMemoryKeyValueStore,
@@ -16,9 +18,7 @@ from envctl.tools.mock import (
     InMemoryKeyValueStore,
     SqliteSqlStore,
 )
-from envctl.tools.postgres import AsyncPostgresStore, PostgresStore
 from envctl.tools.protocols import EventBus, KeyValueStore, SqlStore
-from envctl.tools.redis import AsyncRedisStore, RedisStore
 from envctl.tools.registry import MockToolFactory, RealToolFactory, ToolRequest
 
 

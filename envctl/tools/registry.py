@@ -6,10 +6,11 @@ for each ``(service type, mode)``, the factory to use, chosen by precedence:
 1. factories registered in code with :func:`register_factory` (the last one wins),
 2. factories of installed packages, through the entry-point group ``envctl.tool_factories``
    (the entry point's object: a factory instance, a factory class, or a sequence of them),
-3. envctl's built-ins: ``kafka`` → :class:`~envctl.tools.kafka.KafkaEventBus` /
+3. envctl's built-ins: ``kafka`` → :class:`~envctl.services.kafka.tool.KafkaEventBus` /
    :class:`~envctl.tools.mock.InMemoryEventBus`, ``postgres`` →
-   :class:`~envctl.tools.postgres.PostgresStore` / :class:`~envctl.tools.mock.SqliteSqlStore`,
-   ``redis`` → :class:`~envctl.tools.redis.RedisStore` /
+   :class:`~envctl.services.postgres.tool.PostgresStore` /
+   :class:`~envctl.tools.mock.SqliteSqlStore`,
+   ``redis`` → :class:`~envctl.services.redis.tool.RedisStore` /
    :class:`~envctl.tools.mock.InMemoryKeyValueStore`.
 
 A third-party package declares, in its ``pyproject.toml``::

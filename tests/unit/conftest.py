@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import textwrap
+import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -11,6 +12,7 @@ import pytest
 
 from envctl.errors import ConfigError
 from envctl.scenario import Scenario, load_scenario
+from envctl.tools.mock import reset_mock_state
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SHIPPED_SCENARIOS = REPO_ROOT / "scenarios"
@@ -25,6 +27,14 @@ def _hermetic_environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
         if key.startswith("ENVCTL_"):
             monkeypatch.delenv(key)
     yield
+
+
+@pytest.fixture
+def namespace() -> Iterator[str]:
+    """A namespace of mock state no other test uses; forgotten afterwards."""
+    name = f"test-{uuid.uuid4().hex[:8]}"
+    yield name
+    reset_mock_state(name)
 
 
 @pytest.fixture

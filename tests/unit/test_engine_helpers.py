@@ -10,7 +10,7 @@ import pytest
 from envctl.engine import container_name, resolve_image, resolve_timeouts
 from envctl.scenario import Scenario
 from envctl.services.base import PhaseTimeouts
-from envctl.services.kafka import APACHE_IMAGE, KafkaService
+from envctl.services.kafka.plugin import APACHE_IMAGE, KafkaService
 from envctl.settings import Settings
 
 DEFAULTS = PhaseTimeouts(startup=60, health_check=90, setup=30, seed=120, publish_ack=10)

@@ -1,7 +1,7 @@
 """In-memory doubles of the tools, with the real ones' semantics (``dependency_mode: mock``).
 
 - :class:`InMemoryEventBus` — topics with N partitions, keyed messages partitioned by Kafka's
-  murmur2 (as :class:`~envctl.tools.kafka.KafkaEventBus` does), offsets per partition,
+  murmur2 (as :class:`~envctl.services.kafka.tool.KafkaEventBus` does), offsets per partition,
   consumer groups with committed offsets and partitions shared among a group's members,
   headers and correlation ids. Publishing to a missing topic raises
   :class:`~envctl.tools.errors.UnknownTopic` unless ``auto_create_topics`` — the same switch,
@@ -21,13 +21,13 @@ loop — the real tool would block the loop there, so the double refuses too.
 
 from __future__ import annotations
 
-from envctl.tools.mock.event_bus import (
+from envctl.services.kafka.mock import (
     AsyncInMemoryEventBus,
     InMemoryEventBus,
     InMemorySubscription,
 )
-from envctl.tools.mock.kv import AsyncInMemoryKeyValueStore, InMemoryKeyValueStore
-from envctl.tools.mock.sql import AsyncSqliteSqlStore, SqliteSqlStore
+from envctl.services.postgres.mock import AsyncSqliteSqlStore, SqliteSqlStore
+from envctl.services.redis.mock import AsyncInMemoryKeyValueStore, InMemoryKeyValueStore
 from envctl.tools.mock.state import reset_mock_state
 
 __all__ = [

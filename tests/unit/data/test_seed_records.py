@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from envctl.errors import ConfigError, SeedError
-from envctl.seed.kafka import KafkaRecord, kafka_records
 from envctl.seed.records import read_records
-from envctl.seed.redis import redis_keys
+from envctl.services.kafka.seed import KafkaRecord, kafka_records
+from envctl.services.redis.seed import redis_keys
 
 
 def write(tmp_path: Path, name: str, text: str) -> Path:

@@ -12,7 +12,7 @@ from pydantic import ValidationError
 from envctl.scenario import Category, DependencyMode, Scenario, ServiceMode, load_scenario
 from envctl.scenario.loader import infer_category
 from envctl.scenario.spec import CleanupMap, PortMapping, SnapshotPolicy, TimeoutProfile
-from envctl.services.kafka import KafkaSpec, TopicSpec
+from envctl.services.kafka.plugin import KafkaSpec, TopicSpec
 
 
 def test_minimal_scenario_defaults(load_text: Callable[..., Scenario]) -> None:

@@ -14,6 +14,7 @@ import pytest
 from conftest import UNREACHABLE_DSN, UNREACHABLE_KAFKA, UNREACHABLE_REDIS, quietly
 
 from envctl.errors import EnvctlError
+from envctl.services.kafka.tool import KafkaSubscription
 from envctl.tools import (
     InMemoryEventBus,
     InMemoryKeyValueStore,
@@ -24,7 +25,6 @@ from envctl.tools import (
     SqliteSqlStore,
 )
 from envctl.tools.errors import SyncCallInEventLoop
-from envctl.tools.kafka import KafkaSubscription
 
 pytestmark = pytest.mark.timeout(10)  # a hang is a failure, not a slow pass
 

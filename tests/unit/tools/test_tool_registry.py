@@ -79,7 +79,7 @@ def test_mock_mode_builds_the_doubles(
             "mode": "mock",
             "factory": "envctl.tools.factories.KafkaMockFactory",
             "source": "builtin",
-            "tool": "envctl.tools.mock.event_bus.InMemoryEventBus",
+            "tool": "envctl.services.kafka.mock.InMemoryEventBus",
         },
         {
             "service": "db",
@@ -87,7 +87,7 @@ def test_mock_mode_builds_the_doubles(
             "mode": "mock",
             "factory": "envctl.tools.factories.PostgresMockFactory",
             "source": "builtin",
-            "tool": "envctl.tools.mock.sql.SqliteSqlStore",
+            "tool": "envctl.services.postgres.mock.SqliteSqlStore",
         },
         {
             "service": "cache",
@@ -95,7 +95,7 @@ def test_mock_mode_builds_the_doubles(
             "mode": "mock",
             "factory": "envctl.tools.factories.RedisMockFactory",
             "source": "builtin",
-            "tool": "envctl.tools.mock.kv.InMemoryKeyValueStore",
+            "tool": "envctl.services.redis.mock.InMemoryKeyValueStore",
         },
         {
             "service": "app",

@@ -30,7 +30,7 @@ from envctl.errors import SeedError, ServiceFailed, SnapshotError
 from envctl.services.base import ServiceHandle, SnapshotOptions, SnapshotResult, secret
 
 if TYPE_CHECKING:
-    from envctl.services.postgres import PostgresService
+    from envctl.services.postgres.plugin import PostgresService
 
 TABLES_FILE = "tables.json"
 SNAPSHOT_DB_PREFIX = "_snapshot_"

@@ -48,7 +48,7 @@ class RedisService(ServicePlugin[RedisSpec]):
     spec_model = RedisSpec
     default_image: ClassVar[str] = REDIS_IMAGE
     client_modules: ClassVar[tuple[str, ...]] = ("redis",)
-    data_module: ClassVar[str | None] = "envctl.services.redis_data"
+    data_module: ClassVar[str | None] = "envctl.services.redis.data"
     service_port: ClassVar[int | None] = REDIS_PORT
     default_timeouts: ClassVar[PhaseTimeouts] = PhaseTimeouts(
         startup=30, health_check=30, setup=10, seed=30

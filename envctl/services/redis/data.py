@@ -25,7 +25,7 @@ from envctl.services.base import ServiceHandle, SnapshotOptions, SnapshotResult,
 from envctl.snapshot.codec import from_text_or_base64, text_or_base64
 
 if TYPE_CHECKING:
-    from envctl.services.redis import RedisService
+    from envctl.services.redis.plugin import RedisService
 
 KEYS_FILE = "keys.jsonl"
 BATCH = 1000
@@ -74,7 +74,7 @@ def seed(plugin: RedisService, handle: ServiceHandle, timeout: float) -> None:
     import redis
 
     from envctl.seed.records import read_records
-    from envctl.seed.redis import redis_keys
+    from envctl.services.redis.seed import redis_keys
 
     deadline = time.monotonic() + timeout
     keys = []

@@ -124,7 +124,7 @@ class PostgresService(ServicePlugin[PostgresSpec]):
     spec_model = PostgresSpec
     default_image: ClassVar[str] = POSTGRES_IMAGE
     client_modules: ClassVar[tuple[str, ...]] = ("psycopg",)
-    data_module: ClassVar[str | None] = "envctl.services.postgres_data"
+    data_module: ClassVar[str | None] = "envctl.services.postgres.data"
     service_port: ClassVar[int | None] = POSTGRES_PORT
     default_timeouts: ClassVar[PhaseTimeouts] = PhaseTimeouts(
         startup=60, health_check=60, setup=30, seed=60
@@ -220,7 +220,7 @@ class PostgresService(ServicePlugin[PostgresSpec]):
     supports_snapshot: ClassVar[bool] = True
 
     def setup(self, handle: ServiceHandle, timeout: float) -> None:
-        from envctl.services import postgres_data
+        from envctl.services.postgres import data as postgres_data
 
         # external mode: the URL's database is where databases are created and dropped
         handle.endpoints.setdefault("admin_database", handle.endpoints.get("database"))

@@ -9,7 +9,7 @@ import pytest
 from envctl.scenario.spec import PortMapping
 from envctl.services import PLUGINS, plugin_for
 from envctl.services.base import PhaseTimeouts, ServiceContext
-from envctl.services.kafka import APACHE_IMAGE, KafkaService, KafkaSpec, flavor_of
+from envctl.services.kafka.plugin import APACHE_IMAGE, KafkaService, KafkaSpec, flavor_of
 
 
 def spec(**fields: Any) -> KafkaSpec:
@@ -132,7 +132,7 @@ def test_phase_timeouts_scaled() -> None:
 def test_cloud_mode_takes_sasl_secrets_from_the_environment_only() -> None:
     from envctl.errors import ServiceFailed
     from envctl.services.base import PhaseTimeouts, ServiceContext
-    from envctl.services.kafka import KafkaService, KafkaSpec, client_config
+    from envctl.services.kafka.plugin import KafkaService, KafkaSpec, client_config
 
     spec = KafkaSpec.model_validate({"type": "kafka", "mode": "cloud"})
     context = ServiceContext("r1", "s", "events", "events", PhaseTimeouts())

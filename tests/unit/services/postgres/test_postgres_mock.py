@@ -6,9 +6,9 @@ import asyncio
 
 import pytest
 
+from envctl.services.postgres.mock import split_statements, to_sqlite
 from envctl.tools import SqliteSqlStore
 from envctl.tools.errors import SqlError, ToolClosed
-from envctl.tools.mock.sql import split_statements, to_sqlite
 
 
 @pytest.fixture

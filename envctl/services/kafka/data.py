@@ -34,7 +34,7 @@ from envctl.services.base import ServiceHandle, SnapshotOptions, SnapshotResult
 from envctl.snapshot.codec import from_text_or_base64, text_or_base64
 
 if TYPE_CHECKING:
-    from envctl.services.kafka import KafkaService
+    from envctl.services.kafka.plugin import KafkaService
 
 TOPICS_FILE = "topics.json"
 GROUPS_FILE = "groups.json"
@@ -66,7 +66,7 @@ def _consumer(plugin: KafkaService, handle: ServiceHandle) -> Any:
     """A reader that joins no group and commits nothing (the group id is never used)."""
     from confluent_kafka import Consumer
 
-    from envctl.services.kafka import _SILENT_LOGGER, client_config
+    from envctl.services.kafka.plugin import _SILENT_LOGGER, client_config
 
     return Consumer(
         {
@@ -85,7 +85,7 @@ def _consumer(plugin: KafkaService, handle: ServiceHandle) -> Any:
 def _producer(plugin: KafkaService, handle: ServiceHandle, timeout: float) -> Any:
     from confluent_kafka import Producer
 
-    from envctl.services.kafka import _SILENT_LOGGER, client_config
+    from envctl.services.kafka.plugin import _SILENT_LOGGER, client_config
 
     return Producer(
         {
@@ -249,8 +249,8 @@ def seed(plugin: KafkaService, handle: ServiceHandle, timeout: float) -> None:
     """
     if not plugin.spec.seed:
         return
-    from envctl.seed.kafka import KafkaRecord, kafka_records
     from envctl.seed.records import read_records
+    from envctl.services.kafka.seed import KafkaRecord, kafka_records
 
     deadline = time.monotonic() + timeout
     service = plugin.context.service

@@ -70,7 +70,7 @@ HEARTBEAT_INTERVAL_MS = 1000
 POLL_SLICE = 0.1
 """Seconds per poll while waiting, so deadlines are kept within this margin."""
 
-_LOG = logging.getLogger("envctl.tools.kafka")
+_LOG = logging.getLogger("envctl.services.kafka.tool")
 
 
 def _topics_of(topics: str | Sequence[str]) -> list[str]:

@@ -6,9 +6,9 @@ import asyncio
 
 import pytest
 
+from envctl.services.redis import mock as kv_module
 from envctl.tools import InMemoryKeyValueStore
 from envctl.tools.errors import KeyValueError, ToolClosed
-from envctl.tools.mock import kv as kv_module
 
 
 class FakeClock:

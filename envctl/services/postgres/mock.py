@@ -1,6 +1,6 @@
 """The in-memory SQL store: SQLite in memory behind the :class:`~envctl.tools.protocols.SqlStore`
 protocol, taking the same psycopg-style parameters as the real
-:class:`~envctl.tools.postgres.PostgresStore`.
+:class:`~envctl.services.postgres.tool.PostgresStore`.
 
 ``%s`` placeholders become ``?`` and ``%(name)s`` become ``:name`` (outside string literals and
 quoted names; ``%%`` is a literal ``%`` when parameters are given, as in psycopg). Statements

@@ -23,6 +23,7 @@ from typing import Any, Protocol
 from envctl.errors import EnvctlError, PortTaken, ServiceFailed, ServiceNotReady
 from envctl.gc import collect
 from envctl.graph import ServiceGraph
+from envctl.interrupts import REMOVED_NOTE, shielded
 from envctl.namespace import Namespace
 from envctl.owner import owner_labels
 from envctl.retry import GaveUp, retry_call
@@ -389,34 +390,51 @@ class Engine:
         try:
             if runtime is not None:
                 env.network = container_name(scenario.name, "net", run_id)
-                runtime.create_network(env.network, labels)
+                with shielded():  # a network the daemon made must be known, to be removed
+                    runtime.create_network(env.network, labels)
             self._schedule(env, graph, labels, abort)
-            if runtime is not None and detach:
-                runtime.create_volume(
-                    container_name(scenario.name, "detached", run_id),
-                    {**labels, LABEL_DETACHED: "true"},
-                )
-            self._record(env)
-        except BaseException as exc:
-            abort.set()
-            if isinstance(exc, EnvctlError):
-                exc.environment = env  # type: ignore[attr-defined]  # for `up --json`
-            if keep_on_failure and isinstance(exc, EnvctlError):
-                if runtime is not None:
+            with shielded():
+                if runtime is not None and detach:
                     runtime.create_volume(
                         container_name(scenario.name, "detached", run_id),
                         {**labels, LABEL_DETACHED: "true"},
                     )
-                exc.add_note(_kept_note(env))
                 self._record(env)
-                raise
-            _, errors = cleanup_external(states.values(), scenario, run_id, self.settings)
-            if runtime is not None:
-                errors += down_run(runtime, run_id)
-            if errors:
-                exc.add_note(f"cleanup also failed: {'; '.join(errors)}")
+        except BaseException as exc:
+            with shielded():
+                self._after_failure(env, exc, labels, keep_on_failure, abort)
             raise
         return env
+
+    def _after_failure(
+        self,
+        env: Environment,
+        exc: BaseException,
+        labels: Mapping[str, str],
+        keep_on_failure: bool,
+        abort: threading.Event,
+    ) -> None:
+        """Remove what a failed or interrupted ``up`` started (or keep it, when asked)."""
+        runtime, scenario, run_id, states = env.runtime, env.scenario, env.run_id, env.services
+        abort.set()
+        if isinstance(exc, EnvctlError):
+            exc.environment = env  # type: ignore[attr-defined]  # for `up --json`
+        if keep_on_failure and isinstance(exc, EnvctlError):
+            if runtime is not None:
+                runtime.create_volume(
+                    container_name(scenario.name, "detached", run_id),
+                    {**labels, LABEL_DETACHED: "true"},
+                )
+            exc.add_note(_kept_note(env))
+            self._record(env)
+            return
+        _, errors = cleanup_external(states.values(), scenario, run_id, self.settings)
+        if runtime is not None:
+            errors += down_run(runtime, run_id)
+        if errors:
+            exc.add_note(f"cleanup also failed: {'; '.join(errors)}")
+        elif not isinstance(exc, EnvctlError):
+            exc.add_note(REMOVED_NOTE)
 
     def _record(self, env: Environment) -> None:
         """Persist what the run created, so `envctl down` and snapshots find it later."""

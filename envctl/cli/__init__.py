@@ -144,18 +144,25 @@ def main(argv: list[str] | None = None) -> None:
     except click.ClickException as exc:
         exc.show()
         code = exc.exit_code
-    except click.exceptions.Abort:  # click's form of KeyboardInterrupt
-        click.echo("envctl: interrupted; everything started was removed", err=True)
+    except click.exceptions.Abort as exc:  # click's form of KeyboardInterrupt
+        click.echo(_interrupted("interrupted", exc.__cause__ or exc), err=True)
         code = 130
     except EnvctlError as exc:
         click.echo(f"envctl: error: {exc}", err=True)
         for note in getattr(exc, "__notes__", []):
             click.echo(f"envctl: {note}", err=True)
         code = exc.exit_code
-    except KeyboardInterrupt:
-        click.echo("envctl: interrupted; everything started was removed", err=True)
+    except KeyboardInterrupt as exc:
+        click.echo(_interrupted("interrupted", exc), err=True)
         code = 130
-    except Terminated:
-        click.echo("envctl: terminated; everything started was removed", err=True)
+    except Terminated as exc:
+        click.echo(_interrupted("terminated", exc), err=True)
         code = 143
     sys.exit(code)
+
+
+def _interrupted(word: str, exc: BaseException) -> str:
+    """What an interrupt left: the notes of whoever cleaned up (or kept) what it started;
+    none when nothing had been started."""
+    notes = getattr(exc, "__notes__", [])
+    return f"envctl: {word}" + "".join(f"; {note}" for note in notes)

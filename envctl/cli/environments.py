@@ -40,19 +40,29 @@ def up(ctx: click.Context, name: str, as_json: bool, keep_on_failure: bool) -> N
     settings = _settings(ctx)
     scenario = _load(ctx, name)
     started = time.monotonic()
-    with progress_for(f"envctl up {scenario.name}") as progress:
-        engine = Engine(settings, lambda: DockerRuntime.connect(settings.environ), progress)
-        try:
-            env = engine.up(scenario, keep_on_failure=keep_on_failure, detach=True)
-        except EnvctlError as exc:
-            failed = getattr(exc, "environment", None)
-            if as_json and failed is not None:
-                _emit_json({**failed.to_dict(), "error": str(exc)})
-            raise
-    if as_json:
-        _emit_json(env.to_dict())
-        return
-    _print_environment(env, time.monotonic() - started)
+    env: Environment | None = None
+    try:
+        with progress_for(f"envctl up {scenario.name}") as progress:
+            engine = Engine(settings, lambda: DockerRuntime.connect(settings.environ), progress)
+            try:
+                env = engine.up(scenario, keep_on_failure=keep_on_failure, detach=True)
+            except EnvctlError as exc:
+                failed = getattr(exc, "environment", None)
+                if as_json and failed is not None:
+                    _emit_json({**failed.to_dict(), "error": str(exc)})
+                raise
+        if as_json:
+            _emit_json(env.to_dict())
+            return
+        _print_environment(env, time.monotonic() - started)
+    except BaseException as exc:
+        if env is not None and not isinstance(exc, EnvctlError):
+            # interrupted after `up` finished: it is up, and stays up (say so truthfully)
+            exc.add_note(
+                f"the environment of run {env.run_id} is up; "
+                f"remove it with `envctl down --run-id {env.run_id}`"
+            )
+        raise
 
 
 def _print_environment(env: Environment, seconds: float) -> None:

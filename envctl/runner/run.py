@@ -24,6 +24,7 @@ from pydantic import ValidationError
 
 from envctl.engine import Engine, Environment, Progress, new_run_id, resolve_image, resolve_timeouts
 from envctl.errors import ConfigError, DockerUnavailable, EnvctlError, ImageNotFound
+from envctl.interrupts import REMOVED_NOTE, shielded
 from envctl.report.audit import AuditLog, public, runs_dir
 from envctl.runner.context import RunContext
 from envctl.runner.expectations import check_expectations
@@ -357,6 +358,7 @@ class Runner:
         env, modes = self._up(scenario, modes, run_id, audit, outcome)
         outcome.phases["up"] = time.monotonic() - started
         audit.event("phase", phase="up", seconds=round(outcome.phases["up"], 4))
+        interrupt: BaseException | None = None
         try:
             if env is not None:
                 self._record_services(env, audit, outcome)
@@ -364,18 +366,40 @@ class Runner:
                 (_run_environment(env, modes.real_services()) if env else RunEnvironment(None)),
                 modes,
             )
+        except BaseException as exc:
+            if not isinstance(exc, Exception):
+                interrupt = exc
+            raise
         finally:
             if env is not None:
-                self.capture_logs(env, audit)
-                t0 = time.monotonic()
-                errors = self.cleanup(env, outcome)
-                outcome.phases["cleanup"] = time.monotonic() - t0
-                audit.event(
-                    "phase",
-                    phase="cleanup",
-                    seconds=round(outcome.phases["cleanup"], 4),
-                    errors=errors,
-                )
+                # a signal now would leave the containers, network and record: hold it
+                errors: list[str] = []
+                try:
+                    with shielded():
+                        errors = self._finish_environment(env, audit, outcome)
+                except BaseException as late:  # the signal held during cleanup
+                    interrupt = interrupt or late
+                    raise
+                finally:
+                    if interrupt is not None and not isinstance(interrupt, Exception):
+                        _note_cleanup(interrupt, outcome, errors)
+
+    def _finish_environment(
+        self, env: Environment, audit: AuditLog, outcome: ScenarioOutcome
+    ) -> list[str]:
+        try:
+            self.capture_logs(env, audit)
+        finally:
+            t0 = time.monotonic()
+            errors = self.cleanup(env, outcome)
+            outcome.phases["cleanup"] = time.monotonic() - t0
+            audit.event(
+                "phase",
+                phase="cleanup",
+                seconds=round(outcome.phases["cleanup"], 4),
+                errors=errors,
+            )
+        return errors
 
     def _up(
         self,
@@ -679,6 +703,16 @@ def real_part(scenario: Scenario, names: list[str]) -> Scenario:
     copy = scenario.model_copy(update={"external_services": services})
     copy._source = scenario.source
     return copy
+
+
+def _note_cleanup(interrupt: BaseException, outcome: ScenarioOutcome, errors: list[str]) -> None:
+    """Tell the interrupted user what the run's cleanup did (the CLI prints the notes)."""
+    if errors:
+        interrupt.add_note(f"cleanup failed: {'; '.join(errors)}")
+    elif outcome.kept:
+        interrupt.add_note(f"kept, as cleanup_after says: {outcome.kept}")
+    else:
+        interrupt.add_note(REMOVED_NOTE)
 
 
 def _run_environment(env: Environment, real: list[str]) -> RunEnvironment:

@@ -47,6 +47,7 @@ from envctl.services import plugin_for
 from envctl.services.base import (
     PhaseTimeouts,
     ProbeFailed,
+    ProbeRefused,
     ServiceContext,
     ServiceHandle,
     ServicePlugin,
@@ -183,6 +184,9 @@ def probe_until_ready(
         t0 = time.monotonic()
         try:
             plugin.probe(handle, min(PROBE_ATTEMPT_MAX, remaining))
+        except ProbeRefused as exc:
+            last_error = str(exc)
+            raise GaveUp("the service refused the probe (waiting cannot help)") from None
         except ProbeFailed as exc:
             last_error = str(exc)
             raise

@@ -105,6 +105,11 @@ class ProbeFailed(Exception):
     """One readiness attempt failed; the message says why (shown if the deadline passes)."""
 
 
+class ProbeRefused(ProbeFailed):
+    """The service answered and refused (a wrong password, an unknown database): waiting
+    cannot help, so the wait ends at once with this message."""
+
+
 class ServicePlugin(ABC, Generic[SpecT]):
     """One service type. Subclasses fill in the hooks; the engine runs them in order."""
 

@@ -294,7 +294,7 @@ def remove_recorded(
     """
     from envctl.engine import cleanup_external
     from envctl.runs import environment_from_record, find_records, forget_run
-    from envctl.services import plugin_for
+    from envctl.services.registry import plugin_for
 
     if everything:
         records = find_records(settings)

@@ -43,7 +43,6 @@ from envctl.runtime.base import (
 )
 from envctl.scenario.models import Scenario
 from envctl.scenario.spec import ServiceMode, ServiceSpecBase
-from envctl.services import plugin_for
 from envctl.services.base import (
     PhaseTimeouts,
     ProbeFailed,
@@ -52,6 +51,7 @@ from envctl.services.base import (
     ServiceHandle,
     ServicePlugin,
 )
+from envctl.services.registry import plugin_for
 from envctl.settings import IMAGE_ENV_PREFIX, Settings
 
 PROBE_ATTEMPT_MAX = 2.0

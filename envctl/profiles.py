@@ -275,7 +275,7 @@ def _scale_timeouts(data: dict[str, Any], scale: float) -> None:
     (as the engine resolves them). All are read before any is written: a service named like
     a type (``kafka``) must not be scaled again through another service of that type.
     """
-    from envctl.services import PLUGINS
+    from envctl.services import registry
     from envctl.services.base import PhaseTimeouts
 
     profiles = data.setdefault("timeout_profiles", {})
@@ -283,9 +283,10 @@ def _scale_timeouts(data: dict[str, Any], scale: float) -> None:
         return  # not a mapping: validation reports it
     scaled_all: dict[str, dict[str, Any]] = {}
     for name, spec in _services(data).items():
-        plugin = PLUGINS.get(str(spec.get("type"))) if isinstance(spec, dict) else None
-        if plugin is None:
+        kind = str(spec.get("type")) if isinstance(spec, dict) else ""
+        if not registry.is_registered(kind):
             continue  # an unknown type: validation reports it
+        plugin = registry.plugin_for(kind)
         current = _current_timeouts(profiles, str(name), spec)
         scaled: dict[str, Any] = {}
         for phase in PhaseTimeouts.__dataclass_fields__:

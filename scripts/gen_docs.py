@@ -20,7 +20,7 @@ sys.path.insert(0, str(REPO))
 
 from envctl.cli import cli  # noqa: E402
 from envctl.scenario.models import Scenario  # noqa: E402
-from envctl.services import PLUGINS  # noqa: E402
+from envctl.services.registry import type_names  # noqa: E402
 from envctl.settings import ProjectConfig  # noqa: E402
 
 
@@ -97,7 +97,7 @@ def scenario_reference() -> str:
         "Generated from the models in `envctl/scenario/` and `envctl/services/` by",
         "`scripts/gen_docs.py`; `envctl schema` prints the same as JSON Schema.",
         "Unknown keys are errors. Service types: "
-        + ", ".join(f"`{t}`" for t in sorted(PLUGINS))
+        + ", ".join(f"`{t}`" for t in type_names())
         + ".",
         "",
         "## Scenario",

@@ -27,8 +27,8 @@ from envctl.scenario.spec import (
     ServiceSpecBase,
     service_variable,
 )
-from envctl.services import plugin_for
 from envctl.services.base import ServiceContext, ServicePlugin
+from envctl.services.registry import plugin_for
 from envctl.settings import Settings
 
 CONTEXT_RUN_ID = "standalone"

@@ -37,8 +37,8 @@ from envctl.runner.steps import execute
 from envctl.runtime.base import Runtime
 from envctl.scenario.models import Scenario
 from envctl.scenario.spec import DependencyMode, ServiceMode
-from envctl.services import plugin_for
 from envctl.services.base import PhaseTimeouts
+from envctl.services.registry import plugin_for
 from envctl.settings import Settings
 from envctl.variables import UnknownVariable
 

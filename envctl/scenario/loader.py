@@ -21,7 +21,7 @@ from envctl.errors import ConfigError, Problem
 from envctl.graph import find_cycle, format_cycle
 from envctl.scenario.interpolate import InterpolationError, interpolate
 from envctl.scenario.models import Category, Scenario
-from envctl.services import PLUGINS
+from envctl.services import registry
 
 Loc = tuple[str | int, ...]
 Positions = dict[Loc, tuple[str, int]]
@@ -458,13 +458,9 @@ def _message(error: Mapping[str, Any], loc: Loc, data: Any) -> str:
     if kind == "missing":
         return "required key is missing"
     if kind == "union_tag_invalid":
-        tag = str(error.get("ctx", {}).get("tag", ""))
-        types_ = sorted(PLUGINS)
-        close = difflib.get_close_matches(tag, types_, n=1)
-        hint = f" — did you mean '{close[0]}'?" if close else ""
-        return f"unknown service type '{tag}'{hint} (valid: {', '.join(types_)})"
+        return registry.unknown_type_message(str(error.get("ctx", {}).get("tag", "")))
     if kind == "union_tag_not_found":
-        return f"required key 'type' is missing (one of: {', '.join(sorted(PLUGINS))})"
+        return f"required key 'type' is missing (one of: {', '.join(registry.type_names())})"
     message = str(error["msg"])
     if kind in ("enum", "literal_error"):
         return f"{error.get('input')!r} is not valid; {message[0].lower()}{message[1:]}"

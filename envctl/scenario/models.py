@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, TypeAlias, Union
 
 from pydantic import Field, PrivateAttr, field_validator
 
@@ -20,15 +20,22 @@ from envctl.scenario.spec import (
     StrictModel,
     TimeoutProfile,
 )
-from envctl.services.generic.plugin import GenericSpec
-from envctl.services.kafka.plugin import KafkaSpec
-from envctl.services.postgres.plugin import PostgresSpec
-from envctl.services.redis.plugin import RedisSpec
+from envctl.services import registry
 
-ServiceSpec = Annotated[
-    KafkaSpec | PostgresSpec | RedisSpec | GenericSpec, Field(discriminator="type")
-]
-"""One entry of ``external_services``; ``type`` chooses the model."""
+
+def _service_spec_union() -> Any:
+    models = registry.spec_models()
+    if len(models) == 1:  # a discriminator needs a union of two or more
+        return models[0]
+    return Annotated[Union[tuple(models)], Field(discriminator="type")]  # noqa: UP007
+
+
+if TYPE_CHECKING:
+    ServiceSpec: TypeAlias = ServiceSpecBase
+else:
+    ServiceSpec = _service_spec_union()
+"""One entry of ``external_services``; ``type`` chooses the model. The members are the spec
+models of every registered service type (:mod:`envctl.services.registry`)."""
 
 STEP_KINDS = (
     "publish",

@@ -1,19 +1,14 @@
-"""Service types: one module each, same hooks (see :mod:`envctl.services.base`)."""
+"""Service types: the plugin interface (:mod:`envctl.services.base`), the open registry of
+types (:mod:`envctl.services.registry`, entry-point group ``envctl.services``), and one
+package per built-in type (``kafka/``, ``postgres/``, ``redis/``, ``generic/``) holding
+everything about it.
+
+Code outside a type's package never imports it: it asks the registry for the type's plugin
+(:func:`plugin_for`) and calls the plugin's hooks.
+"""
 
 from __future__ import annotations
 
-from envctl.services.base import ServicePlugin
-from envctl.services.generic.plugin import GenericService
-from envctl.services.kafka.plugin import KafkaService
-from envctl.services.postgres.plugin import PostgresService
-from envctl.services.redis.plugin import RedisService
+from envctl.services.registry import plugin_for, plugins, type_names
 
-PLUGINS: dict[str, type[ServicePlugin]] = {
-    plugin.type_name: plugin
-    for plugin in (KafkaService, PostgresService, RedisService, GenericService)
-}
-"""Service type name -> plugin class."""
-
-
-def plugin_for(type_name: str) -> type[ServicePlugin]:
-    return PLUGINS[type_name]
+__all__ = ["plugin_for", "plugins", "type_names"]

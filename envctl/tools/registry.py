@@ -517,10 +517,13 @@ def _timeouts_of(
 ) -> PhaseTimeouts:
     if timeouts is not None and service in timeouts:
         return timeouts[service]
-    from envctl.services import PLUGINS
+    from envctl.services import registry
 
-    plugin = PLUGINS.get(service_type)
-    defaults = plugin.default_timeouts if plugin is not None else PhaseTimeouts()
+    defaults = (
+        registry.plugin_for(service_type).default_timeouts
+        if registry.is_registered(service_type)
+        else PhaseTimeouts()
+    )
     profile = scenario.timeouts_for(service)
     return PhaseTimeouts(
         **{

@@ -24,7 +24,7 @@ from envctl.profiles import (
 )
 from envctl.scenario import Scenario
 from envctl.scenario.spec import service_variable
-from envctl.services import PLUGINS
+from envctl.services.registry import plugin_for
 from envctl.settings import ProjectConfig, Settings
 
 PROFILES_EXAMPLE = EXAMPLES / "profiles"
@@ -106,7 +106,7 @@ def test_timeout_scale_multiplies_every_effective_timeout() -> None:
     before_scenario = Scenario.model_validate({k: v for k, v in RAW.items()})
     after_scenario = Scenario.model_validate(after)
     for name, spec in before_scenario.external_services.items():
-        defaults = PLUGINS[spec.type].default_timeouts
+        defaults = plugin_for(spec.type).default_timeouts
         old = resolve_timeouts(before_scenario, name, defaults, None)
         new = resolve_timeouts(after_scenario, name, defaults, None)
         assert new == old.scaled(2), name
@@ -122,7 +122,7 @@ def test_explicit_timeouts_are_absolute_and_keep_the_other_phases() -> None:
         "slowdb": {"services": {"db": {"timeouts": {"setup": 5}}}},
     }
     after = Scenario.model_validate(apply_profile(_raw(), "ci", project))
-    kafka = resolve_timeouts(after, "kafka", PLUGINS["kafka"].default_timeouts, None)
+    kafka = resolve_timeouts(after, "kafka", plugin_for("kafka").default_timeouts, None)
     assert kafka.health_check == 120
     assert kafka.startup == 45 * 3
     db_only = apply_profile(_raw(), "slowdb", project)

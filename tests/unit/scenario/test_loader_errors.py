@@ -9,9 +9,9 @@ import pytest
 
 from envctl.errors import ConfigError
 from envctl.scenario import load_scenario
-from envctl.services import PLUGINS
+from envctl.services.registry import type_names
 
-TYPES = ", ".join(sorted(PLUGINS))
+TYPES = ", ".join(type_names())
 STEP_KINDS = "publish, expect_message, consume, sql, redis, http, exec, sleep, call"
 
 # (id, file text, expected problem lines with {f} standing for the file's path)

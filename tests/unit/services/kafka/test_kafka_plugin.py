@@ -7,9 +7,9 @@ from typing import Any
 import pytest
 
 from envctl.scenario.spec import PortMapping
-from envctl.services import PLUGINS, plugin_for
 from envctl.services.base import PhaseTimeouts, ServiceContext
 from envctl.services.kafka.plugin import APACHE_IMAGE, KafkaService, KafkaSpec, flavor_of
+from envctl.services.registry import plugin_for, plugins
 
 
 def spec(**fields: Any) -> KafkaSpec:
@@ -55,7 +55,7 @@ def test_declared_flavor_wins_over_image(declared: str, image: str) -> None:
 
 def test_plugin_registry() -> None:
     assert plugin_for("kafka") is KafkaService
-    assert PLUGINS["kafka"] is KafkaService
+    assert plugins()["kafka"] is KafkaService
     assert KafkaService.default_image == "apache/kafka:3.9.0"
 
 

@@ -117,6 +117,18 @@ def run(ctx: click.Context, name: str, force_mode: str | None, as_json: bool, st
     is_flag=True,
     help="Start every scenario's own services (default: identical ones are shared).",
 )
+@click.option(
+    "--shard",
+    metavar="I/N",
+    help="Run only shard I of N (1-based) of the selected scenarios; also ENVCTL_SHARD, or "
+    "JOB_COMPLETION_INDEX (0-based) with ENVCTL_SHARD_TOTAL. See docs/scaling.md.",
+)
+@click.option(
+    "--durations",
+    metavar="FILE|history",
+    help="Balance shards by these durations (JSON {scenario: seconds}) or by this machine's "
+    "run history; default: the project's envctl-durations.json if present, else counts.",
+)
 @click.pass_context
 def run_all(
     ctx: click.Context,
@@ -127,6 +139,8 @@ def run_all(
     strict: bool,
     force_mode: str | None,
     no_share: bool,
+    shard: str | None,
+    durations: str | None,
 ) -> None:
     """Run every scenario (or a category); scenarios needing identical services share them.
 
@@ -138,9 +152,24 @@ def run_all(
     from envctl.runner.run_all import run_all as run_all_scenarios
 
     force = _check_mode(force_mode)
+    runner = _runner(ctx)
+    spec, weights = _shard_options(ctx, runner, shard, durations)
     result = run_all_scenarios(
-        _runner(ctx), category=category, parallel=parallel, force_mode=force, share=not no_share
+        runner,
+        category=category,
+        parallel=parallel,
+        force_mode=force,
+        share=not no_share,
+        shard=spec,
+        durations=weights,
     )
+    if result.shard is not None:
+        click.echo(
+            f"shard {result.shard['index']}/{result.shard['total']}: {len(result.outcomes)} of "
+            f"{len(result.shard['assignment'])} scenarios (balanced by "
+            f"{result.shard['balanced_by']})",
+            err=True,
+        )
     for outcome in result.outcomes:
         status = outcome.status
         if status == "degraded" and strict:
@@ -161,6 +190,25 @@ def run_all(
         data["outcomes"] = {o.name: o.to_dict() for o in result.outcomes}
         write_results(json_file, data)
     sys.exit(result.exit_code(strict))
+
+
+def _shard_options(
+    ctx: click.Context, runner: Runner, shard: str | None, durations: str | None
+) -> tuple[Any, dict[str, float]]:
+    from envctl.runner.shard import load_durations, parse_shard, shard_from_environment
+
+    settings = _settings(ctx)
+    spec = parse_shard(shard) if shard is not None else shard_from_environment(settings.environ)
+    if spec is None:
+        if durations is not None:
+            raise click.UsageError("--durations needs --shard (or ENVCTL_SHARD)")
+        return None, {}
+    root = (
+        settings.project_config_path.parent
+        if settings.project_config_path is not None
+        else Path.cwd()
+    )
+    return spec, load_durations(durations, root, runner.runs_root)
 
 
 @click.command()

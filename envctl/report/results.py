@@ -25,6 +25,8 @@ def results_json(
             entry["reason"] = outcome.reason
         entry["run_id"] = outcome.run_id
         entry["dependency_mode"] = outcome.mode_label
+        if outcome.category:
+            entry["category"] = outcome.category
         if outcome.shared_with:
             entry["shared_instance"] = outcome.shared_with
         scenarios[outcome.name] = entry

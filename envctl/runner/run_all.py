@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,6 +23,7 @@ from envctl.report.results import results_json, write_results
 from envctl.runner.modes import MODE_ENV, ModeDecision, parse_mode, resolve_modes
 from envctl.runner.outcome import ScenarioOutcome
 from envctl.runner.run import Runner, SharedInstance
+from envctl.runner.shard import ShardSpec, assign, split_digest
 from envctl.runner.shared import group_scenario, isolatable, share_key
 from envctl.scenario import list_scenarios
 from envctl.scenario.loader import infer_category
@@ -39,6 +41,8 @@ class RunAllResult:
     """Shared instance key -> the scenarios that ran on it."""
     dependency_mode: str = "declared"
     """--force-dependency-mode / ENVCTL_DEPENDENCY_MODE, or ``declared`` (each file's)."""
+    shard: dict[str, Any] | None = None
+    """With ``--shard``: index, total, the split's digest and every selected scenario's shard."""
 
     def counts(self) -> dict[str, int]:
         counts = dict.fromkeys(("passed", "failed", "skipped", "degraded", "error"), 0)
@@ -61,6 +65,8 @@ class RunAllResult:
         data["counts"] = self.counts()
         data["shared_instances"] = self.groups
         data["dependency_mode"] = self.dependency_mode
+        if self.shard is not None:
+            data["shard"] = self.shard
         return data
 
 
@@ -72,6 +78,22 @@ class _Item:
     error: str | None = None
 
 
+def _take_shard(
+    items: list[_Item], shard: ShardSpec, durations: Mapping[str, float]
+) -> tuple[list[_Item], dict[str, Any]]:
+    """The items of ``shard`` and what the run records about the split (for report merge)."""
+    names = [item.name for item in items]
+    placed = assign(names, shard.total, durations)
+    info = {
+        "index": shard.index,
+        "total": shard.total,
+        "digest": split_digest(names, shard.total, durations),
+        "balanced_by": "durations" if durations else "counts",
+        "assignment": {name: placed[name] + 1 for name in sorted(placed)},
+    }
+    return [item for item in items if placed[item.name] == shard.index - 1], info
+
+
 def run_all(
     runner: Runner,
     *,
@@ -80,6 +102,8 @@ def run_all(
     force_mode: str | None = None,
     share: bool = True,
     names: list[str] | None = None,
+    shard: ShardSpec | None = None,
+    durations: Mapping[str, float] | None = None,
 ) -> RunAllResult:
     """Run the scenarios of the tree; raises ConfigError only for an invalid mode or tree."""
     settings = runner.settings
@@ -122,6 +146,10 @@ def run_all(
             items.append(_Item(scenario.name, scenario, None, str(exc)))
             continue
         items.append(_Item(scenario.name, scenario, modes))
+    shard_info: dict[str, Any] | None = None
+    if shard is not None:
+        items, shard_info = _take_shard(items, shard, durations or {})
+        audit.event("decision.shard", **shard_info)
 
     outcomes: dict[str, ScenarioOutcome] = {}
     lock = threading.Lock()
@@ -244,6 +272,7 @@ def run_all(
             directory=audit.directory,
             groups=shared_names,
             dependency_mode=mode_override or "declared",
+            shard=shard_info,
         )
         write_results(audit.directory / RESULT_FILE, result.to_dict())
         audit.event("run_all.end", counts=result.counts(), seconds=round(result.seconds, 4))

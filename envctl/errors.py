@@ -108,3 +108,9 @@ class SeedError(ConfigError):
 
 class SnapshotError(EnvctlError):
     """A snapshot cannot be saved, restored or compared; the message says why and what to do."""
+
+
+class StateDirUnwritable(EnvctlError):
+    """envctl's state folder (``ENVCTL_STATE_DIR``, ``.envctl``) cannot be written."""
+
+    exit_code = 2

@@ -19,11 +19,12 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -110,10 +111,15 @@ def write_json_atomic(path: Path, data: Any, *, private: bool = False) -> None:
     """Write JSON to ``path`` through a temporary file and a rename: never half-written."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "w", encoding="utf-8", opener=_private_opener if private else None) as out:
-        json.dump(data, out, indent=2, default=str)
-        out.write("\n")
-    os.replace(tmp, path)
+    try:
+        with open(tmp, "w", encoding="utf-8", opener=_private_opener if private else None) as out:
+            json.dump(data, out, indent=2, default=str)
+            out.write("\n")
+        os.replace(tmp, path)
+    except BaseException:  # a full disk, an interrupt: never leave the temporary file
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise
 
 
 def _private_opener(path: str, flags: int) -> int:
@@ -131,6 +137,105 @@ def forget_run(run_dir: Path | None) -> None:
         snapshots = run_dir / "snapshots"
         if not leftovers and (not snapshots.exists() or not any(snapshots.iterdir())):
             shutil.rmtree(run_dir)
+
+
+# -- pruning the state folder ---------------------------------------------------------------------
+
+KEEP_RUNS_ENV = "ENVCTL_KEEP_RUNS"
+KEEP_RUNS_DAYS_ENV = "ENVCTL_KEEP_RUNS_DAYS"
+KEEP_RUNS = 100
+KEEP_RUNS_DAYS = 7.0
+_AUDIT_FILE = "audit.jsonl"  # envctl.report.audit.AUDIT_FILE (that module imports this one)
+
+
+def retention(settings: Settings) -> tuple[int, timedelta]:
+    """How many finished run folders to keep, and for how long (ENVCTL_KEEP_RUNS,
+    ENVCTL_KEEP_RUNS_DAYS; defaults 100 and 7 days)."""
+    from envctl.errors import ConfigError
+
+    def number(name: str, default: float) -> float:
+        text = settings.environ.get(name, "").strip()
+        if not text:
+            return default
+        try:
+            value = float(text)
+        except ValueError:
+            value = -1.0
+        if not math.isfinite(value) or value < 0:
+            raise ConfigError(f"{name}={text!r}: write a number of 0 or more (e.g. {default:g})")
+        return value
+
+    return int(number(KEEP_RUNS_ENV, KEEP_RUNS)), timedelta(
+        days=min(number(KEEP_RUNS_DAYS_ENV, KEEP_RUNS_DAYS), 36500.0)
+    )
+
+
+def prune_runs(
+    settings: Settings, *, dry_run: bool = False, now: datetime | None = None
+) -> list[Path]:
+    """Remove finished run folders (audit log, container logs, snapshots) older than the
+    retention age or beyond the newest N; returns those removed (or that would be).
+
+    A folder with a run record (``environment.json``: an environment still up, or kept) is
+    never pruned — ``envctl down`` removes it. Only folders holding an audit log are
+    considered; nothing else under the state folder is touched.
+    """
+    keep, max_age = retention(settings)
+    root = runs_root(settings)
+    now = now or datetime.now(UTC)
+    finished: list[tuple[float, Path]] = []
+    try:
+        entries = list(root.iterdir()) if root.is_dir() else []
+    except OSError:
+        return []
+    for folder in entries:
+        try:
+            if folder.is_symlink() or not folder.is_dir() or (folder / RECORD_FILE).exists():
+                continue
+            audit = folder / _AUDIT_FILE
+            if audit.is_file():
+                finished.append((audit.stat().st_mtime, folder))
+        except OSError:
+            continue
+    finished.sort(reverse=True)  # newest first
+    doomed = [
+        folder
+        for index, (mtime, folder) in enumerate(finished)
+        if index >= keep or now - datetime.fromtimestamp(mtime, UTC) > max_age
+    ]
+    if not dry_run:
+        for folder in doomed:
+            shutil.rmtree(folder, ignore_errors=True)
+    return doomed
+
+
+def forget_collected(settings: Settings, run_ids: list[str]) -> list[str]:
+    """After gc removed these runs' containers: forget their records, except where the run
+    kept topics/databases on an external service (``envctl down`` removes those). Returns
+    why a record was kept, per run."""
+    kept: list[str] = []
+    for run_id in run_ids:
+        folder = runs_root(settings) / run_id
+        try:
+            record = read_record(folder)
+        except EnvctlError:
+            forget_run(folder)  # unreadable: nothing can be done with it
+            continue
+        if record is None:
+            continue
+        external = [
+            name
+            for name, info in record.services.items()
+            if info.get("mode") != "docker" and any(info.get("resources", {}).values())
+        ]
+        if external:
+            kept.append(
+                f"record of run {run_id} kept: it names resources on external service(s) "
+                f"{', '.join(external)}; `envctl down --run-id {run_id}` removes them"
+            )
+        else:
+            forget_run(folder)
+    return kept
 
 
 # -- reading --------------------------------------------------------------------------------------

@@ -174,6 +174,7 @@ def gc(ctx: click.Context, older_than: str | None, dry_run: bool) -> None:
     """
     from envctl.errors import EnvctlError
     from envctl.gc import collect_judged, judge, parse_duration
+    from envctl.runs import forget_collected, prune_runs, retention, runs_root
     from envctl.runtime.docker import DockerRuntime
 
     settings = _settings(ctx)
@@ -197,7 +198,18 @@ def gc(ctx: click.Context, older_than: str | None, dry_run: bool) -> None:
             f"{verb} run {verdict.run_id} ({verdict.scenario}): {kinds['container']} containers, "
             f"{kinds['network']} networks, {kinds['volume']} volumes — {verdict.reason}"
         )
-    if not garbage:
+    if not dry_run and garbage:
+        for note in forget_collected(settings, [v.run_id for v in garbage]):
+            click.echo(note)
+    pruned = prune_runs(settings, dry_run=dry_run)
+    if pruned:
+        keep, age = retention(settings)
+        click.echo(
+            f"{'would prune' if dry_run else 'pruned'} {len(pruned)} finished run folder(s) "
+            f"under {runs_root(settings)} (older than {age.total_seconds() / 86400:g} days "
+            f"or beyond the newest {keep}; ENVCTL_KEEP_RUNS_DAYS / ENVCTL_KEEP_RUNS)"
+        )
+    if not garbage and not pruned:
         click.echo("nothing to collect")
     if errors:
         raise EnvctlError("could not remove: " + "; ".join(errors))

@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from envctl.errors import ConfigError
+from envctl.errors import ConfigError, StateDirUnwritable
 
 if TYPE_CHECKING:
     from envctl.settings import Settings
@@ -76,10 +76,18 @@ class AuditLog:
         self.directory = directory
         self.run_id = run_id
         self.path = directory / AUDIT_FILE
-        directory.mkdir(parents=True, exist_ok=True)
+        self.problem: str | None = None
+        """Why events stopped being written (a full disk mid-run); None while all is well."""
+        try:
+            directory.mkdir(parents=True, exist_ok=True)
+            self._file = self.path.open("a", encoding="utf-8")
+        except OSError as exc:
+            raise StateDirUnwritable(
+                f"cannot write the run's audit log under {directory} "
+                f"({exc.strerror or exc}); set ENVCTL_STATE_DIR to a writable folder"
+            ) from None
         self._lock = threading.Lock()
         self._began = time.monotonic()
-        self._file = self.path.open("a", encoding="utf-8")
 
     def event(self, event: str, /, **fields: Any) -> dict[str, Any]:
         record = {
@@ -91,9 +99,12 @@ class AuditLog:
         }
         line = json.dumps(record, sort_keys=False, default=str)
         with self._lock:
-            if not self._file.closed:
-                self._file.write(line + "\n")
-                self._file.flush()
+            if not self._file.closed and self.problem is None:
+                try:
+                    self._file.write(line + "\n")
+                    self._file.flush()
+                except OSError as exc:  # e.g. the disk filled up mid-run: the run goes on
+                    self.problem = f"the audit log {self.path} is incomplete: {exc.strerror or exc}"
         return record
 
     def write_log(self, service: str, text: str) -> Path:
@@ -106,7 +117,10 @@ class AuditLog:
 
     def close(self) -> None:
         with self._lock:
-            self._file.close()
+            try:
+                self._file.close()
+            except OSError as exc:  # the last buffered write failed
+                self.problem = self.problem or f"the audit log {self.path} is incomplete: {exc}"
 
     def __enter__(self) -> AuditLog:
         return self

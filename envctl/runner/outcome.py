@@ -93,6 +93,8 @@ class ScenarioOutcome:
     run_dir: str | None = None
     kept: str | None = None
     """What ``cleanup_after`` kept for inspection: how to reach it and how to remove it."""
+    warnings: list[str] = field(default_factory=list)
+    """What went wrong beside the scenario (e.g. the state folder filled up mid-run)."""
     unavailable: bool = False
     """A required service could not be had because Docker or an image is missing (the
     pytest plugin skips such a test unless ENVCTL_REQUIRE_DOCKER=1)."""
@@ -117,6 +119,7 @@ class ScenarioOutcome:
             lines.append(f"  audit log: {self.run_dir}/audit.jsonl")
         if self.kept:
             lines += ["  " + line for line in self.kept.splitlines()]
+        lines += [f"  warning: {w}" for w in self.warnings]
         return "\n".join(lines)
 
     def to_dict(self) -> dict[str, Any]:
@@ -143,4 +146,6 @@ class ScenarioOutcome:
             data["run_dir"] = self.run_dir
         if self.kept:
             data["kept"] = self.kept
+        if self.warnings:
+            data["warnings"] = self.warnings
         return data

@@ -34,6 +34,7 @@ from envctl.runner.naming import namespaced
 from envctl.runner.outcome import ScenarioOutcome, ScenarioSkipped, StepFailed, StepRecord
 from envctl.runner.plan import Plan, plan_scenario
 from envctl.runner.steps import execute
+from envctl.runs import prune_runs
 from envctl.runtime.base import Runtime
 from envctl.scenario.models import Scenario
 from envctl.scenario.spec import DependencyMode, ServiceMode
@@ -174,6 +175,7 @@ class Runner:
         """Run ``scenario`` (its steps, or ``steps`` when replaying) and return how it ended."""
         run_id = run_id or new_run_id()
         began = time.monotonic()
+        prune_runs(self.settings)  # the state folder does not grow forever
         audit = AuditLog(self.runs_root / run_id, run_id)
         outcome = ScenarioOutcome(
             name=scenario.name,
@@ -252,6 +254,8 @@ class Runner:
                 dependency_mode=outcome.mode_label,
             )
             audit.close()
+            if audit.problem:
+                outcome.warnings.append(audit.problem)
         return outcome
 
     # -- an environment for code (the pytest plugin, Python users) -----------------------------
@@ -474,7 +478,11 @@ class Runner:
                 text = container.logs()
             except Exception as exc:  # noqa: BLE001 - a log that cannot be read is reported
                 text = f"(could not read the log: {exc})\n"
-            path = audit.write_log(name, text)
+            try:
+                path = audit.write_log(name, text)
+            except OSError as exc:  # a full or read-only state folder: the run goes on
+                audit.problem = audit.problem or f"cannot save {name}'s log: {exc}"
+                continue
             audit.event("logs", service=name, path=str(path), bytes=len(text.encode()))
 
     # -- steps ---------------------------------------------------------------------------------
@@ -592,7 +600,11 @@ class Runner:
         from envctl import snapshot
 
         t0 = time.monotonic()
-        manifest = snapshot.save_phase(env, phase, settings=self.settings)
+        try:
+            manifest = snapshot.save_phase(env, phase, settings=self.settings)
+        except OSError as exc:  # a full or read-only state folder: the run goes on without
+            audit.problem = audit.problem or f"cannot save the '{phase}' snapshot: {exc}"
+            return False
         if manifest is None:
             return False
         outcome.phases[f"snapshot_{phase}"] = time.monotonic() - t0
@@ -611,8 +623,12 @@ class Runner:
         from envctl.snapshot.compare import format_diff
 
         result = snapshot.diff(env, "before", "after", settings=self.settings)
-        (audit.directory / "diff.json").write_text(json.dumps(result, indent=2, default=str))
-        (audit.directory / "diff.txt").write_text(format_diff(result) + "\n")
+        try:
+            (audit.directory / "diff.json").write_text(json.dumps(result, indent=2, default=str))
+            (audit.directory / "diff.txt").write_text(format_diff(result) + "\n")
+        except OSError as exc:  # a full or read-only state folder: the run goes on
+            audit.problem = audit.problem or f"cannot save the snapshot diff: {exc}"
+            return
         audit.event("snapshot.diff", file="diff.json")
 
     def _timeouts(self, scenario: Scenario) -> dict[str, PhaseTimeouts]:

@@ -22,6 +22,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from envctl.errors import EnvctlError
 from envctl.scenario.spec import CleanupMap, CleanupSetting, ServiceMode
 
 if TYPE_CHECKING:
@@ -303,7 +304,24 @@ def remove_recorded(
     done: list[str] = []
     errors: list[str] = []
     for record in records:
-        env = environment_from_record(record, settings)
+        try:
+            env = environment_from_record(record, settings)
+        except EnvctlError as exc:
+            # containers go by their labels anyway; only data on external services needs it
+            external = [
+                name
+                for name, info in record.services.items()
+                if info.get("mode") != ServiceMode.DOCKER.value
+                and any(info.get("resources", {}).values())
+            ]
+            if external:
+                errors.append(
+                    f"run {record.run_id}: {exc}; what it created on {', '.join(external)} "
+                    "was not removed"
+                )
+            else:
+                forget_run(record.run_dir)
+            continue
         cleaned, failures = cleanup_external(
             env.services.values(), env.scenario, env.run_id, settings
         )

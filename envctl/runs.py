@@ -83,7 +83,9 @@ def record_data(env: Environment, kept: list[dict[str, Any]] | None = None) -> d
         "scenario": scenario.name,
         "scenario_source": str(scenario.source) if scenario.source else None,
         "scenario_root": str(scenario.root) if scenario.root else None,
-        "scenario_model": scenario.model_dump(mode="json", by_alias=True),
+        # only what was set: defaults (a cloud service's default password, say) come back from
+        # the model on reading, so the record validates exactly as the scenario did
+        "scenario_model": scenario.model_dump(mode="json", by_alias=True, exclude_unset=True),
         "recorded": datetime.now(UTC).isoformat(timespec="seconds"),
         "network": env.network,
         "namespace": env.namespace.to_dict(),

@@ -39,7 +39,20 @@ def outside_kafka(docker_client: Any) -> Iterator[tuple[Any, str]]:
     try:
         yield container, f"127.0.0.1:{port}"
     finally:
-        container.remove(force=True)
+        _remove_with_volumes(docker_client, container)
+
+
+def _remove_with_volumes(docker_client: Any, container: Any) -> None:
+    """Remove a container the test started, with its anonymous volumes (the postgres image
+    declares one), and check none is left (issue 10 §7)."""
+    import docker.errors
+
+    container.reload()
+    anonymous = [m["Name"] for m in container.attrs.get("Mounts", []) if m.get("Type") == "volume"]
+    container.remove(force=True, v=True)
+    for name in anonymous:
+        with pytest.raises(docker.errors.NotFound):
+            docker_client.volumes.get(name)
 
 
 @pytest.fixture
@@ -55,7 +68,7 @@ def outside_postgres(docker_client: Any) -> Iterator[tuple[Any, int]]:
     try:
         yield container, port
     finally:
-        container.remove(force=True)
+        _remove_with_volumes(docker_client, container)
 
 
 def _topics(servers: str) -> set[str]:
@@ -165,6 +178,9 @@ def test_cloud_secrets_never_appear_in_output_status_or_logs(
             assert secret not in path.read_text(errors="replace"), path
     down = run_envctl("down", "--run-id", data["run_id"], env=env, cwd=work)
     assert secret not in down.stdout + down.stderr
+    # the record of a cloud run is readable: down removes it (issue 10 §3b)
+    assert down.returncode == 0, down.stderr
+    assert not list(work.rglob("environment.json"))
 
     missing = run_envctl(
         "--scenarios-dir", str(scenarios), "up", "-s", "cloudy", env=test_env, cwd=work

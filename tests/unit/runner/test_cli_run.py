@@ -63,6 +63,9 @@ def test_force_mode_beats_the_file_and_bad_values_exit_2(tmp_path: Path) -> None
 
 
 def test_check_protocols(tmp_path: Path) -> None:
+    """The shipped real and mock tools agree: exit 0, no divergence (issue 10 §7: this test
+    accepted exit 1 and any list before, so it could not fail)."""
     result = _envctl("check-protocols", "--json", tmp_path=tmp_path)
-    assert result.returncode in (0, 1)
-    assert isinstance(json.loads(result.stdout), list)
+    assert (result.returncode, json.loads(result.stdout)) == (0, []), result.stdout
+    text = _envctl("check-protocols", tmp_path=tmp_path)
+    assert (text.returncode, text.stdout.strip()) == (0, "real and mock tools agree")

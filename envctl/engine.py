@@ -588,7 +588,9 @@ class Engine:
         attempts = 3
         for attempt in range(attempts):
             published = self._allocate_ports(name, plugin)
-            host_ports = {p.container: p.host for p in published}
+            # a TCP and a UDP port of one number: clients (and endpoints) want the TCP one
+            ordered = sorted(published, key=lambda p: p.protocol == "tcp")
+            host_ports = {p.container: p.host for p in ordered}
             endpoints = plugin.endpoints(host_ports)
             env_vars = {
                 **plugin.container_env(host_ports),

@@ -133,8 +133,9 @@ class ServicePlugin(ABC, Generic[SpecT]):
         main = self.service_port
         if main is None:
             return list(self.spec.ports)
-        own = [p for p in self.spec.ports if p.container == main]
-        others = [p for p in self.spec.ports if p.container != main]
+        # the client port is TCP: "9092/udp" publishes a UDP port beside it, never instead
+        own = [p for p in self.spec.ports if p.container == main and p.protocol == "tcp"]
+        others = [p for p in self.spec.ports if p not in own]
         return (own or [PortMapping(container=main)]) + others
 
     @abstractmethod

@@ -159,3 +159,27 @@ def test_library_context_manager_removes_everything(
         assert env.endpoints("kafka")["bootstrap_servers"].startswith("127.0.0.1:")
         assert managed_resources(docker_client, run_id)
     assert managed_resources(docker_client, run_id) == []
+
+
+def test_a_udp_port_beside_the_client_port_leaves_kafka_reachable(
+    tmp_path: Any, test_env: dict[str, str], docker_client: Any, no_leaks: None
+) -> None:
+    """Issue 10 §3b: `ports: ["9092/udp"]` replaced the TCP client port; readiness failed."""
+    scenarios = tmp_path / "s"
+    scenarios.mkdir()
+    (scenarios / "scenario_udp.yaml").write_text(
+        "name: udp\ndependency_mode: real\n"
+        'external_services:\n  kafka: {type: kafka, ports: ["9092/udp"]}\n'
+        "timeout_profiles:\n  kafka: {health_check: 30}\n"
+    )
+    data = up_json(
+        run_envctl("--scenarios-dir", str(scenarios), "up", "-s", "udp", "--json", env=test_env)
+    )
+    try:
+        container = docker_client.containers.get(data["services"]["kafka"]["container"])
+        published = container.attrs["HostConfig"]["PortBindings"]
+        assert {"9092/tcp", "9092/udp"} <= set(published)
+        tcp_port = published["9092/tcp"][0]["HostPort"]
+        assert data["services"]["kafka"]["bootstrap_servers"] == f"127.0.0.1:{tcp_port}"
+    finally:
+        run_envctl("down", "--run-id", data["run_id"], env=test_env)

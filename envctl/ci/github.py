@@ -40,6 +40,11 @@ from envctl.settings import Settings
 CHECKOUT = "actions/checkout@v5"
 SETUP_PYTHON = "actions/setup-python@v6"
 UPLOAD_ARTIFACT = "actions/upload-artifact@v6"
+DOWNLOAD_ARTIFACT = "actions/download-artifact@v7"
+SHARD_RESULTS = "envctl-shards"
+"""Where each shard job writes its result, and the merge job collects them."""
+MAX_SHARDS = 256
+"""GitHub Actions runs at most 256 jobs per matrix."""
 RUNS_DIR = ".envctl/runs"
 EXTERNAL_PROFILE = "external"
 """The built-in profile that attaches to services whose ``ENVCTL_<SERVICE>_URL`` is set."""
@@ -79,6 +84,9 @@ class WorkflowOptions:
     branch: str = "main"
     """Pushes to this branch run the workflow (pull requests always do)."""
     name: str = "envctl scenarios"
+    shards: int = 1
+    """> 1: the integration job is a matrix of this many ``run-all --shard I/N`` jobs and a
+    ``report`` job merges their results (strategy ``envctl`` only)."""
 
 
 @dataclass
@@ -97,7 +105,9 @@ def github_workflow(
     options = options or WorkflowOptions()
     warnings: list[str] = []
     jobs: dict[str, Any] = {"unit": _unit_job(scenarios, selection, options)}
-    if options.strategy == Strategy.ENVCTL:
+    if options.shards > 1:
+        jobs.update(_sharded_jobs(selection, options))
+    elif options.strategy == Strategy.ENVCTL:
         jobs["integration"] = _envctl_job(scenarios, selection, options)
     else:
         jobs.update(_services_jobs(scenarios, selection, options, settings, warnings))
@@ -203,6 +213,83 @@ def _envctl_job(
     steps.append(_upload_step("integration"))
     job["steps"] = steps
     return job
+
+
+def _sharded_jobs(selection: Selection, options: WorkflowOptions) -> dict[str, Any]:
+    """A matrix job running one shard each, and a ``report`` job merging them.
+
+    Every shard job computes the same split (see :mod:`envctl.runner.shard`): the same
+    commit, and the project's committed ``envctl-durations.json`` when there is one.
+    """
+    total = options.shards
+    if options.strategy != Strategy.ENVCTL:
+        raise ValueError("shards need the envctl strategy")
+    if selection.scenarios:
+        raise ValueError("shards need --category or --all")
+    category = f" --category {selection.category}" if selection.category is not None else ""
+    result = f"{SHARD_RESULTS}/shard-${{{{ matrix.shard }}}}.json"
+    job: dict[str, Any] = {
+        "name": f"integration shard ${{{{ matrix.shard }}}}/{total}",
+        "runs-on": "ubuntu-latest",
+        "timeout-minutes": 30,
+        "strategy": {"fail-fast": False, "matrix": {"shard": list(range(1, total + 1))}},
+    }
+    if options.profile:
+        job["env"] = {"ENVCTL_PROFILE": options.profile}
+    job["steps"] = [
+        *_setup_steps(options),
+        {
+            "name": f"Shard ${{{{ matrix.shard }}}} of {total}",
+            "run": f"envctl run-all{category} --shard ${{{{ matrix.shard }}}}/{total} "
+            f"--json {result}",
+        },
+        {
+            "name": "Keep the shard's result",
+            "if": "always()",
+            "uses": UPLOAD_ARTIFACT,
+            "with": {
+                "name": "envctl-shard-${{ matrix.shard }}",
+                "path": result,
+                "if-no-files-found": "ignore",
+            },
+        },
+        _upload_step("integration-${{ matrix.shard }}"),
+    ]
+    report: dict[str, Any] = {
+        "name": "report (all shards merged)",
+        "needs": ["integration"],
+        "if": "always()",
+        "runs-on": "ubuntu-latest",
+        "timeout-minutes": 10,
+        "steps": [
+            *_setup_steps(options),
+            {
+                "name": "Collect the shards' results",
+                "uses": DOWNLOAD_ARTIFACT,
+                "with": {
+                    "pattern": "envctl-shard-*",
+                    "path": SHARD_RESULTS,
+                    "merge-multiple": True,
+                },
+            },
+            {
+                "name": "Merge (a missing shard fails here, named)",
+                "run": f"envctl report merge {SHARD_RESULTS}/*.json --json envctl-result.json "
+                "--junit envctl-junit.xml",
+            },
+            {
+                "name": "Keep the merged report",
+                "if": "always()",
+                "uses": UPLOAD_ARTIFACT,
+                "with": {
+                    "name": "envctl-report",
+                    "path": "envctl-result.json\nenvctl-junit.xml",
+                    "if-no-files-found": "ignore",
+                },
+            },
+        ],
+    }
+    return {"integration": job, "report": report}
 
 
 def _needs_containers(scenario: Scenario) -> bool:

@@ -41,6 +41,14 @@ def ci_group() -> None:
 @click.option("--python", "python_version", default="3.11", show_default=True)
 @click.option("--profile", help="ENVCTL_PROFILE for the integration jobs (e.g. ci).")
 @click.option("--branch", default="main", show_default=True, help="Pushes to it run the workflow.")
+@click.option(
+    "--shards",
+    type=click.IntRange(1, 256),
+    default=1,
+    show_default=True,
+    help="Run the integration scenarios as a matrix of N `run-all --shard I/N` jobs and merge "
+    "their results in a `report` job (with --category or --all; strategy envctl).",
+)
 @click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), help="Write here.")
 @click.option("--check", is_flag=True, help="Exit 1 if -o FILE differs from what would be written.")
 @click.pass_context
@@ -54,6 +62,7 @@ def ci_github(
     python_version: str,
     profile: str | None,
     branch: str,
+    shards: int,
     output: Path | None,
     check: bool,
 ) -> None:
@@ -74,6 +83,13 @@ def ci_github(
 
     if sum([bool(names), category is not None, everything]) != 1:
         raise click.UsageError("give exactly one of --scenario NAME, --category C or --all")
+    if shards > 1 and names:
+        raise click.UsageError("--shards splits --category C or --all, not named scenarios")
+    if shards > 1 and strategy != "envctl":
+        raise click.UsageError(
+            "--shards needs --strategy envctl (the services strategy already runs one job "
+            "per scenario)"
+        )
     selection = Selection(scenarios=names, category=category, everything=everything)
     settings = _settings(ctx)
     scenarios = select_scenarios(settings, selection)
@@ -83,6 +99,7 @@ def ci_github(
         python=python_version,
         profile=profile,
         branch=branch,
+        shards=shards,
     )
     workflow = github_workflow(scenarios, selection, options, settings)
     args: list[str | None] = ["envctl", "ci", "github"]
@@ -102,9 +119,109 @@ def ci_github(
         args += ["--profile", profile]
     if branch != "main":
         args += ["--branch", branch]
+    if shards > 1:
+        args += ["--shards", str(shards)]
     if output is not None:
         args += ["-o", str(output)]
     command = _command_line(*args)
     for warning in workflow.warnings:
         _warn(warning)
     _write_or_check(render_workflow(workflow, command), output, check, command)
+
+
+@ci_group.command("kubernetes")
+@click.option("--shards", type=click.IntRange(1, 10000), required=True, help="Number of shards.")
+@click.option("--category", help="Only the scenarios of a category (unit, integration, mixed).")
+@click.option("--name", default="envctl-scenarios", show_default=True, help="The Job's name.")
+@click.option(
+    "--image",
+    default="python:3.11-slim",
+    show_default=True,
+    help="The pod's image: Python, and with --scenarios image your project and envctl.",
+)
+@click.option(
+    "--install",
+    default="pip install envctl",
+    show_default=True,
+    help="Shell command run first in the pod; '' when the image has envctl.",
+)
+@click.option(
+    "--scenarios",
+    "scenarios_from",
+    type=click.Choice(["configmap", "image"]),
+    default="configmap",
+    show_default=True,
+    help="configmap: the scenario tree in a ConfigMap (<= 1 MiB); image: already in the image.",
+)
+@click.option(
+    "--engine",
+    type=click.Choice(["dind", "remote"]),
+    default="dind",
+    show_default=True,
+    help="dind: a privileged docker:dind sidecar per pod; remote: DOCKER_HOST of your engine.",
+)
+@click.option("--docker-host", help="With --engine remote: tcp://... or ssh://...")
+@click.option(
+    "--results-claim",
+    default="envctl-results",
+    show_default=True,
+    help="ReadWriteMany PersistentVolumeClaim the shards write their results to.",
+)
+@click.option("--profile", help="ENVCTL_PROFILE for the pods.")
+@click.option("--parallelism", type=click.IntRange(1, 10000), help="Pods at once (default: all).")
+@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), help="Write here.")
+@click.option("--check", is_flag=True, help="Exit 1 if -o FILE differs from what would be written.")
+@click.pass_context
+def ci_kubernetes(
+    ctx: click.Context,
+    shards: int,
+    category: str | None,
+    name: str,
+    image: str,
+    install: str,
+    scenarios_from: str,
+    engine: str,
+    docker_host: str | None,
+    results_claim: str,
+    profile: str | None,
+    parallelism: int | None,
+    output: Path | None,
+    check: bool,
+) -> None:
+    """Write a Kubernetes Indexed Job running `run-all` in N shards (docs/scaling.md)."""
+    from envctl.ci.kubernetes import JobOptions, indexed_job, render_manifests
+
+    settings = _settings(ctx)
+    options = JobOptions(
+        shards=shards,
+        name=name,
+        image=image,
+        install=install,
+        scenarios=scenarios_from,
+        engine=engine,
+        docker_host=docker_host,
+        category=category,
+        results_claim=results_claim,
+        profile=profile,
+        parallelism=parallelism,
+    )
+    documents = indexed_job(options, settings.scenarios_dir)
+    args: list[str | None] = ["envctl", "ci", "kubernetes", "--shards", str(shards)]
+    for flag, value, default in (
+        ("--category", category, None),
+        ("--name", name, "envctl-scenarios"),
+        ("--image", image, "python:3.11-slim"),
+        ("--install", install, "pip install envctl"),
+        ("--scenarios", scenarios_from, "configmap"),
+        ("--engine", engine, "dind"),
+        ("--docker-host", docker_host, None),
+        ("--results-claim", results_claim, "envctl-results"),
+        ("--profile", profile, None),
+        ("--parallelism", None if parallelism is None else str(parallelism), None),
+    ):
+        if value != default:
+            args += [flag, value]
+    if output is not None:
+        args += ["-o", str(output)]
+    command = _command_line(*args)
+    _write_or_check(render_manifests(documents, command), output, check, command)

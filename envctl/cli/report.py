@@ -6,6 +6,7 @@ write the ``durations`` file shards balance by. Thin over :mod:`envctl.report.me
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -41,6 +42,7 @@ def merge(
 
     Exit as run-all: 0 all passed, 1 any failed, 2 any invalid scenario or a shard missing.
     """
+    from envctl.ci.actions import append_summary, summary_markdown, summary_path
     from envctl.report.junit import write_junit
     from envctl.report.merge import merge_results, merged_exit_code, read_shard
     from envctl.report.results import write_results
@@ -57,6 +59,9 @@ def merge(
         f"{counts or 'no scenarios'} across {merged['split']['total']} shards; "
         f"longest shard {merged['seconds']:.2f}s, scenarios {merged['scenario_seconds']:.2f}s"
     )
+    summary = summary_path(os.environ)
+    if summary is not None:  # in GitHub Actions: a table in the job summary
+        append_summary(summary, summary_markdown(merged, title="envctl (all shards)"))
     if json_file is not None:
         write_results(json_file, merged)
     if junit is not None:

@@ -517,3 +517,35 @@ def test_health_check_forms() -> None:
     assert HealthCheck(("CMD", "/tansu"), start_period=1, shell=False).docker_options() is None
     assert duration(0.25) == "250ms"
     assert duration(89.2) == "90s"
+
+
+# -- sharded run-all ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("selection", ["category", "all"])
+def test_sharded_workflow_runs_a_matrix_and_merges(example: Path, selection: str) -> None:
+    target = example / ".github" / "workflows" / f"sharded-{selection}.yml"
+    args = [*SELECTIONS[selection], "--shards", "4", "-o", str(target)]
+    result = CliRunner().invoke(cli, ["ci", "github", *args])
+    assert result.exit_code == 0, result.output + repr(result.exception)
+    _lint(target)
+    jobs = yaml.safe_load(target.read_text())["jobs"]
+    shards = jobs["integration"]
+    assert shards["strategy"]["matrix"]["shard"] == [1, 2, 3, 4]
+    assert shards["strategy"]["fail-fast"] is False  # one failing shard does not cancel others
+    runs = [step.get("run", "") for step in shards["steps"]]
+    assert any("--shard ${{ matrix.shard }}/4" in run for run in runs)
+    report = jobs["report"]
+    assert report["needs"] == ["integration"] and report["if"] == "always()"
+    merge = next(s["run"] for s in report["steps"] if "report merge" in s.get("run", ""))
+    assert "--junit" in merge
+    assert "--shards 4" in target.read_text().splitlines()[0]  # the header says how to remake it
+
+
+def test_shards_refuse_named_scenarios_and_the_services_strategy(example: Path) -> None:
+    named = CliRunner().invoke(cli, ["ci", "github", *SELECTIONS["scenario"], "--shards", "2"])
+    assert named.exit_code == 2 and "--shards splits --category C or --all" in named.output
+    services = CliRunner().invoke(
+        cli, ["ci", "github", "--all", "--shards", "2", "--strategy", "services"]
+    )
+    assert services.exit_code == 2 and "--shards needs --strategy envctl" in services.output

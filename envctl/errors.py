@@ -60,6 +60,15 @@ class ImageNotFound(EnvctlError):
     """An image is not present locally and could not be pulled."""
 
 
+class NativeUnavailable(EnvctlError):
+    """A service cannot run as a local process (no native form, binary not installed)."""
+
+
+class RuntimeConflict(EnvctlError):
+    """Services on different runtimes that cannot reach each other (a container that
+    depends on a native process)."""
+
+
 class PortTaken(EnvctlError):
     """A pinned host port is already in use."""
 

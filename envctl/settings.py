@@ -18,12 +18,16 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from envctl.errors import ConfigError, Problem
 from envctl.profiles import Profiles
+from envctl.scenario.spec import RuntimeName
 
 if TYPE_CHECKING:
     from envctl.scenario.models import Scenario
 
 PROJECT_CONFIG_NAMES = ("envctl.yaml", ".envctl.yaml")
 IMAGE_ENV_PREFIX = "ENVCTL_IMAGE_"
+NATIVE_BIN_ENV_PREFIX = "ENVCTL_NATIVE_BIN_"
+RUNTIME_ENV = "ENVCTL_RUNTIME"
+RUNTIMES = ("docker", "native", "auto")
 
 
 class ProjectConfig(BaseModel):
@@ -38,6 +42,16 @@ class ProjectConfig(BaseModel):
         default_factory=dict,
         description="Image per service type, e.g. {kafka: mirror.local/apache/kafka:3.9.0}. "
         "Replaces the image of every service of that type (registry mirrors).",
+    )
+    runtime: RuntimeName | None = Field(
+        default=None,
+        description="docker | native | auto for every service envctl starts (ENVCTL_RUNTIME "
+        "and --runtime win); default auto.",
+    )
+    native_bin: dict[str, str] = Field(
+        default_factory=dict,
+        description="Install folder of a type's native server, searched first, e.g. "
+        "{postgres: /usr/lib/postgresql/16/bin} (ENVCTL_NATIVE_BIN_<TYPE> wins).",
     )
     profiles: Profiles = Field(
         default_factory=dict,
@@ -63,6 +77,12 @@ class Settings:
     """Profile(s) to apply, comma-separated: --profile, else ENVCTL_PROFILE."""
     project_profiles: Mapping[str, Any] = field(default_factory=dict)
     """The project config's ``profiles:``."""
+    runtime: str | None = None
+    """docker | native | auto for the whole run: --runtime, else ENVCTL_RUNTIME, else the
+    project config's ``runtime:``; None: each scenario and service decides (default auto)."""
+    runtime_source: str = ""
+    native_bin: Mapping[str, str] = field(default_factory=dict)
+    """Service type -> install folder of its native server."""
 
     def load_scenario(self, path: str | Path) -> Scenario:
         """Load a scenario file the way these settings say (environment, profile, tree)."""
@@ -83,6 +103,7 @@ class Settings:
         cwd: Path | None = None,
         scenarios_dir: str | Path | None = None,
         profile: str | None = None,
+        runtime: str | None = None,
     ) -> Settings:
         env = dict(os.environ if environ is None else environ)
         here = (cwd or Path.cwd()).resolve()
@@ -122,6 +143,20 @@ class Settings:
                 "set it to e.g. 2 or unset it"
             ) from None
 
+        runtime_source = "--runtime"
+        if runtime is None and env.get(RUNTIME_ENV):
+            runtime, runtime_source = env[RUNTIME_ENV], RUNTIME_ENV
+        if runtime is None and project.runtime is not None:
+            runtime, runtime_source = project.runtime, f"{config_path}: runtime"
+        if runtime is not None and runtime not in RUNTIMES:
+            raise ConfigError(
+                f"{runtime_source}={runtime!r} is not a runtime; write docker, native or auto"
+            )
+        native_bin = {k.lower(): v for k, v in project.native_bin.items()}
+        for key, value in env.items():
+            if key.startswith(NATIVE_BIN_ENV_PREFIX) and value:
+                native_bin[key[len(NATIVE_BIN_ENV_PREFIX) :].lower()] = value
+
         labels: dict[str, str] = {}
         for item in filter(None, (p.strip() for p in env.get("ENVCTL_LABELS", "").split(","))):
             key, sep, value = item.partition("=")
@@ -143,6 +178,9 @@ class Settings:
             profile=profile or env.get("ENVCTL_PROFILE") or None,
             project_profiles=dict(project.profiles),
             project_config_path=config_path,
+            runtime=runtime,
+            runtime_source=runtime_source if runtime is not None else "",
+            native_bin=native_bin,
         )
 
     def with_scenarios_dir(self, path: str | Path) -> Settings:

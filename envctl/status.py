@@ -40,6 +40,7 @@ def environments(runtime: Runtime) -> list[dict[str, Any]]:
             run["services"][resource.service] = {
                 "type": resource.labels.get(LABEL_TYPE, ""),
                 "container": resource.name,
+                "runtime": "native" if resource.id.startswith("native:") else "docker",
                 "status": resource.status,
                 "endpoints": endpoints,
             }

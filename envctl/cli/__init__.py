@@ -124,13 +124,23 @@ class LazyGroup(click.Group):
     metavar="NAME[,NAME]",
     help="Environment profile(s) to lay over scenarios (default: ENVCTL_PROFILE).",
 )
+@click.option(
+    "--runtime",
+    type=click.Choice(["docker", "native", "auto"]),
+    default=None,
+    help="Run every service envctl starts in Docker, as a local process, or whichever can "
+    "be had (default: ENVCTL_RUNTIME, the project config, the scenario; else auto).",
+)
 @click.version_option(package_name="envctl")
 @click.pass_context
-def cli(ctx: click.Context, scenarios_dir: Path | None, profile: str | None) -> None:
+def cli(
+    ctx: click.Context, scenarios_dir: Path | None, profile: str | None, runtime: str | None
+) -> None:
     """envctl: real dependencies (Kafka, Postgres, Redis, any container) for tests."""
     obj = ctx.ensure_object(dict)
     obj["scenarios_dir"] = scenarios_dir
     obj["profile"] = profile
+    obj["runtime"] = runtime
 
 
 def main(argv: list[str] | None = None) -> None:

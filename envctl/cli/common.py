@@ -25,7 +25,9 @@ def settings_of(ctx: click.Context) -> Settings:
     obj = ctx.ensure_object(dict)
     if "settings" not in obj:
         obj["settings"] = Settings.load(
-            scenarios_dir=obj.get("scenarios_dir"), profile=obj.get("profile")
+            scenarios_dir=obj.get("scenarios_dir"),
+            profile=obj.get("profile"),
+            runtime=obj.get("runtime"),
         )
     settings: Settings = obj["settings"]
     return settings

@@ -23,13 +23,11 @@ if TYPE_CHECKING:
 
 def _environment(ctx: click.Context, run_id: str | None, scenario: str | None) -> Environment:
     from envctl.runs import environment_from_record, one_record
-    from envctl.runtime.docker import DockerRuntime
+    from envctl.runtime.combined import Runtimes
 
     settings = _settings(ctx)
     record = one_record(settings, run_id=run_id, scenario=scenario)
-    return environment_from_record(
-        record, settings, lambda: DockerRuntime.connect(settings.environ)
-    )
+    return environment_from_record(record, settings, lambda: Runtimes.for_settings(settings))
 
 
 def _size(count: int) -> str:

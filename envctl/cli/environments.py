@@ -85,12 +85,15 @@ def _print_environment(env: Environment, seconds: float) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.pass_context
 def status(ctx: click.Context, as_json: bool) -> None:
-    """List running environments (read from Docker labels)."""
-    from envctl.runtime.docker import DockerRuntime
+    """List running environments (read from Docker labels and native process records)."""
+    from envctl.runtime.combined import Runtimes
     from envctl.status import environments
 
     settings = _settings(ctx)
-    runs = environments(DockerRuntime.connect(settings.environ))
+    runtimes = Runtimes.for_settings(settings)
+    runs = environments(runtimes)
+    if runtimes.docker_error is not None and not as_json:
+        click.echo(f"(containers not listed: {runtimes.docker_error})", err=True)
     if as_json:
         _emit_json({"environments": runs})
         return
@@ -123,7 +126,7 @@ def down(ctx: click.Context, name: str | None, run_id: str | None, everything: b
     from envctl.cleanup import remove_recorded
     from envctl.errors import EnvctlError
     from envctl.runtime.base import LABEL_RUN_ID, LABEL_SCENARIO
-    from envctl.runtime.docker import DockerRuntime
+    from envctl.runtime.combined import Runtimes
 
     chosen = [x for x in (name, run_id, everything or None) if x]
     if len(chosen) != 1:
@@ -134,7 +137,7 @@ def down(ctx: click.Context, name: str | None, run_id: str | None, everything: b
     )
     for line in done:
         click.echo(line)
-    runtime = DockerRuntime.connect(settings.environ)
+    runtime = Runtimes.for_settings(settings)
     labels = {LABEL_SCENARIO: name} if name else {LABEL_RUN_ID: run_id} if run_id else {}
     resources = runtime.list_managed(labels)
     if not resources:
@@ -147,10 +150,13 @@ def down(ctx: click.Context, name: str | None, run_id: str | None, everything: b
     counts = {
         kind: sum(r.kind == kind for r in resources) for kind in ("container", "network", "volume")
     }
+    processes = sum(r.kind == "container" and r.id.startswith("native:") for r in resources)
     runs = sorted({r.run_id for r in resources})
     click.echo(
-        f"removed {counts['container']} containers, {counts['network']} networks, "
-        f"{counts['volume']} volumes of run(s) {', '.join(runs)}"
+        f"removed {counts['container'] - processes} containers, {counts['network']} networks, "
+        f"{counts['volume']} volumes"
+        + (f", {processes} processes" if processes else "")
+        + f" of run(s) {', '.join(runs)}"
     )
     if errors:
         raise EnvctlError("could not remove: " + "; ".join(errors))
@@ -175,11 +181,11 @@ def gc(ctx: click.Context, older_than: str | None, dry_run: bool) -> None:
     from envctl.errors import EnvctlError
     from envctl.gc import collect_judged, judge, parse_duration
     from envctl.runs import forget_collected, prune_runs, retention, runs_root
-    from envctl.runtime.docker import DockerRuntime
+    from envctl.runtime.combined import Runtimes
 
     settings = _settings(ctx)
     limit = parse_duration(older_than) if older_than else None
-    runtime = DockerRuntime.connect(settings.environ)
+    runtime = Runtimes.for_settings(settings)
     verdicts = judge(runtime.list_managed(), older_than=limit)
     garbage, errors = collect_judged(runtime, verdicts, dry_run=dry_run)
     for verdict in verdicts:
@@ -194,9 +200,15 @@ def gc(ctx: click.Context, older_than: str | None, dry_run: bool) -> None:
             k: sum(r.kind == k for r in verdict.resources)
             for k in ("container", "network", "volume")
         }
+        processes = sum(
+            r.kind == "container" and r.id.startswith("native:") for r in verdict.resources
+        )
         click.echo(
-            f"{verb} run {verdict.run_id} ({verdict.scenario}): {kinds['container']} containers, "
-            f"{kinds['network']} networks, {kinds['volume']} volumes — {verdict.reason}"
+            f"{verb} run {verdict.run_id} ({verdict.scenario}): "
+            f"{kinds['container'] - processes} containers, "
+            f"{kinds['network']} networks, {kinds['volume']} volumes"
+            + (f", {processes} processes" if processes else "")
+            + f" — {verdict.reason}"
         )
     if not dry_run and garbage:
         for note in forget_collected(settings, [v.run_id for v in garbage]):

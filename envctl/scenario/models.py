@@ -15,6 +15,7 @@ from envctl.scenario.spec import (
     CleanupSetting,
     DependencyMode,
     NamingTemplates,
+    RuntimeName,
     ServiceSpecBase,
     SnapshotPolicy,
     StrictModel,
@@ -72,6 +73,11 @@ class Scenario(StrictModel):
     dependency_mode: DependencyMode = Field(
         default=DependencyMode.MOCK,
         description="real: services run for real; mock: in-memory doubles (default).",
+    )
+    runtime: RuntimeName | None = Field(
+        default=None,
+        description="docker | native | auto for every service this scenario starts (a "
+        "service's own runtime wins); default auto.",
     )
     extends: str | list[str] | None = Field(
         default=None,

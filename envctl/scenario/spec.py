@@ -65,6 +65,10 @@ class ServiceMode(StrEnum):
     """External, plus credentials read from environment variables."""
 
 
+RuntimeName = Literal["docker", "native", "auto"]
+"""How a service envctl starts runs: a container, a local process, or whichever can be had."""
+
+
 class PortMapping(StrictModel):
     """A container port published on 127.0.0.1, on a free host port unless ``host`` pins one."""
 
@@ -223,6 +227,12 @@ class ServiceSpecBase(StrictModel):
     image: str | None = Field(
         default=None,
         description="Container image; each type has a default. ENVCTL_IMAGE_<TYPE> replaces it.",
+    )
+    runtime: RuntimeName | None = Field(
+        default=None,
+        description="docker | native | auto (default): a container, a local process (kafka, "
+        "postgres, redis), or Docker when it can run the image and native otherwise. "
+        "--runtime / ENVCTL_RUNTIME / the project config's runtime win.",
     )
     env: dict[str, ScalarStr] = Field(
         default_factory=dict, description="Extra environment variables for the container."

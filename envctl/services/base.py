@@ -17,11 +17,14 @@ from abc import ABC, abstractmethod
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 
 from envctl.namespace import Namespace
 from envctl.runtime.base import ContainerHandle
 from envctl.scenario.spec import PortMapping, ServiceSpecBase
+
+if TYPE_CHECKING:
+    from envctl.services.native import NativeContext, NativeProvider
 
 SpecT = TypeVar("SpecT", bound=ServiceSpecBase)
 
@@ -157,6 +160,22 @@ class ServicePlugin(ABC, Generic[SpecT]):
     @abstractmethod
     def endpoints(self, host_ports: Mapping[int, int]) -> Endpoints:
         """Connection fields for clients on this host, from the published ports."""
+
+    # -- native runtime --------------------------------------------------------------
+    native_module: ClassVar[str | None] = None
+    """The module with this type's native provider (a ``provider(plugin, context)``
+    function, see :mod:`envctl.services.native`); None: the type runs in Docker only."""
+
+    def native(self, context: NativeContext) -> NativeProvider[Any] | None:
+        """This service as a local process, or None when the type has no native form."""
+        if self.native_module is None:
+            return None
+        import importlib
+
+        provider: NativeProvider[Any] = importlib.import_module(self.native_module).provider(
+            self, context
+        )
+        return provider
 
     # -- external / cloud mode -----------------------------------------------------
     def external_endpoints(self, url: str, credentials: Mapping[str, str]) -> Endpoints:

@@ -123,6 +123,7 @@ def test_without_docker_skip_or_fail(
     project: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("DOCKER_HOST", "unix:///nonexistent/docker.sock")
+    monkeypatch.setenv("ENVCTL_RUNTIME", "docker")  # auto would fall back to native servers
     skipped = project.runpytest("tests", "scenarios/integration", "-rs")
     skipped.assert_outcomes(passed=3, skipped=2)
     skipped.stdout.fnmatch_lines(["*cannot reach the Docker daemon*ENVCTL_REQUIRE_DOCKER=1*"])

@@ -43,7 +43,8 @@ def held_port() -> Iterator[int]:
 
 
 def test_docker_unreachable(test_env: dict[str, str], no_leaks: None) -> None:
-    env = {**test_env, "DOCKER_HOST": "unix:///nonexistent/docker.sock"}
+    # runtime docker: with auto, a missing daemon falls back to the native runtime
+    env = {**test_env, "DOCKER_HOST": "unix:///nonexistent/docker.sock", "ENVCTL_RUNTIME": "docker"}
     result = run_envctl("up", "--scenario", "kafka_real_basic", env=env)
     assert result.returncode == 1
     assert_one_line_error(
@@ -54,7 +55,11 @@ def test_docker_unreachable(test_env: dict[str, str], no_leaks: None) -> None:
 
 
 def test_image_missing_names_image_and_override(test_env: dict[str, str], no_leaks: None) -> None:
-    env = {**test_env, "ENVCTL_IMAGE_KAFKA": "envctl-test/no-such-image:1"}
+    env = {
+        **test_env,
+        "ENVCTL_IMAGE_KAFKA": "envctl-test/no-such-image:1",
+        "ENVCTL_RUNTIME": "docker",
+    }
     result = run_envctl("up", "--scenario", "kafka_real_basic", env=env)
     assert result.returncode == 1
     assert_one_line_error(

@@ -68,7 +68,8 @@ def test_ctrl_c_during_network_create_leaves_no_network(tmp_path: Path) -> None:
         {"name": "race", "dependency_mode": "real", "external_services": {"r": {"type": "redis"}}}
     )
     runtime = RacingRuntime()
-    engine = Engine(Settings.load(environ={}, cwd=tmp_path), lambda: runtime)  # type: ignore[arg-type,return-value]
+    settings = Settings.load(environ={"ENVCTL_RUNTIME": "docker"}, cwd=tmp_path)
+    engine = Engine(settings, lambda: runtime)  # type: ignore[arg-type,return-value]
     with pytest.raises(KeyboardInterrupt) as caught:
         engine.up(scenario, run_id="abc123")
     leaked = [r.name for r in runtime.requested if r.name not in runtime.removed]

@@ -119,6 +119,7 @@ class KafkaService(ServicePlugin[KafkaSpec]):
     default_image: ClassVar[str] = APACHE_IMAGE
     client_modules: ClassVar[tuple[str, ...]] = ("confluent_kafka.admin",)
     data_module: ClassVar[str | None] = "envctl.services.kafka.data"
+    native_module: ClassVar[str | None] = "envctl.services.kafka.native"
     service_port: ClassVar[int | None] = KAFKA_PORT
     default_timeouts: ClassVar[PhaseTimeouts] = PhaseTimeouts(
         startup=60, health_check=90, setup=30, seed=120, publish_ack=10

@@ -125,6 +125,7 @@ class PostgresService(ServicePlugin[PostgresSpec]):
     default_image: ClassVar[str] = POSTGRES_IMAGE
     client_modules: ClassVar[tuple[str, ...]] = ("psycopg",)
     data_module: ClassVar[str | None] = "envctl.services.postgres.data"
+    native_module: ClassVar[str | None] = "envctl.services.postgres.native"
     service_port: ClassVar[int | None] = POSTGRES_PORT
     default_timeouts: ClassVar[PhaseTimeouts] = PhaseTimeouts(
         startup=60, health_check=60, setup=30, seed=60

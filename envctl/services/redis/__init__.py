@@ -6,6 +6,7 @@
 - :mod:`.seed` — reading and checking Redis seed records (pure).
 - :mod:`.tool` — the real key-value store (:class:`~.tool.RedisStore`), over redis-py.
 - :mod:`.mock` — its in-memory double (:class:`~.mock.InMemoryKeyValueStore`).
+- :mod:`.native` — the server as a local process (the native runtime).
 
 Modules are imported on use: importing this package loads no client library.
 """

@@ -49,6 +49,7 @@ class RedisService(ServicePlugin[RedisSpec]):
     default_image: ClassVar[str] = REDIS_IMAGE
     client_modules: ClassVar[tuple[str, ...]] = ("redis",)
     data_module: ClassVar[str | None] = "envctl.services.redis.data"
+    native_module: ClassVar[str | None] = "envctl.services.redis.native"
     service_port: ClassVar[int | None] = REDIS_PORT
     default_timeouts: ClassVar[PhaseTimeouts] = PhaseTimeouts(
         startup=30, health_check=30, setup=10, seed=30

@@ -404,7 +404,7 @@ def call(body: CallStep, run: RunContext) -> dict[str, Any]:
     if inspect.iscoroutinefunction(function):
         result = _run_coroutine(function, run, body)
     else:
-        result = function(run, **body.args)
+        result = _run_bounded(lambda: function(run, **body.args), body)
         if inspect.isawaitable(result):
             result = _run_coroutine(lambda *_a, **_k: result, run, body)
     if result is None:
@@ -427,16 +427,41 @@ def _run_coroutine(function: Callable[..., Any], run: RunContext, body: CallStep
         except BaseException as exc:  # noqa: BLE001 - re-raised in the caller's thread
             box["error"] = exc
 
-    thread = threading.Thread(target=target, name=f"envctl-call-{body.function}")
+    return _in_thread(target, box, body, CALL_GRACE)
+
+
+def _run_bounded(function: Callable[[], Any], body: CallStep) -> Any:
+    """Run a sync step function, bounded by the step's ``timeout``: one that is still
+    running then fails the step (Python cannot stop a thread: it is left to finish on its
+    own, as a daemon thread that does not keep envctl from exiting)."""
+    box: dict[str, Any] = {}
+
+    def target() -> None:
+        try:
+            box["value"] = function()
+        except BaseException as exc:  # noqa: BLE001 - re-raised in the caller's thread
+            box["error"] = exc
+
+    return _in_thread(target, box, body, 0.0)
+
+
+CALL_GRACE = 2.0
+"""Seconds beyond a ``call`` step's timeout for its thread to report (an async function
+that blocks its own event loop cannot be cancelled by ``wait_for``)."""
+
+
+def _in_thread(
+    target: Callable[[], None], box: dict[str, Any], body: CallStep, grace: float
+) -> Any:
+    thread = threading.Thread(target=target, name=f"envctl-call-{body.function}", daemon=True)
     thread.start()
-    thread.join()
+    thread.join(body.timeout + grace)
+    if thread.is_alive() or isinstance(box.get("error"), TimeoutError):
+        raise StepFailed(
+            f"{body.function} to finish within {body.timeout:g}s (call.timeout)", "still running"
+        ) from None
     if "error" in box:
-        error = box["error"]
-        if isinstance(error, TimeoutError):
-            raise StepFailed(
-                f"{body.function} to finish within {body.timeout:g}s", "still running"
-            ) from None
-        raise error
+        raise box["error"]
     return box.get("value")
 
 

@@ -86,7 +86,10 @@ class PostgresRealFactory(RealToolFactory):
 
     def create(self, request: ToolRequest) -> PostgresStore:
         dsn = request.endpoints.get("_dsn") or endpoint(request, "dsn")  # unmasked for cloud
-        return PostgresStore(dsn, connect_timeout=request.timeouts.setup)
+        # connects and each statement are bounded by the setup timeout, like Redis commands
+        return PostgresStore(
+            dsn, connect_timeout=request.timeouts.setup, statement_timeout=request.timeouts.setup
+        )
 
 
 class PostgresMockFactory(MockToolFactory):

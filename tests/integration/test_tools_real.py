@@ -404,3 +404,51 @@ def test_redis_store_round_trip_and_mock_parity(
             return result[0], result[1], deleted
 
         assert asyncio.run(from_a_loop()) == ("3", {"f": "v"}, 6)
+
+
+def test_a_frozen_postgres_fails_a_statement_at_its_timeout_not_never(
+    tmp_path: Path, test_env: dict[str, str], docker_client: Any
+) -> None:
+    """Issue 10 §3b: a paused Postgres hung a `sql:` step for 206 s. A paused container
+    still ACKs TCP, so only envctl's own deadline can end the wait."""
+    from envctl.tools.errors import StoreError
+
+    with tools_for(tmp_path, test_env, docker_client, POSTGRES) as (tools, data):
+        db = tools.sql_store()
+        assert isinstance(db, PostgresStore)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RequiresRegistryWarning)
+            quick = PostgresStore(db.dsn, connect_timeout=5, statement_timeout=1)
+        assert quick.query("SELECT 1 AS one") == [{"one": 1}]
+        container = docker_client.containers.get(data["services"]["db"]["container"])
+        outcome: dict[str, BaseException] = {}
+
+        async def async_face() -> None:
+            await quick.aio.query("SELECT 1")  # this loop's connection, made while it answers
+            await asyncio.to_thread(container.pause)
+            try:
+                await quick.aio.query("SELECT 3")
+            except BaseException as exc:  # noqa: BLE001 - inspected below
+                outcome["async"] = exc
+
+        def frozen_queries() -> None:
+            asyncio.run(async_face())
+            try:
+                quick.query("SELECT 2")
+            except BaseException as exc:  # noqa: BLE001 - inspected below
+                outcome["sync"] = exc
+
+        worker = threading.Thread(target=frozen_queries, daemon=True)
+        try:
+            worker.start()
+            worker.join(timeout=60)  # a bound for the test itself, far above the 1 s deadline
+            assert not worker.is_alive(), "a statement against a frozen server never ended"
+        finally:
+            container.reload()
+            if container.status == "paused":
+                container.unpause()
+        for face in ("sync", "async"):
+            assert isinstance(outcome.get(face), StoreError), outcome
+            assert "did not answer within 1s" in str(outcome[face])
+        assert quick.query("SELECT 4 AS four") == [{"four": 4}]  # a new connection
+        quick.close()

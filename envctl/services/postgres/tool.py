@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import asyncio
 import math
+import os
+import socket
 import threading
 import weakref
 from typing import Any, ClassVar
@@ -42,6 +44,25 @@ def _where(dsn: str) -> str:
     return f"{host}:{port}/{parts.get('dbname') or ''}"
 
 
+def _cut(connection: Any) -> None:
+    """Shut the connection's socket down under a statement that overran its time: the
+    blocked read returns at once, even when the server is frozen (a paused container still
+    ACKs TCP, so no socket timeout would fire, and it would not answer a cancel request)."""
+    try:
+        fd = connection.pgconn.socket
+        with socket.socket(fileno=os.dup(fd)) as sock:
+            sock.shutdown(socket.SHUT_RDWR)
+    except (OSError, ValueError, AttributeError):  # already closed: nothing to cut
+        pass
+
+
+def _overran(dsn: str, sql: str, seconds: float) -> StoreError:
+    return StoreError(
+        f"PostgreSQL at {_where(dsn)} did not answer within {seconds:g}s "
+        f"(timeout_profiles.<service>.setup) to: {' '.join(sql.split())[:120]}"
+    )
+
+
 def _connect_error(dsn: str, exc: Exception) -> StoreError:
     reason = " ".join(str(exc).split())
     return StoreError(f"cannot connect to PostgreSQL at {_where(dsn)}: {reason}")
@@ -52,10 +73,14 @@ class PostgresStore:
 
     requires_registry: ClassVar[bool] = True
 
-    def __init__(self, dsn: str, *, connect_timeout: float = 10.0) -> None:
+    def __init__(
+        self, dsn: str, *, connect_timeout: float = 10.0, statement_timeout: float | None = None
+    ) -> None:
         warn_unless_registry(type(self).__name__)
         self.dsn = dsn
         self.connect_timeout = connect_timeout
+        self.statement_timeout = statement_timeout if statement_timeout else connect_timeout
+        """Seconds one statement (with its results) may take; the connection is cut then."""
         self._lock = threading.RLock()
         self._connection: Any = None
         self._closed = False
@@ -111,6 +136,9 @@ class PostgresStore:
         with self._lock:
             self._check_open()
             connection = self._connect()
+            watchdog = threading.Timer(self.statement_timeout, _cut, (connection,))
+            watchdog.daemon = True
+            watchdog.start()
             try:
                 with connection.cursor() as cursor:
                     cursor.execute(sql, params)
@@ -120,7 +148,12 @@ class PostgresStore:
                         if not cursor.nextset():
                             return count, rows
             except psycopg.Error as exc:
+                if watchdog.finished.is_set():  # the watchdog fired: it cut the connection
+                    connection.close()
+                    raise _overran(self.dsn, sql, self.statement_timeout) from None
                 raise SqlError(sql, str(exc).strip()) from None
+            finally:
+                watchdog.cancel()
 
     def _close(self) -> None:
         with self._lock:
@@ -137,10 +170,14 @@ class AsyncPostgresStore:
 
     requires_registry: ClassVar[bool] = True
 
-    def __init__(self, dsn: str, *, connect_timeout: float = 10.0) -> None:
+    def __init__(
+        self, dsn: str, *, connect_timeout: float = 10.0, statement_timeout: float | None = None
+    ) -> None:
         warn_unless_registry(type(self).__name__)
         with registry_building():  # warned once, for this class
-            store = PostgresStore(dsn, connect_timeout=connect_timeout)
+            store = PostgresStore(
+                dsn, connect_timeout=connect_timeout, statement_timeout=statement_timeout
+            )
         self._setup(store)
         store._aio = self
 
@@ -206,6 +243,8 @@ class AsyncPostgresStore:
 
         self._store._check_open()
         connection = await self._connect()
+        seconds = self._store.statement_timeout
+        cut = asyncio.get_running_loop().call_later(seconds, _cut, connection)
         try:
             async with connection.cursor() as cursor:
                 await cursor.execute(sql, params)
@@ -215,4 +254,9 @@ class AsyncPostgresStore:
                     if not cursor.nextset():
                         return count, [dict(r) for r in fetched]
         except psycopg.Error as exc:
+            if cut.when() <= asyncio.get_running_loop().time():
+                await connection.close()
+                raise _overran(self._store.dsn, sql, seconds) from None
             raise SqlError(sql, str(exc).strip()) from None
+        finally:
+            cut.cancel()

@@ -186,3 +186,22 @@ def test_call_steps_sync_and_async(
     )
     assert [s.status for s in outcome.steps] == ["passed", "passed", "failed"]
     assert "AssertionError: boom" in (outcome.steps[2].error or "")
+
+
+def test_a_sync_call_step_that_never_returns_fails_at_its_timeout(
+    runner: Runner, scenario_file: Callable[[str, str], Path], tmp_path: Path
+) -> None:
+    """Issue 10 §3b: `call:` steps were bounded for async functions only."""
+    (tmp_path / "scenarios" / "unit").mkdir(parents=True, exist_ok=True)
+    (tmp_path / "scenarios" / "unit" / "t_stuck.py").write_text(
+        "import threading\n"
+        "RELEASE = threading.Event()\n"
+        "def stuck(ctx):\n"
+        "    RELEASE.wait()  # released by the test once the step has failed\n"
+    )
+    outcome = _run(runner, scenario_file, '  - call: {function: "t_stuck:stuck", timeout: 0.5}')
+    import t_stuck  # type: ignore[import-not-found]  # the step's module, from the scenario folder
+
+    t_stuck.RELEASE.set()
+    assert [s.status for s in outcome.steps] == ["failed"]
+    assert "t_stuck:stuck to finish within 0.5s" in (outcome.steps[0].error or "")

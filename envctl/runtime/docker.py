@@ -88,6 +88,26 @@ class DockerContainer:
         return ExecResult(int(result.exit_code or 0), output)
 
 
+REMOTE_ENV = "ENVCTL_REMOTE_ENGINE"
+_LOOPBACK = {"localhost", "127.0.0.1", "::1", "ip6-localhost"}
+
+
+def remote_engine_host(docker_host: str | None) -> str | None:
+    """The machine ``DOCKER_HOST`` names when it is not this one (tcp/ssh to a host other
+    than loopback), else None. Only parses: no name is looked up."""
+    if not docker_host or "://" not in docker_host:
+        return None
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(docker_host)
+    if parts.scheme not in ("tcp", "ssh", "http", "https"):
+        return None  # unix://, npipe://: this machine
+    host = (parts.hostname or "").lower()
+    if not host or host in _LOOPBACK or host.startswith("127."):
+        return None
+    return host
+
+
 class DockerRuntime:
     """Creates, lists and removes envctl's containers, networks and volumes."""
 
@@ -105,8 +125,24 @@ class DockerRuntime:
 
         host = environ.get("DOCKER_HOST")
         where = f"{host} (from DOCKER_HOST)" if host else f"{DEFAULT_SOCKET} (default socket)"
+        remote = remote_engine_host(host)
+        if remote is not None and environ.get(REMOTE_ENV, "").strip() != "forwarded":
+            # Checked before any connection: nothing is sent to the other machine.
+            raise DockerUnavailable(
+                f"DOCKER_HOST={host} is an engine on another machine ({remote}): envctl "
+                "publishes service ports on that machine's 127.0.0.1 only, which this one "
+                f"cannot reach; run envctl on that machine (e.g. ssh {remote} envctl run-all), "
+                f"or pin the ports, forward them yourself and set {REMOTE_ENV}=forwarded "
+                "(docs/scaling.md, remote engines)"
+            )
         try:
-            client = docker.from_env(environment=dict(environ), timeout=120)
+            client = docker.from_env(
+                environment=dict(environ),
+                timeout=120,
+                # ssh:// through the system's ssh client (its config, agent and known
+                # hosts), as the docker CLI does, instead of paramiko.
+                use_ssh_client=bool(host and host.startswith("ssh://")),
+            )
             client.ping()
         except docker.errors.DockerException as exc:
             raise DockerUnavailable(

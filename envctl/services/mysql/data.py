@@ -1,0 +1,579 @@
+"""MySQL data: the run's databases, seed files, snapshot/restore/diff, cleanup.
+
+The hooks of :class:`~envctl.services.mysql.plugin.MysqlService` call these functions. Every
+database of a run is a physical database of its own (``envctl_<run>_<name>``, as for
+PostgreSQL), created by the run and dropped with it.
+
+Snapshot files (in ``<snapshot>/<service>/``):
+
+- ``<database>.sql``: a dump of each of the run's databases: ``CREATE TABLE`` (as the server
+  shows it), the rows as batched ``INSERT``s, then the views; loadable with the ``mysql``
+  client (``mysql DB < file``) as well as by :func:`restore`. Triggers and routines are not
+  part of it.
+- ``<database>.rows.json``: the same rows as JSON (values as text: decimals and dates as
+  the server prints them, bytes as ``0x…`` hex), which :func:`diff` compares;
+- ``tables.json``: per database its tables with columns, primary key and row count.
+
+The dump is made by envctl over the client connection, not by ``mysqldump``: one way for
+docker, external and cloud servers alike, for MySQL and MariaDB (whose dump programs differ
+in name and options, and a ``mysqldump`` of one fails against the other's server on
+``COLUMN_STATISTICS``), and its rows are the data :func:`diff` reads.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime
+import decimal
+import json
+import re
+import time
+from collections import Counter
+from collections.abc import Collection, Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from envctl.errors import SeedError, ServiceFailed, SnapshotError
+from envctl.services.base import ServiceHandle, SnapshotOptions, SnapshotResult, mask_url, secret
+from envctl.services.mysql.plugin import connect_args, error_code, mysql_url, one_line
+
+if TYPE_CHECKING:
+    from envctl.services.mysql.plugin import MysqlService
+
+TABLES_FILE = "tables.json"
+ROWS_SUFFIX = ".rows.json"
+INSERT_BATCH_BYTES = 1 << 20
+"""A dump's INSERT statements hold about this much text each (well under max_allowed_packet)."""
+CSV_BATCH_ROWS = 500
+LIST_LIMIT = 50
+"""Rows listed per table in a diff (counts are complete)."""
+
+# A statement ends at a ';' outside quotes ('...', "...", `...`, backslash escapes) and
+# comments (-- , #, /* */). sqlparse would do it too, as a dependency for this one split.
+_STATEMENT_PARTS = re.compile(
+    r"""'(?:[^'\\]|\\.|'')*'|"(?:[^"\\]|\\.|"")*"|`(?:[^`]|``)*`|--[ \t][^\n]*|--\n|\#[^\n]*"""
+    r"""|/\*.*?\*/|;""",
+    re.DOTALL,
+)
+_BLANK = re.compile(r"(?:\s+|--[ \t][^\n]*|--\n|\#[^\n]*|/\*(?!!).*?\*/)+", re.DOTALL)
+
+
+def split_statements(text: str) -> Iterator[tuple[int, str]]:
+    """``(first line, statement)`` for each statement of a SQL file (1-based lines)."""
+    start = 0
+    for match in _STATEMENT_PARTS.finditer(text):
+        if match.group(0) != ";":
+            continue
+        yield from _statement(text, start, match.start())
+        start = match.end()
+    yield from _statement(text, start, len(text))
+
+
+def _statement(text: str, start: int, end: int) -> Iterator[tuple[int, str]]:
+    chunk = text[start:end]
+    lead = _BLANK.match(chunk)
+    skip = lead.end() if lead else 0
+    body = chunk[skip:].strip()
+    if body and _BLANK.sub("", body):
+        yield text.count("\n", 0, start + skip) + 1, body
+
+
+def quote_name(name: str) -> str:
+    return "`" + name.replace("`", "``") + "`"
+
+
+def _table_name(name: str) -> str:
+    return ".".join(quote_name(part) for part in name.split(".", 1))
+
+
+# -- connections --------------------------------------------------------------------------------
+
+
+def connect(
+    handle: ServiceHandle,
+    timeout: float,
+    database: str | None = None,
+    *,
+    admin: bool = False,
+    autocommit: bool = True,
+) -> Any:
+    """A PyMySQL connection to the service: to ``database`` (``""``: none), as the run's
+    user, or as root in docker mode when ``admin``."""
+    import pymysql
+
+    endpoints = dict(handle.endpoints)
+    if admin and "_admin_url" in endpoints:
+        endpoints = {"url": endpoints["_admin_url"], "ssl": endpoints.get("ssl")}
+    return pymysql.connect(
+        **connect_args(endpoints, database),
+        autocommit=autocommit,
+        connect_timeout=max(1, round(min(timeout, 30))),
+        read_timeout=max(1, round(timeout)),
+        write_timeout=max(1, round(timeout)),
+        local_infile=False,
+    )
+
+
+def physical_databases(plugin: MysqlService) -> dict[str, str]:
+    """Logical -> physical name of every database of the run (main first)."""
+    names = [plugin.spec.database, *plugin.spec.databases]
+    try:
+        return {name: plugin.namespace.database(name) for name in names}
+    except ValueError as exc:
+        raise ServiceFailed(plugin.context.service, str(exc)) from None
+
+
+# -- setup --------------------------------------------------------------------------------------
+
+
+def setup(plugin: MysqlService, handle: ServiceHandle, timeout: float) -> None:
+    """Create the run's databases (if missing); a user other than root is granted them."""
+    import pymysql
+
+    service = plugin.context.service
+    databases = physical_databases(plugin)
+    docker = "_admin_url" in handle.endpoints
+    user = str(handle.endpoints.get("user") or plugin.spec.user)
+    try:
+        with connect(handle, timeout, "", admin=True) as conn, conn.cursor() as cursor:
+            for physical in databases.values():
+                cursor.execute(f"CREATE DATABASE IF NOT EXISTS {quote_name(physical)}")
+                if docker and user != "root":
+                    cursor.execute(f"GRANT ALL ON {quote_name(physical)}.* TO %s@'%%'", (user,))
+    except pymysql.err.MySQLError as exc:
+        raise ServiceFailed(
+            service, f"cannot create the run's databases: {one_line(exc)}"
+        ) from None
+    handle.resources["databases"] = list(databases.values())
+    main = databases[plugin.spec.database]
+    _point_endpoints_at(handle, main, databases)
+
+
+def _point_endpoints_at(handle: ServiceHandle, main: str, databases: dict[str, str]) -> None:
+    """``url`` and ``database`` name the run's main database from now on."""
+    from urllib.parse import quote, urlsplit, urlunsplit
+
+    endpoints = handle.endpoints
+    parts = urlsplit(str(secret(endpoints, "url")))
+    real = urlunsplit(parts._replace(path="/" + quote(main, safe="")))
+    if "_url" in endpoints:
+        endpoints["_url"] = real
+        endpoints["url"] = mask_url(real)
+    else:
+        endpoints["url"] = real
+    endpoints["database"] = main
+    endpoints["databases"] = dict(databases)
+
+
+# -- seeding ------------------------------------------------------------------------------------
+
+
+def seed(plugin: MysqlService, handle: ServiceHandle, timeout: float) -> None:
+    """Run SQL files (statement by statement) and load CSV files, in the order listed."""
+    if not plugin.spec.seed:
+        return
+    import pymysql
+
+    service = plugin.context.service
+    deadline = time.monotonic() + timeout
+    databases = physical_databases(plugin)
+    for entry in plugin.spec.seed:
+        path = plugin.seed_file(entry.from_)
+        logical = entry.database or plugin.spec.database
+        if logical not in databases:
+            raise SeedError(
+                entry.from_,
+                None,
+                f"service '{service}': database '{logical}' is neither `database` nor in "
+                "`databases`",
+            )
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise ServiceFailed(
+                service,
+                f"seeding did not finish within {timeout:.0f}s; "
+                f"raise timeout_profiles.{service}.seed",
+            )
+        try:
+            with connect(handle, left, databases[logical], autocommit=False) as conn:
+                if path.suffix.lower() == ".csv":
+                    _seed_csv(conn, path, entry, service)
+                else:
+                    _seed_sql(conn, path, entry.from_, service)
+                conn.commit()
+        except pymysql.err.OperationalError as exc:
+            if error_code(exc) in (2013, 2006):  # the read timeout (the seed phase) ran out
+                raise ServiceFailed(
+                    service,
+                    f"seeding {entry.from_} did not finish within {timeout:.0f}s; "
+                    f"raise timeout_profiles.{service}.seed",
+                ) from None
+            raise ServiceFailed(service, f"seeding {entry.from_}: {one_line(exc)}") from None
+        handle.resources.setdefault("seeded", []).append(entry.from_)
+
+
+_AT_LINE = re.compile(r"at line (\d+)")
+
+
+def _seed_sql(conn: Any, path: Path, display: str, service: str) -> None:
+    import pymysql
+
+    text = path.read_text(encoding="utf-8")
+    with conn.cursor() as cursor:
+        for line, statement in split_statements(text):
+            try:
+                cursor.execute(statement)
+            except pymysql.err.OperationalError as exc:
+                if error_code(exc) in (2013, 2006):
+                    raise
+                raise SeedError(display, line, f"service '{service}': {one_line(exc)}") from None
+            except pymysql.err.MySQLError as exc:
+                found = _AT_LINE.search(str(exc))
+                where = line + int(found.group(1)) - 1 if found else line
+                raise SeedError(display, where, f"service '{service}': {one_line(exc)}") from None
+
+
+def _seed_csv(conn: Any, path: Path, entry: Any, service: str) -> None:
+    """Rows of a CSV file as batched INSERTs in one transaction (an empty field is NULL).
+
+    ``LOAD DATA LOCAL INFILE`` is off by default on MySQL 8 servers (``local_infile``), so
+    envctl does not depend on it.
+    """
+    import pymysql
+
+    with open(path, encoding="utf-8", newline="") as source:
+        reader = csv.reader(source, delimiter=entry.delimiter)
+        columns: list[str] = []
+        if entry.header:
+            columns = [c.strip() for c in next(reader, [])]
+            if not columns or any(not c for c in columns):
+                raise SeedError(entry.from_, 1, "the header line names no columns")
+        target = _table_name(entry.table)
+        names = f" ({', '.join(quote_name(c) for c in columns)})" if columns else ""
+        batch: list[tuple[int, list[str | None]]] = []
+        with conn.cursor() as cursor:
+
+            def flush() -> None:
+                if not batch:
+                    return
+                width = len(batch[0][1])
+                placeholders = "(" + ", ".join(["%s"] * width) + ")"
+                sql = f"INSERT INTO {target}{names} VALUES {placeholders}"
+                try:
+                    cursor.executemany(sql, [row for _, row in batch])
+                except pymysql.err.MySQLError as exc:
+                    if error_code(exc) in (2013, 2006):
+                        raise
+                    line, message = _failing_row(cursor, sql, batch, exc)
+                    conn.rollback()
+                    raise SeedError(entry.from_, line, f"service '{service}': {message}") from None
+                batch.clear()
+
+            for row in reader:
+                if not row:
+                    continue
+                values = [None if value == "" else value for value in row]
+                if batch and len(values) != len(batch[0][1]):
+                    flush()
+                batch.append((reader.line_num, values))
+                if len(batch) >= CSV_BATCH_ROWS:
+                    flush()
+            flush()
+
+
+def _failing_row(
+    cursor: Any, sql: str, batch: list[tuple[int, list[str | None]]], exc: Exception
+) -> tuple[int | None, str]:
+    """The CSV line whose row the server refuses: the batch's rows one at a time (the
+    transaction is rolled back afterwards)."""
+    import pymysql
+
+    for line, row in batch:
+        try:
+            cursor.execute(sql, row)
+        except pymysql.err.MySQLError as one:
+            return line, one_line(one)
+    return None, one_line(exc)
+
+
+# -- snapshot -----------------------------------------------------------------------------------
+
+
+def _text(value: Any) -> Any:
+    """A row value as JSON: numbers and NULL as they are, bytes as hex, the rest as text."""
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    if isinstance(value, bytes | bytearray):
+        return "0x" + bytes(value).hex()
+    if isinstance(value, decimal.Decimal | datetime.date | datetime.time | datetime.timedelta):
+        return str(value)
+    return str(value)
+
+
+def _table_info(cursor: Any, database: str) -> tuple[list[str], list[str]]:
+    """(base tables, views) of ``database``, by name."""
+    cursor.execute(
+        "SELECT TABLE_NAME, TABLE_TYPE FROM information_schema.TABLES "
+        "WHERE TABLE_SCHEMA = %s ORDER BY TABLE_NAME",
+        (database,),
+    )
+    tables: list[str] = []
+    views: list[str] = []
+    for name, kind in cursor.fetchall():
+        (views if kind == "VIEW" else tables).append(name)
+    return tables, views
+
+
+def _columns(cursor: Any, database: str, table: str) -> tuple[list[str], list[str]]:
+    cursor.execute(
+        "SELECT COLUMN_NAME FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = %s "
+        "AND TABLE_NAME = %s ORDER BY ORDINAL_POSITION",
+        (database, table),
+    )
+    columns = [r[0] for r in cursor.fetchall()]
+    cursor.execute(
+        "SELECT COLUMN_NAME FROM information_schema.KEY_COLUMN_USAGE WHERE TABLE_SCHEMA = %s "
+        "AND TABLE_NAME = %s AND CONSTRAINT_NAME = 'PRIMARY' ORDER BY ORDINAL_POSITION",
+        (database, table),
+    )
+    return columns, [r[0] for r in cursor.fetchall()]
+
+
+def dump_database(conn: Any, database: str) -> tuple[str, dict[str, Any], dict[str, Any]]:
+    """(SQL dump, rows as JSON by table, table info) of one database."""
+    lines = [
+        f"-- envctl dump of database {database}",
+        "SET NAMES utf8mb4;",
+        "SET FOREIGN_KEY_CHECKS = 0;",
+        "SET UNIQUE_CHECKS = 0;",
+        "",
+    ]
+    rows_json: dict[str, Any] = {}
+    info: dict[str, Any] = {}
+    with conn.cursor() as cursor:
+        cursor.execute(f"USE {quote_name(database)}")
+        tables, views = _table_info(cursor, database)
+        for table in tables:
+            columns, key = _columns(cursor, database, table)
+            cursor.execute(f"SHOW CREATE TABLE {quote_name(table)}")
+            create = cursor.fetchone()[1]
+            lines += [f"DROP TABLE IF EXISTS {quote_name(table)};", f"{create};"]
+            order = f" ORDER BY {', '.join(quote_name(k) for k in key)}" if key else ""
+            cursor.execute(f"SELECT * FROM {quote_name(table)}{order}")
+            rows = cursor.fetchall()
+            lines += _inserts(conn, table, columns, rows)
+            lines.append("")
+            rows_json[table] = {"columns": columns, "rows": [[_text(v) for v in r] for r in rows]}
+            info[table] = {"columns": columns, "primary_key": key, "rows": len(rows)}
+        for view in views:
+            cursor.execute(f"SHOW CREATE VIEW {quote_name(view)}")
+            create = cursor.fetchone()[1]
+            lines += [f"DROP VIEW IF EXISTS {quote_name(view)};", f"{create};", ""]
+    lines += ["SET UNIQUE_CHECKS = 1;", "SET FOREIGN_KEY_CHECKS = 1;", ""]
+    return "\n".join(lines), rows_json, info
+
+
+def _inserts(conn: Any, table: str, columns: list[str], rows: list[Any]) -> list[str]:
+    if not rows:
+        return []
+    head = f"INSERT INTO {quote_name(table)} ({', '.join(quote_name(c) for c in columns)}) VALUES"
+    statements: list[str] = []
+    values: list[str] = []
+    size = 0
+    for row in rows:
+        text = "(" + ", ".join(conn.literal(v) for v in row) + ")"
+        if values and size + len(text) > INSERT_BATCH_BYTES:
+            statements.append(head + "\n" + ",\n".join(values) + ";")
+            values, size = [], 0
+        values.append(text)
+        size += len(text)
+    statements.append(head + "\n" + ",\n".join(values) + ";")
+    return statements
+
+
+def snapshot(
+    plugin: MysqlService, handle: ServiceHandle, target: Path, options: SnapshotOptions
+) -> SnapshotResult:
+    import pymysql
+
+    service = plugin.context.service
+    target.mkdir(parents=True, exist_ok=True)
+    info: dict[str, Any] = {}
+    rows = 0
+    for logical, physical in physical_databases(plugin).items():
+        try:
+            with connect(handle, options.timeout, physical) as conn:
+                dump, data, tables = dump_database(conn, physical)
+        except pymysql.err.MySQLError as exc:
+            raise SnapshotError(
+                f"service '{service}': reading {physical}: {one_line(exc)}"
+            ) from None
+        (target / f"{logical}.sql").write_text(dump, encoding="utf-8")
+        (target / f"{logical}{ROWS_SUFFIX}").write_text(
+            json.dumps(data, ensure_ascii=False) + "\n", encoding="utf-8"
+        )
+        rows += sum(t["rows"] for t in tables.values())
+        info[logical] = {"physical": physical, "tables": tables}
+    (target / TABLES_FILE).write_text(json.dumps({"databases": info}, indent=2) + "\n")
+    return SnapshotResult(
+        details={
+            "databases": len(info),
+            "tables": sum(len(d["tables"]) for d in info.values()),
+            "rows": rows,
+        }
+    )
+
+
+# -- restore ------------------------------------------------------------------------------------
+
+
+def restore(plugin: MysqlService, handle: ServiceHandle, source: Path, timeout: float) -> list[str]:
+    """Bring the run's databases back to the snapshot: each is dropped, created and its dump
+    replayed; the run's databases made after the snapshot are dropped."""
+    import pymysql
+
+    service = plugin.context.service
+    try:
+        info = json.loads((source / TABLES_FILE).read_text(encoding="utf-8"))["databases"]
+    except (OSError, json.JSONDecodeError, KeyError) as exc:
+        raise SnapshotError(f"cannot read {source / TABLES_FILE}: {exc}") from None
+    wanted = {logical: plugin.namespace.database(logical) for logical in info}
+    notes: list[str] = []
+    try:
+        with connect(handle, timeout, "", admin=True) as admin, admin.cursor() as cursor:
+            cursor.execute("SHOW DATABASES")
+            for (name,) in cursor.fetchall():
+                if plugin.namespace.owns_database(name) and name not in wanted.values():
+                    cursor.execute(f"DROP DATABASE IF EXISTS {quote_name(name)}")
+            for logical, physical in wanted.items():
+                dump = (source / f"{logical}.sql").read_text(encoding="utf-8")
+                cursor.execute(f"DROP DATABASE IF EXISTS {quote_name(physical)}")
+                cursor.execute(f"CREATE DATABASE {quote_name(physical)}")
+                cursor.execute(f"USE {quote_name(physical)}")
+                for _line, statement in split_statements(dump):
+                    cursor.execute(statement)
+                notes.append(f"{service}: {physical} restored by replaying its dump")
+    except OSError as exc:
+        raise SnapshotError(f"service '{service}': restore failed: {exc}") from None
+    except pymysql.err.MySQLError as exc:
+        raise SnapshotError(f"service '{service}': restore failed: {one_line(exc)}") from None
+    return notes
+
+
+# -- diff -----------------------------------------------------------------------------------------
+
+
+def _read_json(path: Path, default: Any) -> Any:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return default
+
+
+def diff(a: Path, b: Path) -> dict[str, Any]:
+    """What changed from snapshot folder ``a`` to ``b``: per database and table the row
+    counts and the rows added, removed and changed (matched by primary key; tables without
+    one are compared as multisets of rows). The shape of PostgreSQL's diff."""
+    info_a = _read_json(a / TABLES_FILE, {"databases": {}})["databases"]
+    info_b = _read_json(b / TABLES_FILE, {"databases": {}})["databases"]
+    databases: dict[str, Any] = {}
+    for database in sorted(set(info_a) | set(info_b)):
+        if database not in info_a or database not in info_b:
+            databases[database] = {"status": "added" if database in info_b else "removed"}
+            continue
+        rows_a = _read_json(a / f"{database}{ROWS_SUFFIX}", {})
+        rows_b = _read_json(b / f"{database}{ROWS_SUFFIX}", {})
+        tables: dict[str, Any] = {}
+        meta_a, meta_b = info_a[database]["tables"], info_b[database]["tables"]
+        for table in sorted(set(meta_a) | set(meta_b)):
+            empty = {"columns": (meta_a.get(table) or meta_b[table])["columns"], "rows": []}
+            data_a, data_b = rows_a.get(table, empty), rows_b.get(table, empty)
+            dicts_a = [dict(zip(data_a["columns"], r, strict=False)) for r in data_a["rows"]]
+            dicts_b = [dict(zip(data_b["columns"], r, strict=False)) for r in data_b["rows"]]
+            if table not in meta_a:
+                tables[table] = {
+                    "status": "added",
+                    "rows": [0, len(dicts_b)],
+                    "added": dicts_b[:LIST_LIMIT],
+                    "counts": {"added": len(dicts_b), "removed": 0, "changed": 0},
+                }
+            elif table not in meta_b:
+                tables[table] = {"status": "removed", "rows": [len(dicts_a), 0]}
+            else:
+                change = _diff_rows(
+                    data_a["columns"], dicts_a, data_b["columns"], dicts_b,
+                    meta_b[table]["primary_key"],
+                )  # fmt: skip
+                if change is not None:
+                    tables[table] = change
+        if tables:
+            databases[database] = {"status": "changed", "tables": tables}
+    return {"changed": bool(databases), "databases": databases}
+
+
+def _diff_rows(
+    columns_a: list[str],
+    rows_a: list[dict[str, Any]],
+    columns_b: list[str],
+    rows_b: list[dict[str, Any]],
+    key: list[str],
+) -> dict[str, Any] | None:
+    result: dict[str, Any] = {"status": "changed", "rows": [len(rows_a), len(rows_b)]}
+    if columns_a != columns_b:
+        result["columns"] = [columns_a, columns_b]
+    changed: list[dict[str, Any]] = []
+    if key and all(k in columns_a and k in columns_b for k in key):
+        keyed_a = {json.dumps([r[k] for k in key]): r for r in rows_a}
+        keyed_b = {json.dumps([r[k] for k in key]): r for r in rows_b}
+        added = [row for k, row in keyed_b.items() if k not in keyed_a]
+        removed = [row for k, row in keyed_a.items() if k not in keyed_b]
+        for k in sorted(keyed_a.keys() & keyed_b.keys()):
+            before, after = keyed_a[k], keyed_b[k]
+            if before != after:
+                changes = {
+                    c: [before.get(c), after.get(c)]
+                    for c in dict.fromkeys([*before, *after])
+                    if before.get(c) != after.get(c)
+                }
+                changed.append(
+                    {"key": {c: after[c] for c in key}, "changes": changes, "row": after}
+                )
+    else:
+        counts_a = Counter(json.dumps(r, sort_keys=True) for r in rows_a)
+        counts_b = Counter(json.dumps(r, sort_keys=True) for r in rows_b)
+        added = [json.loads(r) for r in (counts_b - counts_a).elements()]
+        removed = [json.loads(r) for r in (counts_a - counts_b).elements()]
+    if not (added or removed or changed or "columns" in result):
+        return None
+    result["counts"] = {"added": len(added), "removed": len(removed), "changed": len(changed)}
+    result["added"] = added[:LIST_LIMIT]
+    result["removed"] = removed[:LIST_LIMIT]
+    result["changed"] = changed[:LIST_LIMIT]
+    return result
+
+
+# -- cleanup ------------------------------------------------------------------------------------
+
+
+def cleanup(
+    plugin: MysqlService, handle: ServiceHandle, timeout: float, kinds: Collection[str] | None
+) -> None:
+    """Drop the run's databases (recorded by setup, or named by the run's namespace)."""
+    import pymysql
+
+    if kinds is not None and "databases" not in kinds:
+        return
+    recorded = set(handle.resources.get("databases", []))
+    try:
+        with connect(handle, timeout, "", admin=True) as admin, admin.cursor() as cursor:
+            cursor.execute("SHOW DATABASES")
+            for (name,) in cursor.fetchall():
+                if name in recorded or plugin.namespace.owns_database(name):
+                    cursor.execute(f"DROP DATABASE IF EXISTS {quote_name(name)}")
+    except pymysql.err.MySQLError as exc:
+        raise ServiceFailed(
+            plugin.context.service, f"cannot drop the run's databases: {one_line(exc)}"
+        ) from None
+
+
+__all__ = ["connect", "diff", "mysql_url", "restore", "seed", "setup", "snapshot"]

@@ -1,0 +1,46 @@
+"""The tools of ``type: mysql``: :class:`~.tool.MysqlStore` in real mode, the SQL double in
+mock mode. Registered through the entry-point group ``envctl.tool_factories``."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from envctl.services.mysql.mock import AsyncSqliteSqlStore, SqliteSqlStore
+from envctl.services.mysql.tool import AsyncMysqlStore, MysqlStore
+from envctl.tools.errors import ToolResolutionError
+from envctl.tools.protocols import SqlStore
+from envctl.tools.registry import MockToolFactory, RealToolFactory, ToolRequest
+
+
+class MysqlRealFactory(RealToolFactory):
+    service_type: ClassVar[str] = "mysql"
+    tool_class: ClassVar[type[Any]] = MysqlStore
+    async_tool_class: ClassVar[type[Any] | None] = AsyncMysqlStore
+    protocol: ClassVar[type[Any]] = SqlStore
+
+    def create(self, request: ToolRequest) -> MysqlStore:
+        url = request.endpoints.get("_url") or request.endpoints.get("url")  # unmasked
+        if not url:
+            raise ToolResolutionError(
+                f"service '{request.service}' (type 'mysql') has no endpoint 'url'"
+            )
+        return MysqlStore(
+            str(url),
+            connect_timeout=request.timeouts.setup,
+            statement_timeout=request.timeouts.seed,
+            ssl=bool(request.endpoints.get("ssl")),
+        )
+
+
+class MysqlMockFactory(MockToolFactory):
+    service_type: ClassVar[str] = "mysql"
+    tool_class: ClassVar[type[Any]] = SqliteSqlStore
+    async_tool_class: ClassVar[type[Any] | None] = AsyncSqliteSqlStore
+    protocol: ClassVar[type[Any]] = SqlStore
+
+    def create(self, request: ToolRequest) -> SqliteSqlStore:
+        return SqliteSqlStore(request.state_key)
+
+
+FACTORIES = (MysqlRealFactory(), MysqlMockFactory())
+"""What the ``envctl.tool_factories`` entry point ``mysql`` loads."""

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from envctl.scenario.spec import ServiceSpecBase
+from envctl.services import registry
 from envctl.services.base import PhaseTimeouts
 
 STEADY_INTERVAL = 10.0
@@ -177,7 +178,10 @@ def health_check(
         )
     if kind == "generic":
         return _generic(spec, start)
-    return NoHealthCheck(f"service type '{kind}' has no health check")  # pragma: no cover
+    command = registry.plugin_for(kind).healthcheck_command(spec, image)
+    if command is not None:
+        return HealthCheck(("CMD", *command), start_period=start)
+    return NoHealthCheck(f"service type '{kind}' has no health check")
 
 
 def _generic(spec: ServiceSpecBase, start: float) -> HealthCheck | NoHealthCheck:

@@ -40,7 +40,7 @@ def check_expectations(
     results: list[dict[str, Any]] = []
     for item in items:
         if item.messages:
-            service = expected_service(scenario, item, "kafka")
+            service = expected_service(scenario, item, "kafka", "messages")
             bus = ctx.tool(service)
             real = ctx.modes.get(service) == DependencyMode.REAL
             settle = item.settle if real else 0.05
@@ -57,7 +57,7 @@ def check_expectations(
                     _record(what, count.accepts(found), count.describe(), str(found), where)
                 )
         if item.rows:
-            service = expected_service(scenario, item, "postgres")
+            service = expected_service(scenario, item, "postgres", "rows")
             store = ctx.tool(service)
             for table, count in item.rows.items():
                 sql = f"SELECT count(*) AS n FROM {table}"
@@ -76,7 +76,7 @@ def check_expectations(
                     _record(what, count.accepts(found), count.describe(), str(found), where)
                 )
         if item.keys:
-            service = expected_service(scenario, item, "redis")
+            service = expected_service(scenario, item, "redis", "keys")
             store = ctx.tool(service)
             for key, spec in item.keys.items():
                 results.append(_check_key(store, service, key, spec))

@@ -17,6 +17,7 @@ from envctl.scenario.models import Scenario
 from envctl.scenario.spec import DependencyMode
 from envctl.seed.paths import resolve_seed_path
 from envctl.seed.records import read_records
+from envctl.services import registry
 from envctl.services.kafka.seed import kafka_records
 from envctl.services.redis.seed import redis_keys
 
@@ -42,6 +43,8 @@ def seed_mocks(
                 _sql(tool, seed, path, name)
             elif spec.type == "redis":
                 _redis(tool, path, name)
+            elif not registry.plugin_for(spec.type).seed_mock(tool, seed, path, name):
+                continue
             loaded += 1
     return loaded
 

@@ -22,6 +22,7 @@ from envctl.runner.models import (
     parse_expected,
 )
 from envctl.scenario.models import Scenario
+from envctl.services import registry
 
 
 @dataclass(frozen=True)
@@ -76,9 +77,19 @@ def _display(path: Path) -> str:
         return str(path)
 
 
+def serves(service_type: str, kind: str, type_name: str) -> bool:
+    """Whether a service of ``service_type`` answers step or ``expected:`` kind ``kind``
+    (whose own type is ``type_name``): that type, or one whose plugin lists ``kind`` in
+    :attr:`~envctl.services.base.ServicePlugin.serves`."""
+    if service_type == type_name:
+        return True
+    return registry.is_registered(service_type) and kind in registry.plugin_for(service_type).serves
+
+
 def default_service(scenario: Scenario, kind: str, type_name: str) -> str | None:
-    """The only service of ``type_name``, or None when there is none or several."""
-    names = [n for n, s in scenario.external_services.items() if s.type == type_name]
+    """The only service answering ``kind`` (see :func:`serves`), or None when there is none
+    or several."""
+    names = [n for n, s in scenario.external_services.items() if serves(s.type, kind, type_name)]
     return names[0] if len(names) == 1 else None
 
 
@@ -122,7 +133,7 @@ def plan_scenario(scenario: Scenario, steps: list[dict[str, Any]] | None = None)
             if service is None and wanted_type:
                 service = default_service(scenario, kind, wanted_type)
                 if service is None:
-                    count = sum(s.type == wanted_type for s in services.values())
+                    count = sum(serves(s.type, kind, wanted_type) for s in services.values())
                     problems.append(
                         Problem(
                             fallback_file,
@@ -143,7 +154,11 @@ def plan_scenario(scenario: Scenario, steps: list[dict[str, Any]] | None = None)
                         f"service '{service}' is not defined{hint}",
                     )
                 )
-            elif service is not None and wanted_type and services[service].type != wanted_type:
+            elif (
+                service is not None
+                and wanted_type
+                and not serves(services[service].type, kind, wanted_type)
+            ):
                 problems.append(
                     Problem(
                         fallback_file,
@@ -172,7 +187,11 @@ def plan_scenario(scenario: Scenario, steps: list[dict[str, Any]] | None = None)
             service = item.service
             if service is None:
                 service = default_service(scenario, kind_name, wanted)
-            if service is None or service not in services or services[service].type != wanted:
+            if (
+                service is None
+                or service not in services
+                or not serves(services[service].type, kind_name, wanted)
+            ):
                 problems.append(
                     Problem(
                         fallback_file,
@@ -186,7 +205,7 @@ def plan_scenario(scenario: Scenario, steps: list[dict[str, Any]] | None = None)
     return Plan(planned, expected)
 
 
-def expected_service(scenario: Scenario, item: Expected, type_name: str) -> str:
-    service = item.service or default_service(scenario, "expected", type_name)
+def expected_service(scenario: Scenario, item: Expected, type_name: str, kind: str) -> str:
+    service = item.service or default_service(scenario, kind, type_name)
     assert service is not None  # checked by plan_scenario
     return service

@@ -275,6 +275,34 @@ class ServicePlugin(ABC, Generic[SpecT]):
         """How a person reaches the run's data, by resource kind (for kept resources)."""
         return {}
 
+    @classmethod
+    def diff_snapshots(cls, a: Path, b: Path) -> dict[str, Any] | None:
+        """What changed from this type's snapshot folder ``a`` to ``b`` (pure, files only):
+        a dict with ``changed`` (bool) and the type's details; None: no diff support."""
+        return None
+
+    @classmethod
+    def format_snapshot_diff(cls, result: dict[str, Any]) -> list[str]:
+        """:meth:`diff_snapshots`' result as indented text lines."""
+        return []
+
+    # -- what the type offers the runner and the exports ---------------------------------
+    serves: ClassVar[frozenset[str]] = frozenset()
+    """Step kinds (``sql``, ...) and ``expected:`` kinds (``rows``, ...) this type's tool
+    answers, beyond the step table's own type for each kind."""
+
+    @classmethod
+    def seed_mock(cls, tool: Any, seed: Any, path: Path, service: str) -> bool:
+        """Load one seed entry (``path``: its checked file) into the mock-mode double ``tool``;
+        False: this type has no mock seeding."""
+        return False
+
+    @classmethod
+    def healthcheck_command(cls, spec: Any, image: str) -> list[str] | None:
+        """A command run inside the container that succeeds once the service is ready (the
+        compose / GitHub Actions health check); None: no such command."""
+        return None
+
     def _no_snapshots(self) -> Exception:
         from envctl.errors import SnapshotError
 

@@ -17,6 +17,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from envctl.services import registry
 from envctl.services.postgres.pgdump import copy_blocks, decode_row
 
 LIST_LIMIT = 50
@@ -45,6 +46,10 @@ def diff_service(kind: str, a: Path, b: Path) -> dict[str, Any]:
         return diff_postgres(a, b)
     if kind == "redis":
         return diff_redis(a, b)
+    if registry.is_registered(kind):
+        result = registry.plugin_for(kind).diff_snapshots(a, b)
+        if result is not None:
+            return result
     return {"changed": False, "note": f"type '{kind}' has no snapshot support"}
 
 
@@ -328,6 +333,8 @@ def format_diff(result: dict[str, Any]) -> str:
             lines += _format_postgres(service)
         elif kind == "redis":
             lines += _format_redis(service)
+        elif registry.is_registered(kind):
+            lines += registry.plugin_for(kind).format_snapshot_diff(service)
     if unchanged:
         lines.append(f"unchanged: {', '.join(unchanged)}")
     if not any(s.get("changed") for s in services.values()):

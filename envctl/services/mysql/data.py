@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING, Any
 
 from envctl.errors import SeedError, ServiceFailed, SnapshotError
 from envctl.services.base import ServiceHandle, SnapshotOptions, SnapshotResult, mask_url, secret
-from envctl.services.mysql.plugin import connect_args, error_code, mysql_url, one_line
+from envctl.services.mysql.plugin import connect_args, error_code, one_line
 
 if TYPE_CHECKING:
     from envctl.services.mysql.plugin import MysqlService
@@ -552,6 +552,74 @@ def _diff_rows(
     return result
 
 
+def _short(value: Any, limit: int = 160) -> str:
+    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def format_diff(result: dict[str, Any]) -> list[str]:
+    """:func:`diff`'s result as indented text lines (as PostgreSQL's are shown)."""
+    lines: list[str] = []
+    for database, info in result.get("databases", {}).items():
+        if info["status"] != "changed":
+            lines.append(f"  database {database}: {info['status']}")
+            continue
+        lines.append(f"  database {database}:")
+        for table, t in info["tables"].items():
+            rows = f"{t['rows'][0]} -> {t['rows'][1]} rows"
+            if t["status"] != "changed":
+                lines.append(f"    table {table}: {t['status']} ({rows})")
+                continue
+            counts = t["counts"]
+            parts = [f"{counts[k]} {k}" for k in ("added", "changed", "removed") if counts[k]]
+            lines.append(f"    table {table}: {rows}: {', '.join(parts) or 'columns changed'}")
+            if "columns" in t:
+                lines.append(f"      columns {t['columns'][0]} -> {t['columns'][1]}")
+            lines += [f"      + {_short(r)}" for r in t["added"][:10]]
+            for c in t["changed"][:10]:
+                key = ", ".join(f"{k}={v}" for k, v in c["key"].items())
+                changes = "; ".join(f"{col}: {v[0]} -> {v[1]}" for col, v in c["changes"].items())
+                lines.append(f"      ~ {key}: {changes}")
+            lines += [f"      - {_short(r)}" for r in t["removed"][:10]]
+            shown = sum(min(10, len(t[k])) for k in ("added", "changed", "removed"))
+            total = sum(counts.values())
+            if total > shown:
+                lines.append(f"      … {total - shown} more rows")
+    return lines
+
+
+# -- mock mode ------------------------------------------------------------------------------------
+
+
+def seed_double(store: Any, seed: Any, path: Path, service: str) -> None:
+    """Load one seed file into the SQL double (mock mode): the SQL file's statements in order,
+    or the CSV file's rows (an empty field is NULL, as for the real server)."""
+    if path.suffix.lower() != ".csv":
+        text = path.read_text(encoding="utf-8")
+        for line, statement in split_statements(text):
+            try:
+                store.execute(statement)
+            except Exception as exc:  # noqa: BLE001 - reported with the file and line
+                raise SeedError(str(path), line, f"service '{service}' (mock): {exc}") from None
+        return
+    table = _table_name(str(seed.table).rsplit(".", 1)[-1])  # the double has one database
+    with path.open(newline="", encoding="utf-8") as source:
+        reader = csv.reader(source, delimiter=seed.delimiter)
+        columns = [c.strip() for c in next(reader, [])] if seed.header else []
+        names = f" ({', '.join(quote_name(c) for c in columns)})" if columns else ""
+        for row in reader:
+            if not row:
+                continue
+            marks = ", ".join(["%s"] * len(row))
+            values = [None if value == "" else value for value in row]
+            try:
+                store.execute(f"INSERT INTO {table}{names} VALUES ({marks})", values)
+            except Exception as exc:  # noqa: BLE001 - reported with the file and line
+                raise SeedError(
+                    str(path), reader.line_num, f"service '{service}' (mock): {exc}"
+                ) from None
+
+
 # -- cleanup ------------------------------------------------------------------------------------
 
 
@@ -574,6 +642,3 @@ def cleanup(
         raise ServiceFailed(
             plugin.context.service, f"cannot drop the run's databases: {one_line(exc)}"
         ) from None
-
-
-__all__ = ["connect", "diff", "mysql_url", "restore", "seed", "setup", "snapshot"]

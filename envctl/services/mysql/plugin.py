@@ -153,10 +153,11 @@ class MysqlSpec(ServiceSpecBase):
 
 
 def flavor_of(spec: MysqlSpec, image: str) -> Flavor:
-    """The flavor set in the scenario, else recognised from the image name."""
+    """The flavor set in the scenario, else recognised from the image's repository name."""
     if spec.flavor is not None:
         return spec.flavor
-    return "mariadb" if "mariadb" in image.rsplit("/", 1)[-1] else "mysql"
+    repository = image.rsplit("/", 1)[-1].split("@", 1)[0].split(":", 1)[0]
+    return "mariadb" if "mariadb" in repository else "mysql"
 
 
 def mysql_url(user: str, password: str, host: str, port: int, database: str) -> str:
@@ -213,6 +214,8 @@ class MysqlService(ServicePlugin[MysqlSpec]):
     )
     resource_kinds: ClassVar[tuple[str, ...]] = ("databases",)
     supports_snapshot: ClassVar[bool] = True
+    serves: ClassVar[frozenset[str]] = frozenset({"sql", "rows"})
+    """The ``sql`` step and ``expected: rows`` (its tool is a SQL store)."""
 
     @property
     def flavor(self) -> Flavor:
@@ -252,17 +255,20 @@ class MysqlService(ServicePlugin[MysqlSpec]):
             "_admin_url": mysql_url("root", spec.password, "127.0.0.1", port, ""),
         }
 
-    def healthcheck_command(self) -> list[str]:
-        """A compose/GitHub Actions health check: ``mysqladmin ping`` over TCP (the temporary
-        server of the first start listens on the socket only, so it cannot pass early)."""
-        program = "mariadb-admin" if self.flavor == "mariadb" else "mysqladmin"
+    @classmethod
+    def healthcheck_command(cls, spec: Any, image: str) -> list[str] | None:
+        """``mysqladmin ping`` over TCP for compose/GitHub Actions (``mariadb-admin`` in the
+        mariadb image, which has no ``mysql*`` names): the temporary server of the first start
+        listens on the socket only, so the check cannot pass before initialisation is done."""
+        assert isinstance(spec, MysqlSpec)
+        program = "mariadb-admin" if flavor_of(spec, image) == "mariadb" else "mysqladmin"
         return [
             program,
             "ping",
             "--host=127.0.0.1",
             f"--port={MYSQL_PORT}",
-            f"--user={self.spec.user}",
-            f"--password={self.spec.password}",
+            f"--user={spec.user}",
+            f"--password={spec.password}",
             "--silent",
         ]
 
@@ -363,3 +369,24 @@ class MysqlService(ServicePlugin[MysqlSpec]):
             f"--user={endpoints.get('user')} --password {endpoints.get('database')}"
         )
         return {"databases": f"{command} (databases: {names})"}
+
+    # -- snapshots: diff ---------------------------------------------------------------------
+    @classmethod
+    def diff_snapshots(cls, a: Path, b: Path) -> dict[str, Any] | None:
+        from envctl.services.mysql import data
+
+        return data.diff(a, b)
+
+    @classmethod
+    def format_snapshot_diff(cls, result: dict[str, Any]) -> list[str]:
+        from envctl.services.mysql import data
+
+        return data.format_diff(result)
+
+    # -- mock mode -----------------------------------------------------------------------------
+    @classmethod
+    def seed_mock(cls, tool: Any, seed: Any, path: Path, service: str) -> bool:
+        from envctl.services.mysql import data
+
+        data.seed_double(tool, seed, path, service)
+        return True

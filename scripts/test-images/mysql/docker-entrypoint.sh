@@ -45,17 +45,19 @@ file_env() {
     unset "$fileVar"
 }
 
-# the server's own options, as the official image reads them
+# the server's own options, as the official image reads them (one --help for all: each
+# run of it takes the better part of a second)
 mysql_get_config() {
-    local conf="$1"; shift
-    "$@" --verbose --help 2>/dev/null |
-        awk -v conf="$conf" '$1 == conf && /^[^ \t]/ { sub(/^[^ \t]+[ \t]+/, ""); print; exit }'
+    local conf="$1"
+    awk -v conf="$conf" '$1 == conf && /^[^ \t]/ { sub(/^[^ \t]+[ \t]+/, ""); print; exit }' \
+        <<<"$SERVER_HELP"
 }
 
 docker_setup_env() {
-    DATADIR="$(mysql_get_config 'datadir' "$@")"
+    SERVER_HELP="$("$@" --verbose --help 2>/dev/null)"
+    DATADIR="$(mysql_get_config 'datadir')"
     DATADIR="${DATADIR%/}"
-    SOCKET="$(mysql_get_config 'socket' "$@")"
+    SOCKET="$(mysql_get_config 'socket')"
     file_env 'MYSQL_ROOT_HOST' '%'
     file_env 'MYSQL_DATABASE'
     file_env 'MYSQL_USER'
@@ -120,11 +122,18 @@ docker_temp_server_start() {
         --wsrep_on=OFF --loose-innodb_buffer_pool_load_at_startup=0 &
     TEMP_SERVER_PID=$!
     mysql_note "Waiting for server startup"
-    # mysqladmin --wait: retries once per second until the socket answers (bounded)
-    if ! mysqladmin --no-defaults --socket="$SOCKET" --user=root --wait=60 \
-        --connect-timeout=1 ping >/dev/null 2>&1; then
-        mysql_error "Unable to start server."
-    fi
+    # as the official image: poll until the socket answers, bounded (600 x 0.1 s); the
+    # server exiting ends the wait at once (mysqladmin --wait would sleep 5 s per retry)
+    local i
+    for i in {600..0}; do
+        if mysqladmin --no-defaults --socket="$SOCKET" --user=root --connect-timeout=1 \
+            ping >/dev/null 2>&1; then
+            break
+        fi
+        kill -0 "$TEMP_SERVER_PID" 2>/dev/null || mysql_error "Unable to start server."
+        sleep 0.1
+    done
+    [ "$i" -gt 0 ] || mysql_error "Unable to start server."
     mysql_note "Temporary server started."
 }
 

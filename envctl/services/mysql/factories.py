@@ -27,7 +27,7 @@ class MysqlRealFactory(RealToolFactory):
         return MysqlStore(
             str(url),
             connect_timeout=request.timeouts.setup,
-            statement_timeout=request.timeouts.seed,
+            statement_timeout=request.timeouts.setup,  # as the PostgreSQL store
             ssl=bool(request.endpoints.get("ssl")),
         )
 

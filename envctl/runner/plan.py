@@ -99,83 +99,97 @@ def plan_scenario(scenario: Scenario, steps: list[dict[str, Any]] | None = None)
     fallback_file = file or (str(scenario.source) if scenario.source else scenario.name)
     problems: list[Problem] = []
     planned: list[PlannedStep] = []
-    services = scenario.external_services
     seen_ids: set[str] = set()
     for index, step in enumerate(scenario.steps if steps is None else steps):
         kind, raw = next(iter(step.items()))
-        line = lines.get(index)
-        where = f"steps[{index}].{kind}"
-        model = STEP_MODELS[kind]
-        try:
-            body = model.model_validate(raw if raw is not None else {})
-        except ValidationError as exc:
-            for err in exc.errors():
-                loc = ".".join(str(p) for p in err["loc"])
-                message = err["msg"]
-                if err["type"] == "extra_forbidden":
-                    close = difflib.get_close_matches(
-                        str(err["loc"][-1]), list(model.model_fields), n=1
-                    )
-                    message = "unknown key" + (f" — did you mean '{close[0]}'?" if close else "")
-                problems.append(
-                    Problem(fallback_file, line, f"{where}.{loc}" if loc else where, message)
-                )
+        at = _At(fallback_file, lines.get(index), f"steps[{index}].{kind}", problems)
+        body = _step_body(kind, raw, at)
+        if body is None:
             continue
         if body.id is not None:
             if body.id in seen_ids:
-                problems.append(
-                    Problem(fallback_file, line, f"{where}.id", f"id '{body.id}' is used twice")
-                )
+                at.problem(f"id '{body.id}' is used twice", ".id")
             seen_ids.add(body.id)
-        service: str | None = getattr(body, "service", None)
-        wanted_type = STEP_SERVICE_TYPE.get(kind)
-        if wanted_type is not None:
-            if service is None and wanted_type:
-                service = default_service(scenario, kind, wanted_type)
-                if service is None:
-                    count = sum(serves(s.type, kind, wanted_type) for s in services.values())
-                    problems.append(
-                        Problem(
-                            fallback_file,
-                            line,
-                            where,
-                            f"needs a {wanted_type} service; the scenario has "
-                            + ("none" if count == 0 else f"{count}, name one with service:"),
-                        )
-                    )
-            elif service is not None and service not in services:
-                close = difflib.get_close_matches(service, list(services), n=1)
-                hint = f" — did you mean '{close[0]}'?" if close else ""
-                problems.append(
-                    Problem(
-                        fallback_file,
-                        line,
-                        f"{where}.service",
-                        f"service '{service}' is not defined{hint}",
-                    )
-                )
-            elif (
-                service is not None
-                and wanted_type
-                and not serves(services[service].type, kind, wanted_type)
-            ):
-                problems.append(
-                    Problem(
-                        fallback_file,
-                        line,
-                        f"{where}.service",
-                        f"'{service}' is a {services[service].type} service; {kind} needs "
-                        f"a {wanted_type} service",
-                    )
-                )
-        planned.append(PlannedStep(index, kind, body, raw, service, line, file or fallback_file))
+        service = _step_service(scenario, kind, getattr(body, "service", None), at)
+        planned.append(PlannedStep(index, kind, body, raw, service, at.line, file or fallback_file))
+    expected = _expected(scenario, fallback_file, problems)
+    if problems:
+        raise ConfigError(problems)
+    return Plan(planned, expected)
+
+
+@dataclass(frozen=True)
+class _At:
+    """Where a step is written (file, line, ``steps[3].publish``); collects its problems."""
+
+    file: str
+    line: int | None
+    where: str
+    problems: list[Problem]
+
+    def problem(self, message: str, suffix: str = "") -> None:
+        self.problems.append(Problem(self.file, self.line, self.where + suffix, message))
+
+
+def _step_body(kind: str, raw: Any, at: _At) -> StepBody | None:
+    """The step's validated body; None (and its problems noted) when it is invalid."""
+    model = STEP_MODELS[kind]
+    try:
+        return model.model_validate(raw if raw is not None else {})
+    except ValidationError as exc:
+        for err in exc.errors():
+            loc = ".".join(str(p) for p in err["loc"])
+            message = err["msg"]
+            if err["type"] == "extra_forbidden":
+                key = str(err["loc"][-1])
+                close = difflib.get_close_matches(key, list(model.model_fields), n=1)
+                message = "unknown key" + (f" — did you mean '{close[0]}'?" if close else "")
+            at.problem(message, f".{loc}" if loc else "")
+        return None
+
+
+def _step_service(scenario: Scenario, kind: str, service: str | None, at: _At) -> str | None:
+    """The service a step talks to: the one it names, or the only one of the type its kind
+    needs; a missing, unknown or wrong-typed service is noted as a problem."""
+    services = scenario.external_services
+    wanted_type = STEP_SERVICE_TYPE.get(kind)
+    if wanted_type is None:
+        return service
+    if service is None and wanted_type:
+        service = default_service(scenario, kind, wanted_type)
+        if service is None:
+            count = sum(serves(s.type, kind, wanted_type) for s in services.values())
+            at.problem(
+                f"needs a {wanted_type} service; the scenario has "
+                + ("none" if count == 0 else f"{count}, name one with service:")
+            )
+    elif service is not None and service not in services:
+        close = difflib.get_close_matches(service, list(services), n=1)
+        hint = f" — did you mean '{close[0]}'?" if close else ""
+        at.problem(f"service '{service}' is not defined{hint}", ".service")
+    elif (
+        service is not None
+        and wanted_type
+        and not serves(services[service].type, kind, wanted_type)
+    ):
+        at.problem(
+            f"'{service}' is a {services[service].type} service; {kind} needs "
+            f"a {wanted_type} service",
+            ".service",
+        )
+    return service
+
+
+def _expected(scenario: Scenario, file: str, problems: list[Problem]) -> list[Expected]:
+    """The scenario's ``expected:``, validated, each item's service checked."""
+    services = scenario.external_services
     expected: list[Expected] = []
     try:
         expected = parse_expected(scenario.expected)
     except ValidationError as exc:
         for err in exc.errors():
             loc = ".".join(str(p) for p in err["loc"])
-            problems.append(Problem(fallback_file, None, f"expected.{loc}", err["msg"]))
+            problems.append(Problem(file, None, f"expected.{loc}", err["msg"]))
     for item in expected:
         for kind_name, wanted, used in (
             ("messages", "kafka", item.messages),
@@ -194,15 +208,13 @@ def plan_scenario(scenario: Scenario, steps: list[dict[str, Any]] | None = None)
             ):
                 problems.append(
                     Problem(
-                        fallback_file,
+                        file,
                         None,
                         f"expected.{kind_name}",
                         f"needs a {wanted} service (set expected.service when there are several)",
                     )
                 )
-    if problems:
-        raise ConfigError(problems)
-    return Plan(planned, expected)
+    return expected
 
 
 def expected_service(scenario: Scenario, item: Expected, type_name: str, kind: str) -> str:

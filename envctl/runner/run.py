@@ -18,7 +18,7 @@ import traceback
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import ValidationError
 
@@ -42,6 +42,9 @@ from envctl.services.base import PhaseTimeouts
 from envctl.services.registry import plugin_for
 from envctl.settings import Settings
 from envctl.variables import UnknownVariable
+
+if TYPE_CHECKING:
+    from envctl.tools.registry import ResolvedTools
 
 NO_MOCK_TYPES = ("generic",)
 """Service types without an in-memory double: they run for real or not at all."""
@@ -207,20 +210,7 @@ class Runner:
             ):
                 outcome.mode_label = modes.label
                 self._run_steps(scenario, plan, modes, run_env, audit, outcome, shared)
-            failed = [s for s in outcome.steps if s.status == "failed"]
-            bad = [e for e in outcome.expectations if e["status"] != "passed"]
-            if failed:
-                step = failed[0]
-                outcome.status = "failed"
-                outcome.reason = f"{step.label} failed: {step.error}"
-            elif bad:
-                outcome.status = "failed"
-                outcome.reason = f"expected {bad[0]['what']}: {bad[0].get('error', '')}"
-            elif outcome.degraded:
-                outcome.status = "degraded"
-                outcome.reason = "; ".join(outcome.degraded)
-            else:
-                outcome.status = "passed"
+            _conclude(outcome)
         except ConfigError as exc:
             outcome.status = "error"
             outcome.reason = str(exc)
@@ -496,9 +486,47 @@ class Runner:
         outcome: ScenarioOutcome,
         shared: SharedInstance | None,
     ) -> None:
+        """Tools, data preparation, snapshots around the steps, the steps, ``expected``."""
+        mode_map = {n: s.mode for n, s in modes.services.items()}
+        tools, ctx = self._step_context(scenario, mode_map, run_env, audit, outcome, shared)
+        try:
+            self._prepare_data(scenario, tools, ctx.tools, mode_map, audit, outcome, shared)
+            own_env = run_env.environment if shared is None else None
+            snapshots = own_env is not None and self._snapshot(own_env, "before", audit, outcome)
+            t0 = time.monotonic()
+            self._execute_steps(plan, ctx, audit, outcome)
+            outcome.phases["steps"] = time.monotonic() - t0
+            took_after = own_env is not None and self._snapshot(own_env, "after", audit, outcome)
+            if own_env is not None and snapshots and took_after:
+                self._store_diff(own_env, audit)
+            audit.event("phase", phase="steps", seconds=round(outcome.phases["steps"], 4))
+            if all(s.status == "passed" for s in outcome.steps):
+                self._check_expected(scenario, plan, ctx, audit, outcome)
+        finally:
+            if shared is not None:
+                from envctl.runner.shared import reset_after_run
+
+                t0 = time.monotonic()
+                errors = reset_after_run(scenario, ctx.tools, mode_map, shared.isolated)
+                audit.event(
+                    "phase", phase="reset", seconds=round(time.monotonic() - t0, 4), errors=errors
+                )
+            errors = tools.close()
+            if errors:
+                audit.event("error", kind="close", message="; ".join(errors))
+
+    def _step_context(
+        self,
+        scenario: Scenario,
+        mode_map: dict[str, DependencyMode],
+        run_env: RunEnvironment,
+        audit: AuditLog,
+        outcome: ScenarioOutcome,
+        shared: SharedInstance | None,
+    ) -> tuple[ResolvedTools, RunContext]:
+        """The run's tools (real or mock, by the registry) and what steps see of the run."""
         from envctl.tools.registry import resolve_tools
 
-        mode_map = {n: s.mode for n, s in modes.services.items()}
         mock_namespace = outcome.run_id
         t0 = time.monotonic()
         tools = resolve_tools(
@@ -521,14 +549,13 @@ class Runner:
             namespace=mock_namespace,
             physical_names=physical.to_dict() if physical is not None else None,
         )
-        step_tools = _step_tools(scenario, tools, mode_map, physical)
         import_paths = [str(self.settings.cwd)]
         if scenario.source is not None:
             import_paths.insert(0, str(scenario.source.parent))
         ctx = RunContext(
             run_id=outcome.run_id,
             scenario=scenario,
-            tools=step_tools,
+            tools=_step_tools(scenario, tools, mode_map, physical),
             endpoints={n: public(e) for n, e in run_env.endpoints.items()},
             modes={n: m.value for n, m in mode_map.items()},
             mock_namespace=mock_namespace,
@@ -537,57 +564,55 @@ class Runner:
             containers=run_env.containers,
             import_paths=import_paths,
         )
-        try:
-            if shared is not None and shared.isolated:
-                from envctl.runner.shared import prepare_namespace
+        return tools, ctx
 
-                t0 = time.monotonic()
-                prepare_namespace(scenario, step_tools, mode_map)
-                outcome.phases["prepare"] = time.monotonic() - t0
-                audit.event("phase", phase="prepare", seconds=round(outcome.phases["prepare"], 4))
-            if any(m == DependencyMode.MOCK for m in mode_map.values()):
-                from envctl.runner.mock_seed import seed_mocks
-                from envctl.scenario.loader import scenario_tree
+    def _prepare_data(
+        self,
+        scenario: Scenario,
+        tools: ResolvedTools,
+        step_tools: Mapping[str, Any],
+        mode_map: dict[str, DependencyMode],
+        audit: AuditLog,
+        outcome: ScenarioOutcome,
+        shared: SharedInstance | None,
+    ) -> None:
+        """The scenario's topics in its own namespace on a shared instance; seed data in mocks
+        (real services were seeded when they came up)."""
+        if shared is not None and shared.isolated:
+            from envctl.runner.shared import prepare_namespace
 
-                t0 = time.monotonic()
-                tree = (
-                    scenario_tree(scenario.source, self.settings.scenarios_dir)
-                    if scenario.source is not None
-                    else None
-                )
-                if seed_mocks(scenario, tools, mode_map, tree):
-                    outcome.phases["seed"] = time.monotonic() - t0
-                    audit.event("phase", phase="seed", seconds=round(outcome.phases["seed"], 4))
-            own_env = run_env.environment if shared is None else None
-            snapshots = own_env is not None and self._snapshot(own_env, "before", audit, outcome)
             t0 = time.monotonic()
-            self._execute_steps(plan, ctx, audit, outcome)
-            outcome.phases["steps"] = time.monotonic() - t0
-            took_after = own_env is not None and self._snapshot(own_env, "after", audit, outcome)
-            if own_env is not None and snapshots and took_after:
-                self._store_diff(own_env, audit)
-            audit.event("phase", phase="steps", seconds=round(outcome.phases["steps"], 4))
-            if all(s.status == "passed" for s in outcome.steps):
-                t0 = time.monotonic()
-                outcome.expectations = check_expectations(scenario, plan.expected, ctx)
-                outcome.phases["expectations"] = time.monotonic() - t0
-                for item in outcome.expectations:
-                    audit.event("expectation", **item)
-                audit.event(
-                    "phase", phase="expectations", seconds=round(outcome.phases["expectations"], 4)
-                )
-        finally:
-            if shared is not None:
-                from envctl.runner.shared import reset_after_run
+            prepare_namespace(scenario, step_tools, mode_map)
+            outcome.phases["prepare"] = time.monotonic() - t0
+            audit.event("phase", phase="prepare", seconds=round(outcome.phases["prepare"], 4))
+        if any(m == DependencyMode.MOCK for m in mode_map.values()):
+            from envctl.runner.mock_seed import seed_mocks
+            from envctl.scenario.loader import scenario_tree
 
-                t0 = time.monotonic()
-                errors = reset_after_run(scenario, step_tools, mode_map, shared.isolated)
-                audit.event(
-                    "phase", phase="reset", seconds=round(time.monotonic() - t0, 4), errors=errors
-                )
-            errors = tools.close()
-            if errors:
-                audit.event("error", kind="close", message="; ".join(errors))
+            t0 = time.monotonic()
+            tree = (
+                scenario_tree(scenario.source, self.settings.scenarios_dir)
+                if scenario.source is not None
+                else None
+            )
+            if seed_mocks(scenario, tools, mode_map, tree):
+                outcome.phases["seed"] = time.monotonic() - t0
+                audit.event("phase", phase="seed", seconds=round(outcome.phases["seed"], 4))
+
+    def _check_expected(
+        self,
+        scenario: Scenario,
+        plan: Plan,
+        ctx: RunContext,
+        audit: AuditLog,
+        outcome: ScenarioOutcome,
+    ) -> None:
+        t0 = time.monotonic()
+        outcome.expectations = check_expectations(scenario, plan.expected, ctx)
+        outcome.phases["expectations"] = time.monotonic() - t0
+        for item in outcome.expectations:
+            audit.event("expectation", **item)
+        audit.event("phase", phase="expectations", seconds=round(outcome.phases["expectations"], 4))
 
     def _snapshot(
         self,
@@ -700,6 +725,25 @@ class Runner:
             audit.event("step", **record.to_dict())
             if record.status == "failed":
                 stopped = f"not run: {record.label} failed"
+
+
+def _conclude(outcome: ScenarioOutcome) -> None:
+    """The status of a run whose steps ran: the first failed step, else the first unmet
+    expectation, else degraded (a fallback to a mock), else passed."""
+    failed = [s for s in outcome.steps if s.status == "failed"]
+    bad = [e for e in outcome.expectations if e["status"] != "passed"]
+    if failed:
+        step = failed[0]
+        outcome.status = "failed"
+        outcome.reason = f"{step.label} failed: {step.error}"
+    elif bad:
+        outcome.status = "failed"
+        outcome.reason = f"expected {bad[0]['what']}: {bad[0].get('error', '')}"
+    elif outcome.degraded:
+        outcome.status = "degraded"
+        outcome.reason = "; ".join(outcome.degraded)
+    else:
+        outcome.status = "passed"
 
 
 def _inputs(raw: Any) -> dict[str, Any]:

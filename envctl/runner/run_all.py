@@ -28,6 +28,7 @@ from envctl.runner.shared import group_scenario, isolatable, share_key
 from envctl.scenario import list_scenarios
 from envctl.scenario.loader import infer_category
 from envctl.scenario.models import Scenario
+from envctl.settings import Settings
 
 
 @dataclass
@@ -108,12 +109,8 @@ def run_all(
     """Run the scenarios of the tree; raises ConfigError only for an invalid mode or tree."""
     settings = runner.settings
     began = time.monotonic()
-    if force_mode is not None:
-        parse_mode(force_mode, "--force-dependency-mode")
-    elif settings.environ.get(MODE_ENV, "").strip():
-        parse_mode(settings.environ[MODE_ENV], MODE_ENV)
+    mode_override = _mode_override(settings.environ, force_mode)
     profile = getattr(settings, "profile", None) or "default"
-    mode_override = force_mode or settings.environ.get(MODE_ENV, "").strip().lower() or None
     run_id = new_run_id()
     audit = AuditLog(runner.runs_root / run_id, run_id)
     audit.event(
@@ -125,6 +122,58 @@ def run_all(
         scenarios_dir=str(settings.scenarios_dir),
         share=share,
     )
+    items = _collect(settings, category=category, names=names, force_mode=force_mode)
+    shard_info: dict[str, Any] | None = None
+    if shard is not None:
+        items, shard_info = _take_shard(items, shard, durations or {})
+        audit.event("decision.shard", **shard_info)
+    batch = _Batch(runner, run_id, audit)
+    for item in items:
+        if item.error is not None:
+            batch.outcomes[item.name] = ScenarioOutcome(item.name, "error", reason=item.error)
+            audit.event("scenario", name=item.name, status="error", reason=item.error)
+    units = _units([i for i in items if i.error is None], share)
+    shared_names = {k: [m.name for m in ms] for k, ms in units if k is not None}
+    for key, members_names in shared_names.items():
+        audit.event("decision.share", key=key, scenarios=members_names)
+    try:
+        batch.execute(units, parallel)
+    finally:
+        ordered = [batch.outcomes[i.name] for i in items if i.name in batch.outcomes]
+        result = RunAllResult(
+            run_id=run_id,
+            profile=profile,
+            outcomes=ordered,
+            seconds=time.monotonic() - began,
+            directory=audit.directory,
+            groups=shared_names,
+            dependency_mode=mode_override or "declared",
+            shard=shard_info,
+        )
+        write_results(audit.directory / RESULT_FILE, result.to_dict())
+        audit.event("run_all.end", counts=result.counts(), seconds=round(result.seconds, 4))
+        audit.close()
+    return result
+
+
+def _mode_override(environ: Mapping[str, str], force_mode: str | None) -> str | None:
+    """The mode forced on every scenario (``--force-dependency-mode``, else
+    ``ENVCTL_DEPENDENCY_MODE``), checked; None: each file's own."""
+    if force_mode is not None:
+        parse_mode(force_mode, "--force-dependency-mode")
+    elif environ.get(MODE_ENV, "").strip():
+        parse_mode(environ[MODE_ENV], MODE_ENV)
+    return force_mode or environ.get(MODE_ENV, "").strip().lower() or None
+
+
+def _collect(
+    settings: Settings,
+    *,
+    category: str | None,
+    names: list[str] | None,
+    force_mode: str | None,
+) -> list[_Item]:
+    """The scenarios to run, in tree order; an invalid one (file or mode) carries its error."""
     items: list[_Item] = []
     for ref in list_scenarios(settings.scenarios_dir):
         if names is not None and ref.name not in names:
@@ -146,38 +195,81 @@ def run_all(
             items.append(_Item(scenario.name, scenario, None, str(exc)))
             continue
         items.append(_Item(scenario.name, scenario, modes))
-    shard_info: dict[str, Any] | None = None
-    if shard is not None:
-        items, shard_info = _take_shard(items, shard, durations or {})
-        audit.event("decision.shard", **shard_info)
+    return items
 
-    outcomes: dict[str, ScenarioOutcome] = {}
-    lock = threading.Lock()
-    for item in items:
-        if item.error is not None:
-            outcomes[item.name] = ScenarioOutcome(item.name, "error", reason=item.error)
-            audit.event("scenario", name=item.name, status="error", reason=item.error)
 
-    runnable = [i for i in items if i.error is None]
+_Unit = tuple[str | None, list[_Item]]
+"""A shared instance key and the scenarios that run on it; key None: one scenario alone."""
+
+
+def _units(runnable: list[_Item], share: bool) -> list[_Unit]:
+    """Group scenarios that need identical services (when ``share``); a group of one runs alone."""
     groups: dict[str | None, list[_Item]] = {}
     for item in runnable:
         assert item.scenario is not None and item.modes is not None
         key = share_key(item.scenario, item.modes) if share else None
         groups.setdefault(key, []).append(item)
-    units: list[tuple[str | None, list[_Item]]] = []
+    units: list[_Unit] = []
     for key, members in groups.items():
         if key is not None and len(members) > 1:
             units.append((key, members))
         else:
             units.extend((None, [m]) for m in members)
-    shared_names = {k: [m.name for m in ms] for k, ms in units if k is not None}
-    for key, members_names in shared_names.items():
-        audit.event("decision.share", key=key, scenarios=members_names)
+    return units
 
-    def record(outcome: ScenarioOutcome) -> None:
-        with lock:
-            outcomes[outcome.name] = outcome
-        audit.event(
+
+class _Batch:
+    """One run-all's scenarios in flight: shared instances up and down, outcomes recorded
+    from worker threads."""
+
+    def __init__(self, runner: Runner, run_id: str, audit: AuditLog) -> None:
+        self.runner = runner
+        self.run_id = run_id
+        self.audit = audit
+        self.outcomes: dict[str, ScenarioOutcome] = {}
+        self._lock = threading.Lock()
+
+    def execute(self, units: list[_Unit], parallel: int) -> None:
+        """Run every unit on a pool of ``parallel`` workers; shared instances come down at
+        the end, also when something went wrong."""
+        instances: list[SharedInstance] = []
+        ups: dict[str, Future[SharedInstance | None]] = {}
+        try:
+            with ThreadPoolExecutor(max_workers=max(1, parallel)) as pool:
+                ups = {
+                    key: pool.submit(self.up_group, key, members)
+                    for key, members in units
+                    if key is not None
+                }
+                futures: list[Future[None]] = []
+                for key, members in units:
+                    if key is None:
+                        futures.append(pool.submit(self.run_one, members[0]))
+                        continue
+                    shared = ups[key].result()
+                    if shared is None:
+                        futures.extend(pool.submit(self.run_one, m) for m in members)
+                        continue
+                    instances.append(shared)
+                    if shared.isolated:
+                        futures.extend(pool.submit(self.run_one, m, shared) for m in members)
+                    else:
+                        futures.append(pool.submit(self.run_sequence, members, shared))
+                for future in futures:
+                    future.result()
+        finally:
+            for pending in ups.values():  # also those not reached when something went wrong
+                if pending.done() and pending.exception() is None:
+                    instance = pending.result()
+                    if instance is not None and instance not in instances:
+                        instances.append(instance)
+            for instance in instances:
+                self.down_group(instance)
+
+    def record(self, outcome: ScenarioOutcome) -> None:
+        with self._lock:
+            self.outcomes[outcome.name] = outcome
+        self.audit.event(
             "scenario",
             name=outcome.name,
             status=outcome.status,
@@ -187,26 +279,31 @@ def run_all(
             shared_instance=outcome.shared_with,
         )
 
-    def run_one(member: _Item, shared: SharedInstance | None = None) -> None:
+    def run_one(self, member: _Item, shared: SharedInstance | None = None) -> None:
         assert member.scenario is not None
-        record(runner.run(member.scenario, modes=member.modes, shared=shared))
+        self.record(self.runner.run(member.scenario, modes=member.modes, shared=shared))
 
-    def up_group(key: str, members: list[_Item]) -> SharedInstance | None:
+    def run_sequence(self, members: list[_Item], shared: SharedInstance | None) -> None:
+        for member in members:
+            self.run_one(member, shared)
+
+    def up_group(self, key: str, members: list[_Item]) -> SharedInstance | None:
+        """The group's shared instance, or None when it cannot be had (each scenario then
+        starts its own, and handles its optional services itself)."""
         first = members[0]
         assert first.scenario is not None and first.modes is not None
         group = group_scenario(first.scenario, first.modes, key)
         t0 = time.monotonic()
         try:
-            env = runner.engine.up(group, run_id=f"{run_id}-{key[:6]}")
+            env = self.runner.engine.up(group, run_id=f"{self.run_id}-{key[:6]}")
         except EnvctlError as exc:
-            # Each scenario then starts its own, and handles its optional services itself.
-            audit.event("shared.up_failed", key=key, message=str(exc))
+            self.audit.event("shared.up_failed", key=key, message=str(exc))
             return None
         isolated = all(
             m.scenario is not None and m.modes is not None and isolatable(m.scenario, m.modes)
             for m in members
         )
-        audit.event(
+        self.audit.event(
             "shared.up",
             key=key,
             seconds=round(time.monotonic() - t0, 4),
@@ -215,66 +312,15 @@ def run_all(
         )
         return SharedInstance(key, env, isolated=isolated)
 
-    def down_group(shared: SharedInstance) -> None:
+    def down_group(self, shared: SharedInstance) -> None:
         env = shared.environment
-        shared_audit = AuditLog(runner.runs_root / run_id / "shared" / shared.key, env.run_id)
-        runner.capture_logs(env, shared_audit)
+        shared_audit = AuditLog(
+            self.runner.runs_root / self.run_id / "shared" / shared.key, env.run_id
+        )
+        self.runner.capture_logs(env, shared_audit)
         shared_audit.close()
         t0 = time.monotonic()
         errors = env.down()
-        audit.event(
+        self.audit.event(
             "shared.down", key=shared.key, seconds=round(time.monotonic() - t0, 4), errors=errors
         )
-
-    def run_sequence(members: list[_Item], shared: SharedInstance | None) -> None:
-        for member in members:
-            run_one(member, shared)
-
-    instances: list[SharedInstance] = []
-    ups: dict[str, Future[SharedInstance | None]] = {}
-    try:
-        with ThreadPoolExecutor(max_workers=max(1, parallel)) as pool:
-            ups = {
-                key: pool.submit(up_group, key, members)
-                for key, members in units
-                if key is not None
-            }
-            futures: list[Future[None]] = []
-            for key, members in units:
-                if key is None:
-                    futures.append(pool.submit(run_one, members[0]))
-                    continue
-                shared = ups[key].result()
-                if shared is None:
-                    futures.extend(pool.submit(run_one, m) for m in members)
-                    continue
-                instances.append(shared)
-                if shared.isolated:
-                    futures.extend(pool.submit(run_one, m, shared) for m in members)
-                else:
-                    futures.append(pool.submit(run_sequence, members, shared))
-            for future in futures:
-                future.result()
-    finally:
-        for pending in ups.values():  # also those not reached when something went wrong
-            if pending.done() and pending.exception() is None:
-                instance = pending.result()
-                if instance is not None and instance not in instances:
-                    instances.append(instance)
-        for instance in instances:
-            down_group(instance)
-        ordered = [outcomes[i.name] for i in items if i.name in outcomes]
-        result = RunAllResult(
-            run_id=run_id,
-            profile=profile,
-            outcomes=ordered,
-            seconds=time.monotonic() - began,
-            directory=audit.directory,
-            groups=shared_names,
-            dependency_mode=mode_override or "declared",
-            shard=shard_info,
-        )
-        write_results(audit.directory / RESULT_FILE, result.to_dict())
-        audit.event("run_all.end", counts=result.counts(), seconds=round(result.seconds, 4))
-        audit.close()
-    return result

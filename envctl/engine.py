@@ -56,8 +56,8 @@ from envctl.runtime.choice import (
 from envctl.runtime.combined import Runtimes
 from envctl.scenario.models import Scenario
 from envctl.scenario.spec import ServiceMode, ServiceSpecBase
+from envctl.scenario.timeouts import resolve_timeouts
 from envctl.services.base import (
-    PhaseTimeouts,
     ProbeFailed,
     ProbeRefused,
     ServiceContext,
@@ -316,20 +316,6 @@ def resolve_image(
     if spec.image:
         return spec.image, "scenario"
     return default, "default"
-
-
-def resolve_timeouts(
-    scenario: Scenario, service: str, defaults: PhaseTimeouts, settings: Settings | None
-) -> PhaseTimeouts:
-    profile = scenario.timeouts_for(service)
-    values = {
-        name: getattr(profile, name)
-        if getattr(profile, name) is not None
-        else getattr(defaults, name)
-        for name in PhaseTimeouts.__dataclass_fields__
-    }
-    timeouts = PhaseTimeouts(**values)
-    return timeouts.scaled(settings.timeout_scale) if settings is not None else timeouts
 
 
 def container_name(scenario: str, service: str, run_id: str) -> str:

@@ -49,6 +49,7 @@ from envctl.scenario.spec import (
     TimeoutProfile,
     service_variable,
 )
+from envctl.scenario.timeouts import PHASES, profile_entry
 
 if TYPE_CHECKING:
     from envctl.scenario.models import Scenario
@@ -264,7 +265,7 @@ def _current_timeouts(
     profiles: Mapping[str, Any], name: str, spec: Mapping[str, Any]
 ) -> dict[str, Any]:
     """The timeout entry that applies to a service now: by name, else by its type."""
-    entry = profiles.get(name) if name in profiles else profiles.get(str(spec.get("type")))
+    entry = profile_entry(profiles, name, str(spec.get("type")))
     return dict(entry) if isinstance(entry, Mapping) else {}
 
 
@@ -276,7 +277,6 @@ def _scale_timeouts(data: dict[str, Any], scale: float) -> None:
     a type (``kafka``) must not be scaled again through another service of that type.
     """
     from envctl.services import registry
-    from envctl.services.base import PhaseTimeouts
 
     profiles = data.setdefault("timeout_profiles", {})
     if not isinstance(profiles, dict):
@@ -289,7 +289,7 @@ def _scale_timeouts(data: dict[str, Any], scale: float) -> None:
         plugin = registry.plugin_for(kind)
         current = _current_timeouts(profiles, str(name), spec)
         scaled: dict[str, Any] = {}
-        for phase in PhaseTimeouts.__dataclass_fields__:
+        for phase in PHASES:
             value = current.get(phase)
             if value is None:
                 value = getattr(plugin.default_timeouts, phase)

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from envctl.ci.health import HealthCheck, NoHealthCheck, health_check
-from envctl.engine import resolve_image, resolve_timeouts
+from envctl.engine import resolve_image
 from envctl.namespace import Namespace
 from envctl.scenario.models import Scenario
 from envctl.scenario.spec import (
@@ -27,6 +27,7 @@ from envctl.scenario.spec import (
     ServiceSpecBase,
     service_variable,
 )
+from envctl.scenario.timeouts import resolve_timeouts
 from envctl.services.base import ServiceContext, ServicePlugin
 from envctl.services.registry import plugin_for
 from envctl.settings import Settings

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import ValidationError
 
-from envctl.engine import Engine, Environment, Progress, new_run_id, resolve_image, resolve_timeouts
+from envctl.engine import Engine, Environment, Progress, new_run_id, resolve_image
 from envctl.errors import ConfigError, DockerUnavailable, EnvctlError, ImageNotFound
 from envctl.interrupts import REMOVED_NOTE, shielded
 from envctl.report.audit import AuditLog, public, runs_dir
@@ -38,7 +38,7 @@ from envctl.runs import prune_runs
 from envctl.runtime.base import Runtime
 from envctl.scenario.models import Scenario
 from envctl.scenario.spec import DependencyMode, ServiceMode
-from envctl.services.base import PhaseTimeouts
+from envctl.scenario.timeouts import PhaseTimeouts, resolve_timeouts
 from envctl.services.registry import plugin_for
 from envctl.settings import Settings
 from envctl.variables import UnknownVariable

@@ -21,6 +21,7 @@ from envctl.scenario.spec import (
     StrictModel,
     TimeoutProfile,
 )
+from envctl.scenario.timeouts import profile_entry
 from envctl.services import registry
 
 
@@ -172,9 +173,6 @@ class Scenario(StrictModel):
 
     def timeouts_for(self, service: str) -> TimeoutProfile:
         """The scenario's timeout profile for a service: by name, else by its type."""
-        if service in self.timeout_profiles:
-            return self.timeout_profiles[service]
         spec = self.external_services.get(service)
-        if spec is not None and spec.type in self.timeout_profiles:
-            return self.timeout_profiles[spec.type]
-        return TimeoutProfile()
+        entry = profile_entry(self.timeout_profiles, service, spec.type if spec else service)
+        return entry if entry is not None else TimeoutProfile()

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 from envctl.namespace import Namespace
 from envctl.runtime.base import ContainerHandle
 from envctl.scenario.spec import PortMapping, ServiceSpecBase
+from envctl.scenario.timeouts import PhaseTimeouts  # a plugin's default_timeouts
 
 if TYPE_CHECKING:
     from envctl.services.native import NativeContext, NativeProvider
@@ -30,22 +31,6 @@ SpecT = TypeVar("SpecT", bound=ServiceSpecBase)
 
 Endpoints = dict[str, Any]
 """Connection fields of a service, e.g. ``{"bootstrap_servers": "127.0.0.1:49153"}``."""
-
-
-@dataclass(frozen=True)
-class PhaseTimeouts:
-    """Seconds allowed per phase; the service type's defaults, a scenario may override."""
-
-    startup: float = 60.0
-    health_check: float = 60.0
-    setup: float = 30.0
-    seed: float = 60.0
-    publish_ack: float = 10.0
-
-    def scaled(self, factor: float) -> PhaseTimeouts:
-        return PhaseTimeouts(
-            **{name: getattr(self, name) * factor for name in self.__dataclass_fields__}
-        )
 
 
 @dataclass

@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol, TypeVar, runtime_checkable
 
 from envctl.scenario.spec import DependencyMode, ServiceSpecBase
-from envctl.services.base import PhaseTimeouts
+from envctl.scenario.timeouts import PhaseTimeouts, resolve_timeouts
 from envctl.tools.errors import ProtocolDriftWarning, SyncCallInEventLoop, ToolResolutionError
 from envctl.tools.faces import ensure_no_running_loop, registry_building
 from envctl.tools.protocols import EventBus, KeyValueStore, SqlStore
@@ -524,12 +524,4 @@ def _timeouts_of(
         if registry.is_registered(service_type)
         else PhaseTimeouts()
     )
-    profile = scenario.timeouts_for(service)
-    return PhaseTimeouts(
-        **{
-            name: getattr(defaults, name)
-            if getattr(profile, name, None) is None
-            else getattr(profile, name)
-            for name in PhaseTimeouts.__dataclass_fields__
-        }
-    )
+    return resolve_timeouts(scenario, service, defaults, None)

@@ -7,8 +7,9 @@ from typing import Any
 
 import pytest
 
-from envctl.engine import container_name, resolve_image, resolve_timeouts
+from envctl.engine import container_name, resolve_image
 from envctl.scenario import Scenario
+from envctl.scenario.timeouts import resolve_timeouts
 from envctl.services.base import PhaseTimeouts
 from envctl.services.kafka.plugin import APACHE_IMAGE, KafkaService
 from envctl.settings import Settings

@@ -12,7 +12,6 @@ import yaml
 from click.testing import CliRunner
 from doc_examples import EXAMPLES, REPO, check_doc, commands
 
-from envctl.engine import resolve_timeouts
 from envctl.errors import ConfigError
 from envctl.profiles import (
     Profile,
@@ -24,6 +23,7 @@ from envctl.profiles import (
 )
 from envctl.scenario import Scenario
 from envctl.scenario.spec import service_variable
+from envctl.scenario.timeouts import resolve_timeouts
 from envctl.services.registry import plugin_for
 from envctl.settings import ProjectConfig, Settings
 

@@ -32,8 +32,9 @@ from envctl.graph import ServiceGraph
 from envctl.interrupts import REMOVED_NOTE, shielded
 from envctl.namespace import Namespace
 from envctl.owner import owner_labels
+from envctl.report.run_folder import run_dir_for
 from envctl.retry import GaveUp, retry_call
-from envctl.runs import record_run, run_dir_for
+from envctl.runs import record_run
 from envctl.runtime.base import (
     LABEL_CREATED,
     LABEL_DETACHED,

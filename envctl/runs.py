@@ -11,8 +11,7 @@ Secrets are not written: endpoint fields whose key starts with ``_`` stay in mem
 later command re-reads them from the same ``ENVCTL_<SERVICE>_*`` variables ``up`` used.
 The file is readable by its owner only (it holds local test passwords such as the DSN).
 
-The state folder is ``ENVCTL_STATE_DIR``, else ``.envctl`` next to the project config
-(``envctl.yaml``), else in the working directory.
+Where the state folder and a run's folder are: :mod:`envctl.report.run_folder`.
 """
 
 from __future__ import annotations
@@ -29,33 +28,20 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from envctl.errors import EnvctlError
+from envctl.report.run_folder import (
+    AUDIT_FILE,
+    RECORD_FILE,
+    SNAPSHOTS_DIR,
+    STATE_DIR_ENV,
+    runs_root,
+)
 
 if TYPE_CHECKING:
     from envctl.engine import Environment
     from envctl.runtime.base import Runtime
     from envctl.settings import Settings
 
-STATE_DIR_ENV = "ENVCTL_STATE_DIR"
-RECORD_FILE = "environment.json"
 RECORD_VERSION = 1
-
-
-def state_dir(settings: Settings) -> Path:
-    explicit = settings.environ.get(STATE_DIR_ENV)
-    if explicit:
-        path = Path(explicit)
-        return path if path.is_absolute() else settings.cwd / path
-    config = settings.project_config_path
-    return (config.parent if config is not None else settings.cwd) / ".envctl"
-
-
-def runs_root(settings: Settings) -> Path:
-    return state_dir(settings) / "runs"
-
-
-def run_dir_for(settings: Settings, run_id: str) -> Path:
-    return runs_root(settings) / run_id
-
 
 # -- writing --------------------------------------------------------------------------------------
 
@@ -135,8 +121,8 @@ def forget_run(run_dir: Path | None) -> None:
     with contextlib.suppress(FileNotFoundError):
         (run_dir / RECORD_FILE).unlink()
     with contextlib.suppress(OSError):
-        leftovers = [p for p in run_dir.iterdir() if p.name != "snapshots"]
-        snapshots = run_dir / "snapshots"
+        leftovers = [p for p in run_dir.iterdir() if p.name != SNAPSHOTS_DIR]
+        snapshots = run_dir / SNAPSHOTS_DIR
         if not leftovers and (not snapshots.exists() or not any(snapshots.iterdir())):
             shutil.rmtree(run_dir)
 
@@ -147,7 +133,6 @@ KEEP_RUNS_ENV = "ENVCTL_KEEP_RUNS"
 KEEP_RUNS_DAYS_ENV = "ENVCTL_KEEP_RUNS_DAYS"
 KEEP_RUNS = 100
 KEEP_RUNS_DAYS = 7.0
-_AUDIT_FILE = "audit.jsonl"  # envctl.report.audit.AUDIT_FILE (that module imports this one)
 
 
 def retention(settings: Settings) -> tuple[int, timedelta]:
@@ -194,7 +179,7 @@ def prune_runs(
         try:
             if folder.is_symlink() or not folder.is_dir() or (folder / RECORD_FILE).exists():
                 continue
-            audit = folder / _AUDIT_FILE
+            audit = folder / AUDIT_FILE
             if audit.is_file():
                 finished.append((audit.stat().st_mtime, folder))
         except OSError:

@@ -20,8 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from envctl.errors import ConfigError
+from envctl.report.run_folder import RESULT_FILE
 
-RESULT_FILE = "result.json"
 GOOD = frozenset({"passed"})
 SLOWER_FACTOR = 1.5
 """A scenario counts as slower (faster) when it took this factor longer (shorter) ..."""

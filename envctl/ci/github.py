@@ -33,6 +33,7 @@ from typing import Any
 from envctl.ci.health import HealthCheck
 from envctl.ci.standalone import StandaloneService, standalone_services
 from envctl.ci.yamltext import render_yaml
+from envctl.report.run_folder import DEFAULT_RUNS_PATH
 from envctl.scenario.models import Category, Scenario
 from envctl.scenario.spec import DependencyMode
 from envctl.settings import Settings
@@ -45,7 +46,6 @@ SHARD_RESULTS = "envctl-shards"
 """Where each shard job writes its result, and the merge job collects them."""
 MAX_SHARDS = 256
 """GitHub Actions runs at most 256 jobs per matrix."""
-RUNS_DIR = ".envctl/runs"
 EXTERNAL_PROFILE = "external"
 """The built-in profile that attaches to services whose ``ENVCTL_<SERVICE>_URL`` is set."""
 DEFAULT_INSTALL = "pip install envctl"
@@ -149,7 +149,7 @@ def _upload_step(job_id: str) -> dict[str, Any]:
         "uses": UPLOAD_ARTIFACT,
         "with": {
             "name": f"envctl-runs-{job_id}",
-            "path": RUNS_DIR,
+            "path": DEFAULT_RUNS_PATH,
             "if-no-files-found": "ignore",
         },
     }

@@ -180,7 +180,8 @@ def gc(ctx: click.Context, older_than: str | None, dry_run: bool) -> None:
     """
     from envctl.errors import EnvctlError
     from envctl.gc import collect_judged, judge, parse_duration
-    from envctl.runs import forget_collected, prune_runs, retention, runs_root
+    from envctl.report.run_folder import runs_root
+    from envctl.runs import forget_collected, prune_runs, retention
     from envctl.runtime.combined import Runtimes
 
     settings = _settings(ctx)

@@ -246,11 +246,12 @@ def logs(ctx: click.Context, run_id: str, service: str | None) -> None:
     """Show the container logs captured for a run (and where its audit log is)."""
     from envctl.errors import ConfigError
     from envctl.report.audit import read_run
+    from envctl.report.run_folder import SHARED_DIR
 
     runner = _runner(ctx)
     recorded = read_run(runner.runs_root, run_id)
     found = recorded.logs()
-    for shared in sorted((recorded.directory / "shared").glob("*")):
+    for shared in sorted((recorded.directory / SHARED_DIR).glob("*")):
         for name, path in sorted(read_run(shared.parent, shared.name).logs().items()):
             found.setdefault(name, path)
     if service is not None:
@@ -305,10 +306,10 @@ def compare_command(
     import json
 
     from envctl.ci.compare import compare, format_comparison, read_result, result_file
-    from envctl.report.audit import runs_dir
+    from envctl.report.run_folder import runs_root
 
     settings = _settings(ctx)
-    root = runs_dir(settings)
+    root = runs_root(settings)
     a = read_result(result_file(run_a, root))
     b = read_result(result_file(run_b, root))
     comparison = compare(a, b)

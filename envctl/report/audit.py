@@ -14,37 +14,10 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from envctl.errors import ConfigError, StateDirUnwritable
-
-if TYPE_CHECKING:
-    from envctl.settings import Settings
-
-AUDIT_FILE = "audit.jsonl"
-RESULT_FILE = "result.json"
-LOGS_DIR = "logs"
-
-
-def runs_dir(settings: Settings) -> Path:
-    """Where run directories go: the state folder's ``runs`` (see :mod:`envctl.runs`)."""
-    from envctl.runs import runs_root
-
-    return runs_root(settings)
-
-
-def run_dir(root: Path, run_id: str) -> Path:
-    """The directory of one run; an unknown run id is a config error naming the known ones."""
-    path = root / run_id
-    if not path.is_dir():
-        known = (
-            sorted((p.name for p in root.iterdir() if p.is_dir()), reverse=True)[:5]
-            if root.is_dir()
-            else []
-        )
-        hint = f" (recent: {', '.join(known)})" if known else ""
-        raise ConfigError(f"no recorded run '{run_id}' under {root}{hint}")
-    return path
+from envctl.errors import StateDirUnwritable
+from envctl.report.run_folder import AUDIT_FILE, LOGS_DIR, existing_run_dir
 
 
 def jsonable(value: Any) -> Any:
@@ -161,7 +134,7 @@ def read_events(path: Path) -> Iterator[dict[str, Any]]:
 
 
 def read_run(root: Path, run_id: str) -> RecordedRun:
-    directory = run_dir(root, run_id)
+    directory = existing_run_dir(root, run_id)
     audit = directory / AUDIT_FILE
     events = list(read_events(audit)) if audit.is_file() else []
     return RecordedRun(run_id, directory, events)

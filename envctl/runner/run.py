@@ -25,7 +25,9 @@ from pydantic import ValidationError
 from envctl.engine import Engine, Environment, Progress, new_run_id, resolve_image
 from envctl.errors import ConfigError, DockerUnavailable, EnvctlError, ImageNotFound
 from envctl.interrupts import REMOVED_NOTE, shielded
-from envctl.report.audit import AuditLog, public, runs_dir
+from envctl.report.audit import AuditLog, public
+from envctl.report.run_folder import DIFF_JSON, DIFF_TEXT
+from envctl.report.run_folder import runs_root as default_runs_root
 from envctl.runner.context import RunContext
 from envctl.runner.expectations import check_expectations
 from envctl.runner.models import STEP_MODELS
@@ -159,7 +161,7 @@ class Runner:
                 return DockerRuntime.connect(settings.environ)
 
         self.engine = Engine(settings, runtime_factory, progress)
-        self.runs_root = runs_root or runs_dir(settings)
+        self.runs_root = runs_root or default_runs_root(settings)
         self.cleanup = cleanup
         self.log = log or logging.getLogger("envctl.run")
 
@@ -649,12 +651,12 @@ class Runner:
 
         result = snapshot.diff(env, "before", "after", settings=self.settings)
         try:
-            (audit.directory / "diff.json").write_text(json.dumps(result, indent=2, default=str))
-            (audit.directory / "diff.txt").write_text(format_diff(result) + "\n")
+            (audit.directory / DIFF_JSON).write_text(json.dumps(result, indent=2, default=str))
+            (audit.directory / DIFF_TEXT).write_text(format_diff(result) + "\n")
         except OSError as exc:  # a full or read-only state folder: the run goes on
             audit.problem = audit.problem or f"cannot save the snapshot diff: {exc}"
             return
-        audit.event("snapshot.diff", file="diff.json")
+        audit.event("snapshot.diff", file=DIFF_JSON)
 
     def _timeouts(self, scenario: Scenario) -> dict[str, PhaseTimeouts]:
         result: dict[str, PhaseTimeouts] = {}

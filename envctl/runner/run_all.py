@@ -18,8 +18,9 @@ from typing import Any
 
 from envctl.engine import new_run_id
 from envctl.errors import ConfigError, EnvctlError
-from envctl.report.audit import RESULT_FILE, AuditLog
+from envctl.report.audit import AuditLog
 from envctl.report.results import results_json, write_results
+from envctl.report.run_folder import RESULT_FILE, SHARED_DIR
 from envctl.runner.modes import MODE_ENV, ModeDecision, parse_mode, resolve_modes
 from envctl.runner.outcome import ScenarioOutcome
 from envctl.runner.run import Runner, SharedInstance
@@ -315,7 +316,7 @@ class _Batch:
     def down_group(self, shared: SharedInstance) -> None:
         env = shared.environment
         shared_audit = AuditLog(
-            self.runner.runs_root / self.run_id / "shared" / shared.key, env.run_id
+            self.runner.runs_root / self.run_id / SHARED_DIR / shared.key, env.run_id
         )
         self.runner.capture_logs(env, shared_audit)
         shared_audit.close()

@@ -17,8 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from envctl.errors import SnapshotError
+from envctl.report.run_folder import SNAPSHOTS_DIR
 
-SNAPSHOTS_DIR = "snapshots"
 MANIFEST = "manifest.json"
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
 

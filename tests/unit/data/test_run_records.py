@@ -8,14 +8,13 @@ from pathlib import Path
 import pytest
 
 from envctl.engine import Environment, ServiceState
+from envctl.report.run_folder import RECORD_FILE, state_dir
 from envctl.runs import (
-    RECORD_FILE,
     environment_from_record,
     find_records,
     forget_run,
     one_record,
     record_run,
-    state_dir,
 )
 from envctl.scenario import load_scenario, scenario_files
 from envctl.services.base import ServiceHandle

@@ -95,13 +95,13 @@ def durations(ctx: click.Context, output: Path | None) -> None:
     Committed as envctl-durations.json next to envctl.yaml, it is what every shard of a
     sharded run-all balances by (all shards must read the same durations).
     """
-    from envctl.report.audit import runs_dir
     from envctl.report.results import write_results
+    from envctl.report.run_folder import runs_root
     from envctl.runner.shard import recorded_durations
 
     data: dict[str, Any] = {
         name: round(seconds, 3)
-        for name, seconds in sorted(recorded_durations(runs_dir(settings_of(ctx))).items())
+        for name, seconds in sorted(recorded_durations(runs_root(settings_of(ctx))).items())
     }
     if output is None:
         click.echo(json.dumps(data, indent=2))

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from envctl.errors import ConfigError
-from envctl.report.audit import RESULT_FILE
+from envctl.report.run_folder import RESULT_FILE
 
 STATUSES = ("passed", "failed", "skipped", "degraded", "error")
 

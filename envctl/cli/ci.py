@@ -1,6 +1,6 @@
 """``envctl ci github``: generate a CI workflow that runs your scenarios.
 
-Parse, call the library (:mod:`envctl.ci.github`), print or write.
+Parse, call the library (:mod:`envctl.export.github`), print or write.
 """
 
 from __future__ import annotations
@@ -70,7 +70,7 @@ def ci_github(
 
     Give exactly one of --scenario NAME (repeatable), --category C or --all.
     """
-    from envctl.ci.github import (
+    from envctl.export.github import (
         DEFAULT_INSTALL,
         DEFAULT_PYTHON,
         Selection,

@@ -80,7 +80,7 @@ def compose_export(
 def _validate_compose(text: str, output: Path | None) -> None:
     import tempfile
 
-    from envctl.compose.client import compose_config
+    from envctl.export.compose_cli import compose_config
 
     if output is not None and output.is_file():
         compose_config(output)
@@ -110,8 +110,8 @@ def compose_import(
     """Write a scenario with the services of a compose file (migrating off compose)."""
     import re
 
-    from envctl.ci.yamltext import render_yaml
     from envctl.compose.translate import read_compose_file, translate_services
+    from envctl.export.yamltext import render_yaml
 
     settings = _settings(ctx)
     compose_file = file.resolve()

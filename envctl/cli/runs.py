@@ -1,6 +1,6 @@
 """The commands that run scenarios and read recorded runs: ``run``, ``run-all``, ``replay``,
 ``logs``, ``compare``, ``check-protocols``. Thin: parse, call :mod:`envctl.runner` /
-:mod:`envctl.report` / :mod:`envctl.ci.compare`, print.
+:mod:`envctl.report` / :mod:`envctl.report.compare`, print.
 
 Registered on the ``envctl`` group by :mod:`envctl.cli`.
 """
@@ -305,7 +305,7 @@ def compare_command(
     """
     import json
 
-    from envctl.ci.compare import compare, format_comparison, read_result, result_file
+    from envctl.report.compare import compare, format_comparison, read_result, result_file
     from envctl.report.run_folder import runs_root
 
     settings = _settings(ctx)

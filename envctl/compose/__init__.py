@@ -4,5 +4,5 @@
 - :mod:`envctl.compose.translate`: compose services as envctl service specs
   (``envctl compose import``, and the scenario's ``compose:`` key).
 - :mod:`envctl.compose.standard`: the ready-made files in ``compose/``.
-- :mod:`envctl.compose.client`: the compose v2 CLI through python-on-whales.
+- :mod:`envctl.export.compose_cli`: the compose v2 CLI through python-on-whales.
 """

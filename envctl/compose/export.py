@@ -24,7 +24,7 @@ from typing import Any
 
 from envctl.ci.health import HealthCheck
 from envctl.ci.standalone import StandaloneService, standalone_services
-from envctl.ci.yamltext import render_yaml
+from envctl.export.yamltext import render_yaml
 from envctl.runtime.base import (
     LABEL_ENDPOINTS,
     LABEL_MANAGED,

@@ -18,18 +18,18 @@ import yaml
 from click.testing import CliRunner
 from doc_examples import EXAMPLES, REPO, check_doc, commands
 
-from envctl.ci import actions
-from envctl.ci.compare import (
+from envctl.ci.health import HealthCheck, NoHealthCheck, duration, health_check
+from envctl.cli import cli
+from envctl.errors import ConfigError
+from envctl.export import actions
+from envctl.export.github import Selection, Strategy, WorkflowOptions, github_workflow
+from envctl.report.compare import (
     classify,
     compare,
     format_comparison,
     read_result,
     result_file,
 )
-from envctl.ci.github import Selection, Strategy, WorkflowOptions, github_workflow
-from envctl.ci.health import HealthCheck, NoHealthCheck, duration, health_check
-from envctl.cli import cli
-from envctl.errors import ConfigError
 from envctl.scenario import Scenario
 from envctl.services.base import PhaseTimeouts
 

@@ -212,7 +212,7 @@ def test_render_notes_what_is_left_out(shop: Scenario) -> None:
 def test_exported_files_pass_docker_compose_config(
     shop: Scenario, tmp_path: Path, compose_cli: None
 ) -> None:
-    from envctl.compose.client import compose_config
+    from envctl.export.compose_cli import compose_config
 
     for start_interval in (True, False):
         path = tmp_path / f"compose-{start_interval}.yaml"
@@ -227,7 +227,7 @@ def test_exported_files_pass_docker_compose_config(
 
 
 def test_compose_config_reports_an_invalid_file(tmp_path: Path, compose_cli: None) -> None:
-    from envctl.compose.client import ComposeFailed, compose_config
+    from envctl.export.compose_cli import ComposeFailed, compose_config
 
     path = tmp_path / "bad.yaml"
     path.write_text("services:\n  x:\n    image: a\n    ports: [not-a-port]\n")
@@ -236,7 +236,7 @@ def test_compose_config_reports_an_invalid_file(tmp_path: Path, compose_cli: Non
 
 
 def test_the_ready_made_compose_files_are_up_to_date(compose_cli: None) -> None:
-    from envctl.compose.client import compose_config
+    from envctl.export.compose_cli import compose_config
 
     files = standard_files()
     assert sorted(files) == [f"{kind}.yaml" for kind in STANDARD]

@@ -32,7 +32,7 @@ from typing import Any
 
 from envctl.ci.health import HealthCheck
 from envctl.ci.standalone import StandaloneService, standalone_services
-from envctl.ci.yamltext import render_yaml
+from envctl.export.yamltext import render_yaml
 from envctl.report.run_folder import DEFAULT_RUNS_PATH
 from envctl.scenario.models import Category, Scenario
 from envctl.scenario.spec import DependencyMode

@@ -1,4 +1,4 @@
-"""The compose CLI, through python-on-whales: the only module here that runs it.
+"""The compose CLI, through python-on-whales: the only module of envctl that runs it.
 
 envctl needs Docker Compose v2 (``docker compose``, the CLI plugin) only to check and run
 compose files; exporting and importing are pure. Where the plugin is missing, the error

@@ -14,14 +14,14 @@ from typing import Any
 from pydantic import ValidationError
 
 from envctl.errors import ConfigError, Problem
-from envctl.runner.models import (
+from envctl.scenario.models import Scenario
+from envctl.scenario.steps import (
     STEP_MODELS,
     STEP_SERVICE_TYPE,
     Expected,
     StepBody,
     parse_expected,
 )
-from envctl.scenario.models import Scenario
 from envctl.services import registry
 
 

@@ -30,7 +30,6 @@ from envctl.report.run_folder import DIFF_JSON, DIFF_TEXT
 from envctl.report.run_folder import runs_root as default_runs_root
 from envctl.runner.context import RunContext
 from envctl.runner.expectations import check_expectations
-from envctl.runner.models import STEP_MODELS
 from envctl.runner.modes import ModeChoice, ModeDecision, resolve_modes
 from envctl.runner.naming import namespaced
 from envctl.runner.outcome import ScenarioOutcome, ScenarioSkipped, StepFailed, StepRecord
@@ -40,6 +39,7 @@ from envctl.runs import prune_runs
 from envctl.runtime.base import Runtime
 from envctl.scenario.models import Scenario
 from envctl.scenario.spec import DependencyMode, ServiceMode
+from envctl.scenario.steps import CONTAINER_STEPS, STEP_MODELS
 from envctl.scenario.timeouts import PhaseTimeouts, resolve_timeouts
 from envctl.services.registry import plugin_for
 from envctl.settings import Settings
@@ -50,8 +50,6 @@ if TYPE_CHECKING:
 
 NO_MOCK_TYPES = ("generic",)
 """Service types without an in-memory double: they run for real or not at all."""
-
-CONTAINER_STEPS = ("http", "exec")
 
 
 @dataclass

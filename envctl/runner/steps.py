@@ -21,7 +21,8 @@ from typing import Any
 
 from envctl.errors import ConfigError
 from envctl.runner.context import RunContext
-from envctl.runner.models import (
+from envctl.runner.outcome import StepFailed
+from envctl.scenario.steps import (
     CallStep,
     ConsumeStep,
     ExecStep,
@@ -33,7 +34,6 @@ from envctl.runner.models import (
     SqlStep,
     StepBody,
 )
-from envctl.runner.outcome import StepFailed
 
 StepFunction = Callable[[Any, RunContext], dict[str, Any]]
 

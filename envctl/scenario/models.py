@@ -21,6 +21,7 @@ from envctl.scenario.spec import (
     StrictModel,
     TimeoutProfile,
 )
+from envctl.scenario.steps import STEP_KINDS
 from envctl.scenario.timeouts import profile_entry
 from envctl.services import registry
 
@@ -38,18 +39,6 @@ else:
     ServiceSpec = _service_spec_union()
 """One entry of ``external_services``; ``type`` chooses the model. The members are the spec
 models of every registered service type (:mod:`envctl.services.registry`)."""
-
-STEP_KINDS = (
-    "publish",
-    "expect_message",
-    "consume",
-    "sql",
-    "redis",
-    "http",
-    "exec",
-    "sleep",
-    "call",
-)
 
 
 class Category(StrEnum):

@@ -1,8 +1,9 @@
-"""Step bodies and ``expected:``, as pydantic models.
+"""Step kinds, step bodies and ``expected:``, as pydantic models: the one home of step kinds.
 
-The scenario model keeps steps as raw ``{kind: body}`` mappings; the runner validates the
-bodies here before anything starts, so a misspelt key is a config error (exit 2) with the
-file and line, never a failure halfway through a run.
+The scenario model keeps steps as raw ``{kind: body}`` mappings and checks each kind against
+:data:`STEP_KINDS`; the runner (:mod:`envctl.runner.plan`) validates the bodies here before
+anything starts, so a misspelt key is a config error (exit 2) with the file and line, never a
+failure halfway through a run.
 """
 
 from __future__ import annotations
@@ -154,6 +155,12 @@ STEP_MODELS: dict[str, type[StepBody]] = {
     "sleep": SleepStep,
     "call": CallStep,
 }
+
+STEP_KINDS: tuple[str, ...] = tuple(STEP_MODELS)
+"""Every step kind, in the order the docs and error messages list them."""
+
+CONTAINER_STEPS = ("http", "exec")
+"""Step kinds that need a service's container (no mock can stand in for one)."""
 
 STEP_SERVICE_TYPE: dict[str, str] = {
     "publish": "kafka",

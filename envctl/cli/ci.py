@@ -189,7 +189,7 @@ def ci_kubernetes(
     check: bool,
 ) -> None:
     """Write a Kubernetes Indexed Job running `run-all` in N shards (docs/scaling.md)."""
-    from envctl.ci.kubernetes import JobOptions, indexed_job, render_manifests
+    from envctl.export.kubernetes import JobOptions, indexed_job, render_manifests
 
     settings = _settings(ctx)
     options = JobOptions(

@@ -42,7 +42,7 @@ def merge(
 
     Exit as run-all: 0 all passed, 1 any failed, 2 any invalid scenario or a shard missing.
     """
-    from envctl.ci.actions import append_summary, summary_markdown, summary_path
+    from envctl.export.actions import append_summary, summary_markdown, summary_path
     from envctl.report.junit import write_junit
     from envctl.report.merge import merge_results, merged_exit_code, read_shard
     from envctl.report.results import write_results

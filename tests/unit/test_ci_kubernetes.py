@@ -21,9 +21,9 @@ from click.testing import CliRunner
 from doc_examples import EXAMPLES
 from kubernetes_validate.utils import all_versions
 
-from envctl.ci.kubernetes import JobOptions, indexed_job
 from envctl.cli import cli
 from envctl.errors import ConfigError
+from envctl.export.kubernetes import JobOptions, indexed_job
 
 _SUPPORTED = sorted(
     {v for v in all_versions() if tuple(map(int, v.split(".")[:2])) >= (1, 29)},

@@ -39,8 +39,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from envctl.ci.yamltext import render_yaml
 from envctl.errors import ConfigError
+from envctl.export.yamltext import render_yaml
 
 DIND_IMAGE = "docker:27-dind"
 DEFAULT_IMAGE = "python:3.11-slim"

@@ -13,7 +13,6 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from envctl.errors import ConfigError, Problem
@@ -58,6 +57,11 @@ class ProjectConfig(BaseModel):
         description="Overlays for every scenario, selected by --profile NAME / ENVCTL_PROFILE "
         "(see docs/profiles.md).",
     )
+    allowed_paths: list[str] = Field(
+        default_factory=list,
+        description="Folders outside the project (relative to this file, or absolute) that "
+        "scenarios may read base templates, compose files and seed files from.",
+    )
 
 
 @dataclass(frozen=True)
@@ -83,6 +87,15 @@ class Settings:
     runtime_source: str = ""
     native_bin: Mapping[str, str] = field(default_factory=dict)
     """Service type -> install folder of its native server."""
+    allowed_paths: tuple[str, ...] = ()
+    """The project config's ``allowed_paths:``."""
+
+    @property
+    def allowed_roots(self) -> tuple[Path, ...]:
+        """Folders scenarios may read files from besides their scenario tree."""
+        from envctl.scenario.paths import project_roots
+
+        return project_roots(self.project_config_path, self.cwd, self.allowed_paths)
 
     def load_scenario(self, path: str | Path) -> Scenario:
         """Load a scenario file the way these settings say (environment, profile, tree)."""
@@ -94,6 +107,7 @@ class Settings:
             root=self.scenarios_dir,
             profile=self.profile,
             project_profiles=self.project_profiles,
+            allowed_roots=self.allowed_roots,
         )
 
     @classmethod
@@ -135,11 +149,11 @@ class Settings:
         scale_text = env.get("ENVCTL_TIMEOUT_SCALE", "1")
         try:
             scale = float(scale_text)
-            if scale <= 0:
+            if not (0 < scale <= 1000):  # also refuses nan and inf
                 raise ValueError
         except ValueError:
             raise ConfigError(
-                f"ENVCTL_TIMEOUT_SCALE={scale_text!r} is not a positive number; "
+                f"ENVCTL_TIMEOUT_SCALE={scale_text!r} is not a number between 0 and 1000; "
                 "set it to e.g. 2 or unset it"
             ) from None
 
@@ -177,6 +191,7 @@ class Settings:
             extra_labels=labels,
             profile=profile or env.get("ENVCTL_PROFILE") or None,
             project_profiles=dict(project.profiles),
+            allowed_paths=tuple(project.allowed_paths),
             project_config_path=config_path,
             runtime=runtime,
             runtime_source=runtime_source if runtime is not None else "",
@@ -204,18 +219,37 @@ def _find_project_config(env: Mapping[str, str], start: Path) -> Path | None:
 
 
 def _read_project_config(path: Path) -> ProjectConfig:
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except (OSError, yaml.YAMLError) as exc:
-        raise ConfigError(f"{path}: cannot read project config: {exc}".replace("\n", " ")) from None
+    from envctl.scenario.yamlfile import read_yaml_file
+
+    problems: list[Problem] = []
+    data, positions = read_yaml_file(path, str(path), problems)
+    if problems:
+        raise ConfigError(problems)
+    if data is None or data == {}:
+        data = {}
     if not isinstance(data, dict):
-        raise ConfigError(f"{path}: the project config must be a mapping")
+        raise ConfigError([Problem(str(path), 1, "", "the project config must be a mapping")])
     try:
         return ProjectConfig.model_validate(data)
     except ValidationError as exc:
-        raise ConfigError(
-            [
-                Problem(str(path), None, ".".join(str(p) for p in err["loc"]), err["msg"])
-                for err in exc.errors()
-            ]
-        ) from None
+        import difflib
+
+        problems = []
+        for err in exc.errors():
+            message = err["msg"]
+            if err["type"] == "extra_forbidden":
+                close = difflib.get_close_matches(str(err["loc"][-1]), ProjectConfig.model_fields)
+                message = "unknown key" + (
+                    f" — did you mean '{close[0]}'?"
+                    if close
+                    else f" (valid: {', '.join(ProjectConfig.model_fields)})"
+                )
+            problems.append(
+                Problem(
+                    str(path),
+                    positions.get(tuple(err["loc"][:1]), (str(path), None))[1],
+                    ".".join(str(p) for p in err["loc"]),
+                    message,
+                )
+            )
+        raise ConfigError(problems) from None

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
@@ -14,6 +15,9 @@ from envctl.cli.common import emit_json as _emit_json
 from envctl.cli.common import load_named as _load
 from envctl.cli.common import relative as _relative
 from envctl.cli.common import settings_of as _settings
+
+if TYPE_CHECKING:
+    from envctl.settings import Settings
 
 
 @click.command()
@@ -29,19 +33,21 @@ def validate(ctx: click.Context, paths: tuple[Path, ...]) -> None:
     from envctl.scenario import scenario_files
 
     settings = _settings(ctx)
-    files: list[Path] = []
+    files: list[tuple[Path, Settings]] = []
     for path in paths or (settings.scenarios_dir,):
         if path.is_dir():
-            files.extend(scenario_files(path))
+            # A folder given here is the scenario tree of the files found in it.
+            tree = settings.with_scenarios_dir(path)
+            files.extend((file, tree) for file in scenario_files(path))
         else:
-            files.append(path)
+            files.append((path, settings))
     if not files:
         raise ConfigError(f"no scenario files found under {settings.scenarios_dir}")
     failed = 0
-    for file in files:
+    for file, file_settings in files:
         shown = _relative(file, settings.cwd)
         try:
-            scenario = settings.load_scenario(shown)
+            scenario = file_settings.load_scenario(shown)
         except ConfigError as exc:
             failed += 1
             click.echo(str(exc), err=True)

@@ -36,6 +36,7 @@ what the scenario loader calls.
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import shlex
@@ -44,11 +45,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import Field, ValidationError
 
 from envctl.errors import ConfigError, Problem
 from envctl.scenario.spec import StrictModel
+from envctl.scenario.yamlfile import as_written
 
 IGNORED_KEYS = frozenset(
     {
@@ -287,7 +288,11 @@ class _Translator:
         if raw is None:
             return None
         if isinstance(raw, str):
-            return shlex.split(raw)
+            try:
+                return shlex.split(raw)
+            except ValueError as exc:  # unbalanced quotes
+                self.problem("command", f"cannot split the command: {exc}; balance its quotes")
+                return None
         if isinstance(raw, list):
             return [_scalar(part) for part in raw]
         self.problem("command", "must be a string or a list")
@@ -322,6 +327,9 @@ class _Translator:
         mounts: list[str] = []
         for index, item in enumerate(raw):
             key = f"volumes[{index}]"
+            if isinstance(item, str) and "\x00" in item:
+                self.problem(key, "contains a NUL character")
+                continue
             if isinstance(item, str):
                 parts = item.split(":")
                 if len(parts) == 1:
@@ -459,7 +467,7 @@ def _typed(image: str) -> str | None:
 def _scalar(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
-    return str(value)
+    return str(as_written(value))
 
 
 def _port(item: Any) -> tuple[int | None, int, str] | None:
@@ -470,7 +478,7 @@ def _port(item: Any) -> tuple[int | None, int, str] | None:
             target = int(item["target"])
             published = item.get("published")
             host = int(published) if published not in (None, "") else None
-        except (KeyError, TypeError, ValueError):
+        except (KeyError, TypeError, ValueError, OverflowError):
             return None
         return host, target, str(item.get("protocol", "tcp"))
     if isinstance(item, str):
@@ -497,7 +505,8 @@ _UNITS = {"h": 3600.0, "m": 60.0, "s": 1.0, "ms": 0.001, "us": 1e-6, "ns": 1e-9}
 def parse_duration(value: Any) -> float | None:
     """A compose duration (``1m30s``, ``500ms``, ``10s``) or a number of seconds."""
     if isinstance(value, int | float) and not isinstance(value, bool):
-        return float(value)
+        number = float(value)
+        return number if math.isfinite(number) else None
     text = str(value).strip()
     if not text or _DURATION_PART.sub("", text):
         return None
@@ -510,13 +519,16 @@ def parse_duration(value: Any) -> float | None:
 def read_compose_file(path: Path, environ: Mapping[str, str]) -> dict[str, Any]:
     """Parse a compose file, resolving ``${VAR}``/``${VAR:-default}`` like compose does."""
     from envctl.scenario.interpolate import InterpolationError, interpolate
+    from envctl.scenario.yamlfile import read_yaml_file
 
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except (OSError, yaml.YAMLError) as exc:
-        raise ConfigError(f"{path}: cannot read compose file: {exc}".replace("\n", " ")) from None
+    read_problems: list[Problem] = []
+    data, _positions = read_yaml_file(path, str(path), read_problems)
+    if read_problems:
+        raise ConfigError(read_problems)
+    if data is None or data == {}:
+        data = {}
     if not isinstance(data, dict):
-        raise ConfigError(f"{path}: a compose file must be a mapping")
+        raise ConfigError([Problem(str(path), 1, "", "a compose file must be a mapping")])
 
     problems: list[Problem] = []
 
@@ -541,15 +553,20 @@ def read_compose_file(path: Path, environ: Mapping[str, str]) -> dict[str, Any]:
 
 
 def expand_compose_source(
-    raw_scenario: Mapping[str, Any], scenario_file: Path, environ: Mapping[str, str]
+    raw_scenario: Mapping[str, Any],
+    scenario_file: Path,
+    environ: Mapping[str, str],
+    allowed: Sequence[Path] = (),
 ) -> dict[str, Any]:
     """The scenario's raw data with the services of its ``compose:`` file added.
 
     The scenario's own ``external_services`` entries of the same name are laid over the
     imported ones (maps merge, lists replace), and so are its ``timeout_profiles``.
-    Returns a new dict; without a ``compose:`` key, a copy.
+    Returns a new dict; without a ``compose:`` key, a copy. The compose file must lie
+    under one of ``allowed`` (default: the scenario's folder).
     """
     from envctl.scenario.loader import deep_merge
+    from envctl.scenario.paths import path_problem
 
     data = dict(raw_scenario)
     if "compose" not in data:
@@ -565,18 +582,12 @@ def expand_compose_source(
                 for e in exc.errors()
             ]
         ) from None
+    reason = path_problem(
+        source.file, scenario_file.parent, allowed or (scenario_file.parent,), what="compose file"
+    )
+    if reason is not None:
+        raise ConfigError([Problem(str(scenario_file), None, "compose.file", reason)])
     path = (scenario_file.parent / source.file).resolve()
-    if not path.is_file():
-        raise ConfigError(
-            [
-                Problem(
-                    str(scenario_file),
-                    None,
-                    "compose.file",
-                    f"'{source.file}' does not exist (looked for {path})",
-                )
-            ]
-        )
     imported = translate_services(
         read_compose_file(path, environ),
         source.services,
@@ -585,12 +596,11 @@ def expand_compose_source(
         keep_host_ports=source.keep_host_ports,
         display=str(path),
     )
+    # A value of the wrong kind is kept as written, so validation reports it.
     own = data.get("external_services")
-    data["external_services"] = deep_merge(
-        imported.services, own if isinstance(own, Mapping) else {}
-    )
+    if own is None or isinstance(own, Mapping):
+        data["external_services"] = deep_merge(imported.services, own or {})
     own_timeouts = data.get("timeout_profiles")
-    data["timeout_profiles"] = deep_merge(
-        imported.timeout_profiles, own_timeouts if isinstance(own_timeouts, Mapping) else {}
-    )
+    if own_timeouts is None or isinstance(own_timeouts, Mapping):
+        data["timeout_profiles"] = deep_merge(imported.timeout_profiles, own_timeouts or {})
     return data

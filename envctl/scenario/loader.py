@@ -10,22 +10,22 @@ from __future__ import annotations
 import difflib
 import types
 import typing
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Union
 
-import yaml
 from pydantic import BaseModel, ValidationError
 
 from envctl.errors import ConfigError, Problem
 from envctl.graph import find_cycle, format_cycle
 from envctl.scenario.interpolate import InterpolationError, interpolate
 from envctl.scenario.models import Category, Scenario
+from envctl.scenario.paths import path_problem
+from envctl.scenario.yamlfile import Loc, Positions, parse_yaml, read_yaml_file, shorten
 from envctl.services import registry
 
-Loc = tuple[str | int, ...]
-Positions = dict[Loc, tuple[str, int]]
-"""Where each value came from: data path -> (file, line)."""
+__all__ = ["deep_merge", "infer_category", "load_scenario", "parse_yaml", "scenario_tree"]
 
 
 def load_scenario(
@@ -35,6 +35,7 @@ def load_scenario(
     root: Path | None = None,
     profile: str | None = None,
     project_profiles: Mapping[str, Any] | None = None,
+    allowed_roots: Sequence[Path] | None = None,
 ) -> Scenario:
     """Load and validate one scenario file. Raises :class:`ConfigError` with every problem.
 
@@ -42,16 +43,24 @@ def load_scenario(
     outside it (or loaded without one) is its own tree: its folder. ``profile`` names the
     overlay(s) to apply (``--profile`` / ``ENVCTL_PROFILE``), from ``project_profiles`` (the
     project config's ``profiles:``) and the scenario's own ``profiles:``. Services of a
-    ``compose:`` file are added before the profile is laid over.
+    ``compose:`` file are added before the profile is laid over. ``allowed_roots`` are the
+    folders besides the scenario tree that base templates, compose files and seed files may
+    come from (default: the working directory; see :mod:`envctl.scenario.paths`).
     """
     import os
 
     env = dict(os.environ) if environ is None else environ
     file = Path(path)
     problems: list[Problem] = []
-    data, positions = _load_with_extends(file.resolve(), (), problems, display=str(path))
+    tree = scenario_tree(file, root)
+    allowed = (tree, *(allowed_roots if allowed_roots is not None else (Path.cwd(),)))
+    state = _Extends(tuple(p.resolve() for p in allowed), problems)
+    data, positions = _load_with_extends(file.resolve(), (), state, display=str(path))
     if data is None:
-        raise ConfigError(problems)
+        raise ConfigError(_dedupe_sorted(problems))
+    # When a base template could not be merged, what it would have held (a service's
+    # type, a service another depends on) is not reported again as missing.
+    template_failed = any(p.path.startswith("extends") or p.file != str(path) for p in problems)
     if "extends" in data:
         data = {k: v for k, v in data.items() if k != "extends"}
     before = len(problems)
@@ -66,7 +75,7 @@ def load_scenario(
         from envctl.profiles import apply_profile
 
         try:
-            data = expand_compose_source(data, file.resolve(), env)
+            data = expand_compose_source(data, file.resolve(), env, state.allowed)
             data = apply_profile(data, profile, project_profiles, env)
         except ConfigError as exc:
             problems.extend(exc.problems or [Problem(str(path), None, "", str(exc))])
@@ -83,8 +92,13 @@ def load_scenario(
             if not any(p.path == u or p.path.startswith((f"{u}.", f"{u}[")) for u in unresolved)
         )
     problems.extend(_semantic_problems(data, positions, str(path)))
-    tree = scenario_tree(file, root)
     problems.extend(_seed_problems(data, positions, str(path), file.resolve().parent, tree))
+    if template_failed:
+        problems = [
+            p
+            for p in problems
+            if not p.message.startswith("required key") and "which is not defined" not in p.message
+        ]
     if problems or scenario is None:
         raise ConfigError(_dedupe_sorted(problems))
     scenario._source = file.resolve()
@@ -172,84 +186,33 @@ def infer_category(file: Path) -> Category | None:
 
 # -- YAML with positions -----------------------------------------------------------------
 
+MAX_EXTENDS_DEPTH = 16
+"""Base templates extending base templates: deeper chains are refused."""
+MAX_TEMPLATES = 200
+"""Distinct files one scenario may pull in through ``extends``."""
+MAX_SERVICES = 500
 
-def parse_yaml(text: str, display: str, problems: list[Problem]) -> tuple[Any, Positions]:
-    """Parse YAML keeping the line of every key and list item. Duplicate keys are problems."""
-    loader = yaml.SafeLoader(text)
-    positions: Positions = {}
-    try:
-        node = loader.get_single_node()
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = mark.line + 1 if mark is not None else None
-        reason = getattr(exc, "problem", None) or str(exc)
-        problems.append(Problem(display, line, "", f"invalid YAML: {reason}"))
-        return None, positions
-    finally:
-        loader.dispose()
-    if node is None:
-        return {}, positions
 
-    def build(n: yaml.Node, loc: Loc) -> Any:
-        positions[loc] = (display, n.start_mark.line + 1)
-        if isinstance(n, yaml.MappingNode):
-            loader.flatten_mapping(n)
-            result: dict[Any, Any] = {}
-            for key_node, value_node in n.value:
-                key = loader.construct_object(key_node, deep=True)
-                if isinstance(key_node, yaml.ScalarNode) and not isinstance(key, str):
-                    key = key_node.value  # `NO:` is the name NO, not YAML 1.1's false
-                if not isinstance(key, str | int | float | bool):
-                    problems.append(
-                        Problem(
-                            display,
-                            key_node.start_mark.line + 1,
-                            _dotted(loc),
-                            "keys must be plain scalars",
-                        )
-                    )
-                    continue
-                key = str(key) if not isinstance(key, str) else key
-                if key in result:
-                    problems.append(
-                        Problem(
-                            display,
-                            key_node.start_mark.line + 1,
-                            _dotted((*loc, key)),
-                            "duplicate key (an earlier value would be lost)",
-                        )
-                    )
-                result[key] = build(value_node, (*loc, key))
-                positions[(*loc, key)] = (display, key_node.start_mark.line + 1)
-            return result
-        if isinstance(n, yaml.SequenceNode):
-            return [build(item, (*loc, i)) for i, item in enumerate(n.value)]
-        try:
-            return loader.construct_object(n, deep=True)
-        except yaml.YAMLError as exc:
-            problems.append(Problem(display, n.start_mark.line + 1, _dotted(loc), str(exc)))
-            return None
+@dataclass
+class _Extends:
+    """The state of one scenario's ``extends`` resolution: each base is read and merged
+    once however many files name it (fan-out), and the chain depth is bounded."""
 
-    try:
-        return build(node, ()), positions
-    except yaml.YAMLError as exc:  # pragma: no cover - composition already succeeded
-        problems.append(Problem(display, None, "", f"invalid YAML: {exc}"))
-        return None, positions
+    allowed: tuple[Path, ...]
+    problems: list[Problem]
+    done: dict[Path, tuple[dict[str, Any] | None, Positions]] = field(default_factory=dict)
 
 
 def _load_with_extends(
-    file: Path, chain: tuple[Path, ...], problems: list[Problem], display: str
+    file: Path,
+    chain: tuple[Path, ...],
+    state: _Extends,
+    display: str,
 ) -> tuple[dict[str, Any] | None, Positions]:
-    if file in chain:
-        cycle = " -> ".join(str(p) for p in (*chain, file))
-        problems.append(Problem(display, None, "extends", f"extends cycle: {cycle}"))
-        return None, {}
-    try:
-        text = file.read_text(encoding="utf-8")
-    except OSError as exc:
-        problems.append(Problem(display, None, "", f"cannot read file: {exc.strerror or exc}"))
-        return None, {}
-    data, positions = parse_yaml(text, display, problems)
+    problems = state.problems
+    if file in state.done:
+        return state.done[file]
+    data, positions = read_yaml_file(file, display, problems)
     if data is None:
         return None, positions
     if not isinstance(data, dict):
@@ -273,21 +236,33 @@ def _load_with_extends(
     merged: dict[str, Any] = {}
     merged_pos: Positions = {}
     for index, base in enumerate(base_list):
-        base_file = (file.parent / base).resolve()
         loc: Loc = ("extends",) if isinstance(bases, str) else ("extends", index)
         line = positions.get(loc, (display, None))[1]
-        if not base_file.is_file():
-            problems.append(
-                Problem(
-                    display,
-                    line,
-                    _dotted(loc),
-                    f"base template '{base}' does not exist (looked for {base_file})",
-                )
+
+        def report(message: str, loc: Loc = loc, line: int | None = line) -> None:
+            problems.append(Problem(display, line, _dotted(loc), message))
+
+        reason = path_problem(base, file.parent, state.allowed, what="base template")
+        if reason is not None:
+            report(reason)
+            continue
+        base_file = (file.parent / base).resolve()
+        if base_file in chain or base_file == file:
+            cycle = " -> ".join(str(p) for p in (*chain, file, base_file))
+            report(f"extends cycle: {cycle}")
+            continue
+        if len(chain) + 1 >= MAX_EXTENDS_DEPTH:
+            report(
+                f"extends chain deeper than {MAX_EXTENDS_DEPTH} files; "
+                "merge some base templates"
             )
             continue
+        if base_file not in state.done and len(state.done) >= MAX_TEMPLATES:
+            report(f"more than {MAX_TEMPLATES} base templates; merge some of them")
+            continue
         base_display = _display_path(base_file, Path(display))
-        base_data, base_pos = _load_with_extends(base_file, (*chain, file), problems, base_display)
+        base_data, base_pos = _load_with_extends(base_file, (*chain, file), state, base_display)
+        state.done[base_file] = (base_data, base_pos)
         if base_data is None:
             continue
         dropped = ("extends", "name")

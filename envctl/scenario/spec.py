@@ -39,7 +39,8 @@ def _scalar_to_str(value: Any) -> Any:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, int | float):
-        return str(value)
+        # A YAML number keeps the text it was written as: `0755` stays "0755".
+        return str(getattr(value, "yaml_text", value))
     return value
 
 

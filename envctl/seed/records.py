@@ -133,7 +133,7 @@ def _json(text: str, display: str) -> RecordFile:
 
 def _yaml(text: str, display: str) -> RecordFile:
     from envctl.errors import Problem
-    from envctl.scenario.loader import parse_yaml
+    from envctl.scenario.yamlfile import parse_yaml
 
     problems: list[Problem] = []
     data, positions = parse_yaml(text, display, problems)

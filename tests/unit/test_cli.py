@@ -202,7 +202,7 @@ def test_main_bad_setting_is_one_line_exit_2(
         main(["validate"])
     assert info.value.code == 2
     assert capsys.readouterr().err == (
-        "envctl: error: ENVCTL_TIMEOUT_SCALE='fast' is not a positive number;"
+        "envctl: error: ENVCTL_TIMEOUT_SCALE='fast' is not a number between 0 and 1000;"
         " set it to e.g. 2 or unset it\n"
     )
 

@@ -407,7 +407,7 @@ def test_a_scenario_takes_services_from_a_compose_file(tmp_path: Path) -> None:
             "cache": {"type": "redis"},
         },
     }
-    expanded = expand_compose_source(raw, scenario_file, {"PG_VERSION": "15"})
+    expanded = expand_compose_source(raw, scenario_file, {"PG_VERSION": "15"}, (tmp_path,))
     assert expanded["external_services"] == {
         "db": {
             "type": "postgres",
@@ -423,7 +423,11 @@ def test_a_scenario_takes_services_from_a_compose_file(tmp_path: Path) -> None:
     scenario = Scenario.model_validate({k: v for k, v in expanded.items() if k != "compose"})
     assert scenario.external_services["db"].image == "postgres:15"
     assert expand_compose_source({"name": "x"}, scenario_file, {}) == {"name": "x"}
-    with pytest.raises(ConfigError, match=r"compose\.file: '\.\./nope\.yml' does not exist"):
+    with pytest.raises(ConfigError, match=r"compose\.file: compose file '\.\./nope\.yml' does not"):
+        expand_compose_source(
+            {"compose": {"file": "../nope.yml"}}, scenario_file, {}, (tmp_path,)
+        )
+    with pytest.raises(ConfigError, match=r"compose file '\.\./nope\.yml' is outside the project"):
         expand_compose_source({"compose": {"file": "../nope.yml"}}, scenario_file, {})
     with pytest.raises(ConfigError, match=r"compose\.servics"):
         expand_compose_source({"compose": {"file": "x", "servics": []}}, scenario_file, {})
@@ -510,7 +514,7 @@ def test_the_install_script_makes_compose_v2_a_docker_cli_plugin(tmp_path: Path)
 def test_the_compose_source_example_expands_to_a_valid_scenario() -> None:
     file = COMPOSE_EXAMPLE / "source" / "scenarios" / "scenario_signup.yaml"
     raw = yaml.safe_load(file.read_text())
-    expanded = expand_compose_source(raw, file, {"PG_VERSION": "15"})
+    expanded = expand_compose_source(raw, file, {"PG_VERSION": "15"}, (COMPOSE_EXAMPLE,))
     scenario = Scenario.model_validate({k: v for k, v in expanded.items() if k != "compose"})
     db = scenario.external_services["db"]
     assert (db.type, db.image, db.database) == ("postgres", "postgres:15", "signup")  # type: ignore[attr-defined]

@@ -100,11 +100,11 @@ def test_several_bases_apply_in_order_then_the_child(write_scenario: Callable[..
     assert kafka.env == {"FROM_ONE": "1", "FROM_TWO": "2", "WHO": "child"}
 
 
-def test_base_of_a_base_is_merged(write_scenario: Callable[..., Path]) -> None:
+def test_base_of_a_base_is_merged(write_scenario: Callable[..., Path], tmp_path: Path) -> None:
     write_scenario("bases/root.yaml", "description: root\nsnapshot: true\n")
     write_scenario("bases/mid.yaml", "extends: root.yaml\ndescription: mid\n")
     child = write_scenario("s/child.yaml", "name: child\nextends: ../bases/mid.yaml\n")
-    scenario = load_scenario(child, {})
+    scenario = load_scenario(child, {}, root=tmp_path)
     assert scenario.description == "mid"
     assert (scenario.snapshot.before, scenario.snapshot.after) == (True, True)
 
@@ -147,7 +147,7 @@ def test_extends_cycle_is_reported(
         load_scenario("a.yaml", {})
     root = tmp_path.resolve()
     assert str(info.value) == (
-        f"a.yaml: extends: extends cycle: {root / 'a.yaml'} -> {root / 'b.yaml'}"
+        f"b.yaml:1: extends: extends cycle: {root / 'a.yaml'} -> {root / 'b.yaml'}"
         f" -> {root / 'a.yaml'}"
     )
     assert len(info.value.problems) == 1

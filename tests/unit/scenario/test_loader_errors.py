@@ -515,7 +515,7 @@ def test_missing_file_is_a_config_error(tmp_path: Path) -> None:
     path = tmp_path / "nope.yaml"
     with pytest.raises(ConfigError) as info:
         load_scenario(path, {})
-    assert str(info.value) == f"{path}: cannot read file: No such file or directory"
+    assert str(info.value) == f"{path}: file does not exist"
 
 
 def test_empty_file_reports_missing_name_without_line(write_scenario: Callable[..., Path]) -> None:

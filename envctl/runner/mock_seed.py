@@ -8,6 +8,7 @@ own interfaces (publish, execute, set/hset) instead of a producer, psycopg or re
 from __future__ import annotations
 
 import csv
+import io
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -16,7 +17,7 @@ from envctl.errors import SeedError
 from envctl.scenario.models import Scenario
 from envctl.scenario.spec import DependencyMode
 from envctl.seed.paths import resolve_seed_path
-from envctl.seed.records import read_records
+from envctl.seed.records import read_records, read_seed_text
 from envctl.services import registry
 from envctl.services.kafka.seed import kafka_records
 from envctl.services.redis.seed import redis_keys
@@ -58,12 +59,18 @@ def _kafka(bus: Any, topic: str, path: Path) -> None:
 
 
 def _sql(store: Any, seed: Any, path: Path, service: str) -> None:
+    text = read_seed_text(path, str(path))
     if path.suffix.lower() != ".csv":
-        store.execute(path.read_text(encoding="utf-8"))
+        try:
+            store.execute(text)
+        except Exception as exc:  # noqa: BLE001 - the double's SqlError; reported with the file
+            raise SeedError(str(path), None, f"service '{service}': {exc}") from None
         return
     table = str(seed.table).rsplit(".", 1)[-1]  # SQLite has no schemas
-    with path.open(newline="", encoding="utf-8") as handle:
-        rows = list(csv.reader(handle, delimiter=seed.delimiter))
+    try:
+        rows = list(csv.reader(io.StringIO(text, newline=""), delimiter=seed.delimiter))
+    except csv.Error as exc:  # e.g. a field over the csv module's size limit
+        raise SeedError(str(path), None, f"service '{service}': cannot read CSV: {exc}") from None
     if not rows:
         return
     columns = rows[0] if seed.header else None

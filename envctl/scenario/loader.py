@@ -22,7 +22,7 @@ from envctl.graph import find_cycle, format_cycle
 from envctl.scenario.interpolate import InterpolationError, interpolate
 from envctl.scenario.models import Category, Scenario
 from envctl.scenario.paths import path_problem
-from envctl.scenario.yamlfile import Loc, Positions, parse_yaml, read_yaml_file, shorten
+from envctl.scenario.yamlfile import Loc, Positions, parse_yaml, read_yaml_file
 from envctl.services import registry
 
 __all__ = ["deep_merge", "infer_category", "load_scenario", "parse_yaml", "scenario_tree"]
@@ -51,6 +51,10 @@ def load_scenario(
 
     env = dict(os.environ) if environ is None else environ
     file = Path(path)
+    try:
+        file.resolve()
+    except (OSError, RuntimeError):  # a symlink loop
+        raise ConfigError([Problem(str(path), None, "", "file is a symlink loop")]) from None
     problems: list[Problem] = []
     tree = scenario_tree(file, root)
     allowed = (tree, *(allowed_roots if allowed_roots is not None else (Path.cwd(),)))
@@ -58,14 +62,20 @@ def load_scenario(
     data, positions = _load_with_extends(file.resolve(), (), state, display=str(path))
     if data is None:
         raise ConfigError(_dedupe_sorted(problems))
+    services = data.get("external_services")
+    if isinstance(services, dict) and len(services) > MAX_SERVICES:
+        file_, line = _position(positions, ("external_services",), str(path))
+        message = f"{len(services)} services; a scenario holds at most {MAX_SERVICES}"
+        raise ConfigError([Problem(file_, line, "external_services", message)])
     # When a base template could not be merged, what it would have held (a service's
     # type, a service another depends on) is not reported again as missing.
     template_failed = any(p.path.startswith("extends") or p.file != str(path) for p in problems)
     if "extends" in data:
         data = {k: v for k, v in data.items() if k != "extends"}
-    before = len(problems)
     data = _interpolate_tree(data, (), env, positions, problems, str(path))
-    unresolved = {p.path for p in problems[before:]}
+    # A value already reported (an unresolved ${VAR}, a bad YAML scalar) is not reported
+    # again by validation.
+    unresolved = {p.path for p in problems if p.path}
     if "category" not in data:
         inferred = infer_category(file)
         if inferred is not None:
@@ -253,8 +263,7 @@ def _load_with_extends(
             continue
         if len(chain) + 1 >= MAX_EXTENDS_DEPTH:
             report(
-                f"extends chain deeper than {MAX_EXTENDS_DEPTH} files; "
-                "merge some base templates"
+                f"extends chain deeper than {MAX_EXTENDS_DEPTH} files; merge some base templates"
             )
             continue
         if base_file not in state.done and len(state.done) >= MAX_TEMPLATES:

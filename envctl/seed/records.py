@@ -17,6 +17,8 @@ from envctl.errors import SeedError
 JSONL_SUFFIXES = (".jsonl", ".ndjson")
 JSON_SUFFIXES = (".json",)
 YAML_SUFFIXES = (".yaml", ".yml")
+SEED_MAX_NODES = 1_000_000
+"""Values in one YAML seed file (scenario files allow far fewer)."""
 
 
 class Record(NamedTuple):
@@ -36,12 +38,7 @@ class RecordFile:
 def read_records(path: Path, display: str | None = None) -> RecordFile:
     """Read a seed file; :class:`SeedError` (with the line) when it cannot be parsed."""
     shown = display or str(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError as exc:
-        raise SeedError(shown, None, f"not UTF-8 text ({exc.reason} at byte {exc.start})") from None
-    except OSError as exc:
-        raise SeedError(shown, None, f"cannot read seed file: {exc.strerror or exc}") from None
+    text = read_seed_text(path, shown)
     suffix = path.suffix.lower()
     if suffix in JSONL_SUFFIXES:
         return RecordFile(shown, "list", _jsonl(text, shown))
@@ -57,6 +54,25 @@ def read_records(path: Path, display: str | None = None) -> RecordFile:
     )
 
 
+def read_seed_text(path: Path, display: str) -> str:
+    """A seed file's UTF-8 text; :class:`SeedError` when it is not a readable regular
+    file, too large or not UTF-8."""
+    from envctl.scenario.yamlfile import MAX_SEED_BYTES, read_text
+
+    try:
+        return read_text(path, display, max_bytes=MAX_SEED_BYTES)
+    except ValueError as exc:
+        reason = str(exc)
+        line: int | None = None
+        if reason.startswith("line "):
+            head, _, reason = reason.partition(": ")
+            line = int(head.removeprefix("line "))
+        raise SeedError(display, line, f"seed file {reason}") from None
+
+
+_TOO_DEEP = "nested too deeply (at most a few hundred levels); flatten the record"
+
+
 def _jsonl(text: str, display: str) -> list[Record]:
     records: list[Record] = []
     loads = json.loads
@@ -69,6 +85,10 @@ def _jsonl(text: str, display: str) -> list[Record]:
             raise SeedError(
                 display, number, f"invalid JSON: {exc.msg} (column {exc.colno})"
             ) from None
+        except RecursionError:
+            raise SeedError(display, number, _TOO_DEEP) from None
+        except ValueError as exc:  # e.g. an integer of more than 4300 digits
+            raise SeedError(display, number, f"invalid JSON: {exc}") from None
     return records
 
 
@@ -125,6 +145,10 @@ def _json(text: str, display: str) -> RecordFile:
         raise SeedError(
             display, exc.lineno, f"invalid JSON: {exc.msg} (column {exc.colno})"
         ) from None
+    except RecursionError:
+        raise SeedError(display, line_of(i), _TOO_DEEP) from None
+    except ValueError as exc:  # e.g. an integer of more than 4300 digits
+        raise SeedError(display, line_of(i), f"invalid JSON: {exc}") from None
     i = _skip_ws(text, i)
     if i < len(text):
         raise SeedError(display, line_of(i), "unexpected text after the JSON value")
@@ -136,7 +160,7 @@ def _yaml(text: str, display: str) -> RecordFile:
     from envctl.scenario.yamlfile import parse_yaml
 
     problems: list[Problem] = []
-    data, positions = parse_yaml(text, display, problems)
+    data, positions = parse_yaml(text, display, problems, max_nodes=SEED_MAX_NODES)
     if problems:
         first = problems[0]
         message = f"{first.path}: {first.message}" if first.path else first.message

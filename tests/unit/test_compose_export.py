@@ -424,9 +424,7 @@ def test_a_scenario_takes_services_from_a_compose_file(tmp_path: Path) -> None:
     assert scenario.external_services["db"].image == "postgres:15"
     assert expand_compose_source({"name": "x"}, scenario_file, {}) == {"name": "x"}
     with pytest.raises(ConfigError, match=r"compose\.file: compose file '\.\./nope\.yml' does not"):
-        expand_compose_source(
-            {"compose": {"file": "../nope.yml"}}, scenario_file, {}, (tmp_path,)
-        )
+        expand_compose_source({"compose": {"file": "../nope.yml"}}, scenario_file, {}, (tmp_path,))
     with pytest.raises(ConfigError, match=r"compose file '\.\./nope\.yml' is outside the project"):
         expand_compose_source({"compose": {"file": "../nope.yml"}}, scenario_file, {})
     with pytest.raises(ConfigError, match=r"compose\.servics"):

@@ -106,7 +106,8 @@ def test_invalid_timeout_scale(tmp_path: Path, text: str) -> None:
     with pytest.raises(ConfigError) as info:
         Settings.load(environ={"ENVCTL_TIMEOUT_SCALE": text}, cwd=tmp_path)
     assert str(info.value) == (
-        f"ENVCTL_TIMEOUT_SCALE={text!r} is not a number between 0 and 1000; set it to e.g. 2 or unset it"
+        f"ENVCTL_TIMEOUT_SCALE={text!r} is not a number between 0 and 1000; "
+        "set it to e.g. 2 or unset it"
     )
 
 
@@ -130,9 +131,7 @@ def test_project_config_with_unknown_key(
     config = write_scenario("envctl.yaml", "image: {kafka: x}\n")
     with pytest.raises(ConfigError) as info:
         Settings.load(environ={}, cwd=tmp_path)
-    assert str(info.value) == (
-        f"{config.resolve()}:1: image: unknown key — did you mean 'images'?"
-    )
+    assert str(info.value) == (f"{config.resolve()}:1: image: unknown key — did you mean 'images'?")
 
 
 @pytest.mark.parametrize("text", ["- a\n", "images: [unclosed\n"])

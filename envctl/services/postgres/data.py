@@ -206,7 +206,9 @@ def seed(plugin: PostgresService, handle: ServiceHandle, timeout: float) -> None
 def _seed_sql(conn: Any, path: Path, display: str, service: str) -> None:
     import psycopg
 
-    text = path.read_text(encoding="utf-8")
+    from envctl.seed.records import read_seed_text
+
+    text = read_seed_text(path, display)
     try:
         with conn.transaction():
             conn.execute(text.encode())

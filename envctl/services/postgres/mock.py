@@ -92,10 +92,27 @@ def split_statements(sql: str) -> list[str]:
     return [s for s in statements if _TOKEN_OR_SPACE.sub("", s).strip()]
 
 
+_FILE_PRAGMAS = frozenset({"temp_store_directory", "data_store_directory"})
+_VACUUM = re.compile(r"^\s*vacuum\b", re.IGNORECASE)
+
+
+def _authorize(action: int, arg1: str | None, _arg2: str | None, _db: str | None, _t: Any) -> int:
+    """The double stays in memory: statements that reach the file system (ATTACH a
+    database file, DETACH, PRAGMAs naming directories, extensions) are refused."""
+    if action in (sqlite3.SQLITE_ATTACH, sqlite3.SQLITE_DETACH):
+        return sqlite3.SQLITE_DENY
+    if action == sqlite3.SQLITE_PRAGMA and (arg1 or "").lower() in _FILE_PRAGMAS:
+        return sqlite3.SQLITE_DENY
+    if action == sqlite3.SQLITE_FUNCTION and (_arg2 or "").lower() == "load_extension":
+        return sqlite3.SQLITE_DENY
+    return sqlite3.SQLITE_OK
+
+
 class _Database:
     def __init__(self) -> None:
         self.lock = threading.RLock()
         self.connection = sqlite3.connect(":memory:", check_same_thread=False, isolation_level=None)
+        self.connection.set_authorizer(_authorize)
 
     def close(self) -> None:
         with self.lock:
@@ -151,9 +168,19 @@ class SqliteSqlStore:
     def _run_one(
         self, sql: str, statement: str, values: Sequence[Any] | Mapping[str, Any]
     ) -> tuple[int, list[dict[str, Any]] | None]:
+        if _VACUUM.match(statement):  # VACUUM INTO 'file' writes a file; no authorizer code
+            raise SqlError(sql, "VACUUM is not supported by the in-memory SQL store")
         try:
             cursor = self._database.connection.execute(statement, values)
-        except sqlite3.Error as exc:
+        except sqlite3.DatabaseError as exc:
+            if "not authorized" in str(exc):
+                raise SqlError(
+                    sql,
+                    "not allowed in the in-memory SQL store (it never touches files: "
+                    "ATTACH/DETACH, VACUUM and file PRAGMAs are refused)",
+                ) from None
+            raise SqlError(sql, str(exc)) from None
+        except (sqlite3.Error, OverflowError, ValueError) as exc:
             raise SqlError(sql, str(exc)) from None
         try:
             if cursor.description is None:

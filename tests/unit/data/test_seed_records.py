@@ -190,3 +190,28 @@ def test_a_key_seeded_twice_is_an_error_naming_the_first_line(tmp_path: Path) ->
     )
     with pytest.raises(SeedError, match=r"k.yaml:3: key 'a' is seeded twice \(first at line 1\)"):
         redis_keys(read_records(path, "k.yaml"))
+
+
+@pytest.mark.parametrize(
+    ("name", "data", "needle"),
+    [
+        ("deep.jsonl", b"[" * 100_000 + b"]" * 100_000 + b"\n", "nested too deeply"),
+        ("deep.json", b"[" + b"[" * 100_000 + b"]" * 100_000 + b"]", "nested too deeply"),
+        ("big.jsonl", b'{"value": ' + b"9" * 5000 + b"}\n", "invalid JSON"),
+        ("latin.jsonl", '{"value": "café"}\n'.encode("latin-1"), "not UTF-8"),
+        ("deep.yaml", b"- " + b"[" * 1000 + b"]" * 1000 + b"\n", "nested deeper"),
+        ("inf.yaml", b"- {key: a, value: 1, ttl: .inf}\n", ".inf is not allowed"),
+    ],
+)
+def test_hostile_seed_files_are_seed_errors(
+    tmp_path: Path, name: str, data: bytes, needle: str
+) -> None:
+    from envctl.errors import SeedError
+    from envctl.seed.records import read_records
+
+    path = tmp_path / name
+    path.write_bytes(data)
+    with pytest.raises(SeedError) as info:
+        read_records(path)
+    assert needle in str(info.value)
+    assert "\n" not in str(info.value)

@@ -194,7 +194,10 @@ BROKEN: list[tuple[str, str, list[str]]] = [
     (
         "invalid-yaml-tab",
         "name: x\nexternal_services:\n\tkafka: {}\n",
-        ["{f}:3: invalid YAML: found character '\\t' that cannot start any token"],
+        [
+            "{f}:3: invalid YAML: found character '\\t' that cannot start any token"
+            " (indent with spaces; YAML does not allow tabs there)"
+        ],
     ),
     (
         "invalid-yaml-bad-indent",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 
 import pytest
 
@@ -102,3 +103,24 @@ def test_async_face(store: SqliteSqlStore) -> None:
     assert asyncio.run(scenario()) == [{"customer": "a"}]
     with pytest.raises(ToolClosed):
         store.query("SELECT 1")
+
+
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "ATTACH DATABASE '{dir}/x.db' AS x",
+        "DETACH DATABASE main",
+        "VACUUM INTO '{dir}/y.db'",
+        "PRAGMA temp_store_directory = '{dir}'",
+        "SELECT load_extension('{dir}/ext')",
+    ],
+)
+def test_the_sql_double_never_reaches_the_file_system(tmp_path: Path, statement: str) -> None:
+    from envctl.tools.errors import SqlError
+    from envctl.tools.mock.sql import SqliteSqlStore
+
+    store = SqliteSqlStore(f"fs-{tmp_path.name}")
+    with pytest.raises(SqlError):
+        store.execute(statement.format(dir=tmp_path))
+    assert list(tmp_path.iterdir()) == []
+    assert store.execute("CREATE TABLE t (a INTEGER)") == -1  # ordinary statements still run

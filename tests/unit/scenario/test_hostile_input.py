@@ -1,0 +1,296 @@
+"""Hostile and broken scenario files (issue 10): each is one FILE:LINE problem, never a
+traceback, a hang or a flood of memory, and strings stay what the user wrote."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from envctl.errors import ConfigError
+from envctl.scenario import load_scenario
+
+BOMB = (
+    b"a: &a [x,x,x,x,x,x,x,x,x]\n"
+    + b"".join(
+        b"%c: &%c [%s]\n" % (c, c, b",".join([b"*" + bytes([c - 1])] * 9))
+        for c in range(ord("b"), ord("j"))
+    )
+    + b"name: x\n"
+)
+
+# (id, file bytes, line, text the one problem contains)
+CASES: list[tuple[str, bytes, int | None, str]] = [
+    ("bad-date-stays-text", b"name: x\ndescription: 2001-13-45\nsteps: 5\n", 3, "steps"),
+    ("int-tag", b"name: x\ndescription: !!int abc\n", 2, "!!int 'abc' is not an integer"),
+    ("float-tag", b"name: x\ndescription: !!float xyz\n", 2, "!!float 'xyz' is not a number"),
+    ("bool-tag", b"name: x\ndescription: !!bool maybe\n", 2, "!!bool 'maybe' is not true"),
+    ("timestamp-tag", b"name: x\ndescription: !!timestamp nope\n", 2, "unsupported tag"),
+    ("python-tag", b"name: x\ndescription: !!python/name:os.system x\n", 2, "unsupported"),
+    ("huge-int", b"name: x\ndescription: " + b"9" * 5000 + b"\n", 2, "5000 digits is too"),
+    ("escape-beyond-unicode", b'name: x\ndescription: "\\U00110000"\n', 2, "invalid YAML"),
+    ("nul-byte", b"name: x\ndescription: a\x00b\n", 2, "control character U+0000"),
+    ("bell", b"name: x\n\ndescription: a\x07b\n", 3, "control character U+0007"),
+    ("escaped-nul", b'name: x\ndescription: "a\\0b"\n', 2, "NUL character"),
+    ("lone-surrogate", b'name: x\ndescription: "\\ud800"\n', 2, "invalid"),
+    ("latin-1", "name: x\n\ndescription: café\n".encode("latin-1"), 3, "not UTF-8"),
+    ("utf-16", "name: x\n".encode("utf-16"), None, "UTF-16 text; save it as UTF-8"),
+    ("recursive-list", b"name: x\nsteps: &a [*a]\n", 2, "recursive alias"),
+    ("recursive-map", b"name: x\nexpected: &a {x: *a}\n", 2, "recursive alias"),
+    ("recursive-merge", b"name: x\nexpected: &a {<<: *a}\n", 2, "recursive alias"),
+    ("deep-nesting", b"name: x\ndescription: " + b"[" * 600 + b"]" * 600 + b"\n", 2, "deeper"),
+    ("alias-bomb", BOMB, 1, "aliases expand to too many values"),
+    (
+        "inf",
+        b"name: x\nexternal_services:\n  k: {type: kafka}\ntimeout_profiles:\n"
+        b"  k: {health_check: .inf}\n",
+        5,
+        ".inf is not allowed",
+    ),
+    ("nan", b"name: x\nsteps:\n  - sleep: .nan\n", 3, ".nan is not allowed"),
+    ("overflowing-float", b"name: x\nsteps:\n  - sleep: 1e999\n", 3, "too large a number"),
+    ("non-scalar-key", b"name: x\n? [a]\n: 1\n", 2, "keys must be plain scalars"),
+]
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "needle"), [c[1:] for c in CASES], ids=[c[0] for c in CASES]
+)
+def test_broken_yaml_is_one_problem_with_its_line(
+    tmp_path: Path, text: bytes, line: int | None, needle: str
+) -> None:
+    path = tmp_path / "s.yaml"
+    path.write_bytes(text)
+    started = time.monotonic()
+    with pytest.raises(ConfigError) as info:
+        load_scenario(path, {})
+    assert time.monotonic() - started < 30  # generous: a hang or an expansion takes minutes
+    problems = info.value.problems
+    assert problems, str(info.value)
+    first = problems[0]
+    assert needle in first.message or needle in first.path, str(info.value)
+    assert first.line == line, str(info.value)
+    assert all("\n" not in str(p) for p in problems)
+    assert "<unicode string>" not in str(info.value)
+
+
+def test_a_problem_in_a_value_is_not_reported_twice(tmp_path: Path) -> None:
+    path = tmp_path / "s.yaml"
+    path.write_bytes(b'name: "\\ud800x"\n')
+    with pytest.raises(ConfigError) as info:
+        load_scenario(path, {})
+    assert len(info.value.problems) == 1, str(info.value)
+
+
+@pytest.mark.parametrize("kind", ["directory", "fifo", "dev-zero", "symlink-loop", "too-large"])
+def test_a_scenario_path_that_is_no_regular_file(tmp_path: Path, kind: str) -> None:
+    path = tmp_path / "s.yaml"
+    if kind == "directory":
+        path.mkdir()
+        needle = "is a directory"
+    elif kind == "fifo":
+        os.mkfifo(path)
+        needle = "not a regular file"
+    elif kind == "dev-zero":
+        path.symlink_to("/dev/zero")
+        needle = "not a regular file"
+    elif kind == "symlink-loop":
+        path.symlink_to(tmp_path / "s.yaml")
+        needle = "symlink loop"
+    else:
+        path.write_bytes(b"name: x\n" + b"# padding\n" * 60_000)
+        needle = "too large"
+    with pytest.raises(ConfigError) as info:
+        load_scenario(path, {})
+    assert needle in str(info.value)
+    assert "\n" not in str(info.value)
+
+
+YAML_12 = """
+name: x
+external_services:
+  app:
+    type: generic
+    image: busybox
+    env:
+      VERSION: 1.10
+      MODE: 0755
+      AT: 12:30
+      FLAG: yes
+      OFF: no
+      DAY: 2001-02-29
+      BIG: 0x1F
+  kafka:
+    type: kafka
+    topics:
+      - name: orders
+        config: {retention.ms: 0600000, cleanup.policy: delete}
+"""
+
+
+def test_strings_stay_what_the_user_wrote(write_scenario: Callable[..., Path]) -> None:
+    scenario = load_scenario(write_scenario("s.yaml", YAML_12), {})
+    env = scenario.external_services["app"].env
+    assert env == {
+        "VERSION": "1.10",
+        "MODE": "0755",
+        "AT": "12:30",
+        "FLAG": "yes",
+        "OFF": "no",
+        "DAY": "2001-02-29",
+        "BIG": "0x1F",
+    }
+    topic = scenario.external_services["kafka"].topics[0]  # type: ignore[attr-defined]
+    assert topic.config == {"retention.ms": "0600000", "cleanup.policy": "delete"}
+
+
+def test_yaml_12_booleans_and_numbers(write_scenario: Callable[..., Path]) -> None:
+    from envctl.scenario.yamlfile import parse_yaml
+
+    data, _ = parse_yaml(
+        "a: yes\nb: True\nc: 0o17\nd: 1e3\ne: ~\nf: 1_000\ng: .5\nh: +12\n", "x", []
+    )
+    assert data == {
+        "a": "yes",
+        "b": True,
+        "c": 15,
+        "d": 1000.0,
+        "e": None,
+        "f": "1_000",
+        "g": 0.5,
+        "h": 12,
+    }
+
+
+def test_extends_fan_out_merges_each_base_once(tmp_path: Path) -> None:
+    # 20 bases per file over 4 levels: 160,000 merges when each base is read every time.
+    for level in range(4):
+        for i in range(20):
+            bases = (
+                "[" + ", ".join(f"l{level + 1}_{j}.yaml" for j in range(20)) + "]"
+                if level < 3
+                else "[]"
+            )
+            (tmp_path / f"l{level}_{i}.yaml").write_text(
+                f"extends: {bases}\ndescription: l{level}_{i}\n"
+            )
+    (tmp_path / "s.yaml").write_text(
+        "name: s\nextends: [" + ", ".join(f"l0_{j}.yaml" for j in range(20)) + "]\n"
+    )
+    started = time.monotonic()
+    scenario = load_scenario(tmp_path / "s.yaml", {})
+    assert time.monotonic() - started < 30
+    assert scenario.description == "l0_19"
+
+
+def test_a_deep_extends_chain_is_bounded(tmp_path: Path) -> None:
+    for i in range(1500):
+        (tmp_path / f"b{i}.yaml").write_text(f"extends: b{i + 1}.yaml\n")
+    (tmp_path / "b1500.yaml").write_text("description: end\n")
+    (tmp_path / "s.yaml").write_text("name: s\nextends: b0.yaml\n")
+    with pytest.raises(ConfigError) as info:
+        load_scenario(tmp_path / "s.yaml", {})
+    assert "extends chain deeper than 16 files" in str(info.value)
+
+
+def test_a_long_depends_on_chain_is_bounded(tmp_path: Path) -> None:
+    lines = [f"  s{i}: {{type: redis, depends_on: [s{i + 1}]}}" for i in range(5000)]
+    (tmp_path / "s.yaml").write_text(
+        "name: s\nexternal_services:\n" + "\n".join(lines) + "\n  s5000: {type: redis}\n"
+    )
+    with pytest.raises(ConfigError) as info:
+        load_scenario(tmp_path / "s.yaml", {})
+    assert str(info.value).endswith(
+        "external_services: 5001 services; a scenario holds at most 500"
+    )
+
+
+def test_a_dependency_chain_within_bounds_is_fast(tmp_path: Path) -> None:
+    from envctl.graph import find_cycle
+
+    chain = {f"s{i}": [f"s{i + 1}"] for i in range(20_000)}
+    chain["s20000"] = []
+    started = time.monotonic()
+    assert find_cycle(chain) is None
+    chain["s20000"] = ["s0"]
+    cycle = find_cycle(chain)
+    assert time.monotonic() - started < 30
+    assert cycle is not None and len(cycle) == 20_002
+
+
+@pytest.mark.parametrize(
+    ("extends", "needle"),
+    [
+        ("/etc/shadow", "is not a YAML file"),
+        ("/etc/passwd.yaml", "is outside the project"),
+        ("../../../../../../etc/hosts.yaml", "is outside the project"),
+    ],
+)
+def test_extends_outside_the_project_is_refused_and_never_echoed(
+    tmp_path: Path, extends: str, needle: str
+) -> None:
+    (tmp_path / "s.yaml").write_text(f"name: s\nextends: {extends}\n")
+    with pytest.raises(ConfigError) as info:
+        load_scenario(tmp_path / "s.yaml", {}, allowed_roots=[tmp_path])
+    assert needle in str(info.value)
+    assert "root:" not in str(info.value)
+
+
+def test_allowed_paths_in_the_project_config_admit_a_folder(tmp_path: Path) -> None:
+    from envctl.settings import Settings
+
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    (shared / "base.yaml").write_text("description: shared\n")
+    project = tmp_path / "project"
+    (project / "scenarios").mkdir(parents=True)
+    (project / "scenarios" / "s.yaml").write_text("name: s\nextends: ../../shared/base.yaml\n")
+    settings = Settings.load(environ={}, cwd=project)
+    with pytest.raises(ConfigError, match="outside the project"):
+        settings.load_scenario(project / "scenarios" / "s.yaml")
+    (project / "envctl.yaml").write_text("allowed_paths: [../shared]\n")
+    settings = Settings.load(environ={}, cwd=project)
+    assert settings.load_scenario(project / "scenarios" / "s.yaml").description == "shared"
+
+
+def test_compose_source_problems_are_one_line_each(tmp_path: Path) -> None:
+    (tmp_path / "compose.yaml").write_text(
+        "services:\n"
+        "  app:\n"
+        "    image: busybox\n"
+        "    command: 'echo \"unbalanced'\n"
+        "    ports: [{target: 80, published: 1e999}]\n"
+        '    volumes: ["./a\\0b:/data"]\n'
+    )
+    (tmp_path / "s.yaml").write_text("name: s\ncompose: {file: compose.yaml}\n")
+    with pytest.raises(ConfigError) as info:
+        load_scenario(tmp_path / "s.yaml", {})
+    text = str(info.value)
+    assert "compose.yaml:5: invalid" not in text
+    assert "too large a number" in text
+
+
+def test_compose_source_command_with_unbalanced_quotes(tmp_path: Path) -> None:
+    (tmp_path / "compose.yaml").write_text(
+        "services:\n  app:\n    image: busybox\n    command: 'echo \"unbalanced'\n"
+    )
+    (tmp_path / "s.yaml").write_text("name: s\ncompose: {file: compose.yaml}\n")
+    with pytest.raises(ConfigError) as info:
+        load_scenario(tmp_path / "s.yaml", {})
+    text = str(info.value)
+    assert "services.app.command: cannot split the command: No closing quotation" in text
+
+
+def test_compose_key_keeps_validation_of_the_scenario_own_keys(tmp_path: Path) -> None:
+    (tmp_path / "compose.yaml").write_text("services:\n  db:\n    image: postgres:16\n")
+    (tmp_path / "s.yaml").write_text(
+        "name: s\ncompose: {file: compose.yaml}\ntimeout_profiles: 5\nexternal_services: 7\n"
+    )
+    with pytest.raises(ConfigError) as info:
+        load_scenario(tmp_path / "s.yaml", {})
+    text = str(info.value)
+    assert "timeout_profiles" in text
+    assert "external_services" in text

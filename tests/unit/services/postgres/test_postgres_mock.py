@@ -116,10 +116,6 @@ def test_async_face(store: SqliteSqlStore) -> None:
     ],
 )
 def test_the_sql_double_never_reaches_the_file_system(tmp_path: Path, statement: str) -> None:
-    from envctl.tools.mock.sql import SqliteSqlStore
-
-    from envctl.tools.errors import SqlError
-
     store = SqliteSqlStore(f"fs-{tmp_path.name}")
     with pytest.raises(SqlError):
         store.execute(statement.format(dir=tmp_path))

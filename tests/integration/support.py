@@ -15,6 +15,7 @@ TEST_IMAGES = {
     "ENVCTL_IMAGE_KAFKA": "envctl-test/kafka:tansu",
     "ENVCTL_IMAGE_POSTGRES": "envctl-test/postgres:15",
     "ENVCTL_IMAGE_REDIS": "envctl-test/redis:7",
+    "ENVCTL_IMAGE_MYSQL": "envctl-test/mysql:mariadb-10.11",
 }
 BASE_IMAGE = "envctl-test/debian-base:bookworm"
 MANAGED = "io.envctl.managed=true"

@@ -14,7 +14,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, Future, wait
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -143,6 +143,8 @@ class Environment:
     began: float = field(default_factory=time.monotonic, repr=False)
     run_dir: Path | None = field(default=None, repr=False)
     """Where the run's record and snapshots live (``.envctl/runs/<run-id>``)."""
+    workers: list[Future[None]] = field(default_factory=list, repr=False)
+    """Service start-ups still running when ``up`` gave up (cleanup waits a bounded time)."""
 
     @property
     def namespace(self) -> Namespace:
@@ -319,6 +321,36 @@ def resolve_image(
     return default, "default"
 
 
+WORKER_DRAIN_TIMEOUT = 5.0
+"""Seconds a failed or interrupted ``up`` waits for the other services' start-ups to stop
+(they watch the abort flag between phases) before removing everything anyway."""
+
+
+def _worker(
+    name: str, function: Callable[..., None], *args: Any
+) -> tuple[Future[None], threading.Thread]:
+    """A daemon thread (to start) that runs ``function``; its outcome in a Future.
+
+    Not a ThreadPoolExecutor: its threads are joined at interpreter exit, so one blocked in a
+    client call (a seed against a frozen broker, bounded only by the seed timeout) kept
+    Ctrl-C from ending envctl for minutes. Cleanup never depends on these threads: it is
+    label-based and runs in the main thread.
+    """
+    future: Future[None] = Future()
+
+    def run() -> None:
+        if not future.set_running_or_notify_cancel():
+            return
+        try:
+            function(*args)
+        except BaseException as exc:  # noqa: BLE001 - handed to the scheduler
+            future.set_exception(exc)
+        else:
+            future.set_result(None)
+
+    return future, threading.Thread(target=run, name=name, daemon=True)
+
+
 def container_name(scenario: str, service: str, run_id: str) -> str:
     safe = re.sub(r"[^a-zA-Z0-9_.-]+", "-", scenario).strip("-.") or "scenario"
     return f"envctl-{safe}-{service}-{run_id}"
@@ -491,6 +523,11 @@ class Engine:
         _, errors = cleanup_external(states.values(), scenario, run_id, self.settings)
         if runtime is not None:
             errors += down_run(runtime, run_id)
+            # a worker still starting a container may create it after that sweep: its
+            # connections died with the removed containers, so it ends soon; sweep again
+            if env.workers:
+                wait(env.workers, timeout=WORKER_DRAIN_TIMEOUT)
+                errors += down_run(runtime, run_id)
         if errors:
             exc.add_note(f"cleanup also failed: {'; '.join(errors)}")
         elif not isinstance(exc, EnvctlError):
@@ -515,49 +552,65 @@ class Engine:
         running: dict[Future[None], str] = {}
         ready: set[str] = set()
         failure: BaseException | None = None
+        failed = ""
+        drain_until = 0.0
         for name in pending:
             self.progress.update(name, "pending")
-        with ThreadPoolExecutor(max_workers=max(1, len(pending))) as pool:
-            try:
-                while pending or running:
-                    if failure is None:
-                        for name in sorted(pending):
-                            if all(dep in ready for dep in graph.dependencies(name)):
-                                pending.discard(name)
-                                upstream = graph.all_dependencies(name)
-                                future = pool.submit(
-                                    self._bring_up, env, name, upstream, labels, abort
-                                )
-                                running[future] = name
-                    if not running:
-                        break
-                    done, _ = wait(running, return_when=FIRST_COMPLETED)
-                    for future in done:
-                        name = running.pop(future)
-                        exc = future.exception()
-                        if exc is None:
-                            ready.add(name)
-                            continue
-                        states[name].status = "failed"
-                        states[name].error = str(exc)
-                        self.progress.update(name, "failed", str(exc))
-                        if failure is None:
-                            failure = exc
-                            abort.set()
-                        for dependent in graph.all_dependents(name):
-                            if dependent in pending:
-                                pending.discard(dependent)
-                                states[dependent].status = f"upstream failed ({name})"
-                                self.progress.update(dependent, states[dependent].status)
-                if failure is not None:
+        try:
+            while pending or running:
+                if failure is None:
                     for name in sorted(pending):
-                        states[name].status = "not started"
-                        self.progress.update(name, "not started")
-                    raise failure
-            except BaseException:
-                abort.set()
-                pool.shutdown(wait=True, cancel_futures=True)
-                raise
+                        if all(dep in ready for dep in graph.dependencies(name)):
+                            pending.discard(name)
+                            upstream = graph.all_dependencies(name)
+                            future, thread = _worker(
+                                f"envctl-up-{name}",
+                                self._bring_up,
+                                env,
+                                name,
+                                upstream,
+                                labels,
+                                abort,
+                            )
+                            running[future] = name  # known before it runs: drained on abort
+                            thread.start()
+                if not running:
+                    break
+                # after a failure, the others get a bounded time to stop; what is still
+                # running then (a seed against a frozen broker) is removed by cleanup
+                timeout = None if failure is None else max(0.0, drain_until - time.monotonic())
+                done, _ = wait(running, timeout=timeout, return_when=FIRST_COMPLETED)
+                if not done:
+                    break
+                for future in done:
+                    name = running.pop(future)
+                    exc = future.exception()
+                    if exc is None:
+                        ready.add(name)
+                        continue
+                    if failure is not None:  # stopped because another one failed
+                        states[name].status = f"stopped: '{failed}' failed"
+                        self.progress.update(name, states[name].status)
+                        continue
+                    states[name].status = "failed"
+                    states[name].error = str(exc)
+                    self.progress.update(name, "failed", str(exc))
+                    failure, failed = exc, name
+                    drain_until = time.monotonic() + WORKER_DRAIN_TIMEOUT
+                    abort.set()
+            if failure is not None:
+                for name in sorted(pending):
+                    states[name].status = f"not started: '{failed}' failed"
+                    self.progress.update(name, states[name].status)
+                for name in running.values():
+                    states[name].status = f"stopped: '{failed}' failed"
+                    self.progress.update(name, states[name].status)
+                raise failure
+        except BaseException:
+            abort.set()  # workers stop at their next check; none is waited for here
+            raise
+        finally:
+            env.workers = [f for f in running if not f.done()]
 
     def _bring_up(
         self,

@@ -54,7 +54,7 @@ class TerminalProgress:
         colours = {"ready": "green", "failed": "red", "waiting": "yellow"}
         for name, (status, detail, since) in self._rows.items():
             colour = colours.get(status, "cyan" if status != "pending" else "dim")
-            if status.startswith("upstream failed") or status == "not started":
+            if status.startswith(("not started", "stopped")):
                 colour = "red"
             finished = status == "ready" or status == "failed"
             elapsed = "" if status == "pending" or finished else f"{now - since:.1f}s"

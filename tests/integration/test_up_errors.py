@@ -182,5 +182,5 @@ def test_failed_dependency_stops_dependents_and_cleans_up(
     result = run_envctl("--scenarios-dir", str(scenarios), "up", "-s", "chain", env=test_env)
     assert result.returncode == 1
     assert_one_line_error(result.stderr, "service 'first' was not ready")
-    assert "[second] upstream failed (first)" in result.stderr
+    assert "[second] not started: 'first' failed" in result.stderr
     assert "[second] starting" not in result.stderr

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from envctl.engine import Engine, Environment
+from envctl.engine import Engine, Environment, ServiceState
 from envctl.interrupts import REMOVED_NOTE, shielded
 from envctl.runner import Runner
 from envctl.runner.outcome import ScenarioOutcome
@@ -159,3 +159,35 @@ def test_ctrl_c_after_up_finished_says_the_environment_is_up(
     assert (
         "the environment of run up1234 is up; remove it with `envctl down --run-id up1234`" in err
     )
+
+
+def test_ctrl_c_does_not_wait_for_a_stuck_service_start(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 10 §3b: Ctrl-C during a seed against a paused broker took 122 s: the scheduler
+    waited for the seeding thread. It must unwind at once and leave the thread behind."""
+    import threading
+
+    from envctl.graph import ServiceGraph
+
+    release = threading.Event()
+    stuck = threading.Event()
+
+    def bring_up(*_args: Any) -> None:
+        stuck.set()
+        interrupt_me()  # Ctrl-C while this service's seed hangs
+        release.wait(timeout=60)  # the test releases it once the scheduler has unwound
+
+    scenario = Scenario.model_validate(
+        {"name": "stuck", "dependency_mode": "real", "external_services": {"r": {"type": "redis"}}}
+    )
+    engine = Engine(Settings.load(environ={}, cwd=tmp_path), lambda: RacingRuntime())  # type: ignore[arg-type,return-value]
+    monkeypatch.setattr(engine, "_bring_up", bring_up)
+    env = Environment("s1", scenario, None, {"r": ServiceState("r", "redis", "docker")}, None)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            engine._schedule(env, ServiceGraph({"r": []}), {}, threading.Event())
+        assert stuck.is_set()
+        assert len(env.workers) == 1 and not env.workers[0].done()  # unwound without waiting
+    finally:
+        release.set()

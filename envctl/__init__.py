@@ -14,14 +14,14 @@ __version__ = "0.1.0"
 
 if TYPE_CHECKING:
     from envctl.api import up
-    from envctl.engine import Environment
+    from envctl.environment import Environment
     from envctl.errors import ConfigError, EnvctlError
     from envctl.scenario import Scenario, load_scenario
     from envctl.settings import Settings
 
 _EXPORTS = {
     "up": "envctl.api",
-    "Environment": "envctl.engine",
+    "Environment": "envctl.environment",
     "ConfigError": "envctl.errors",
     "EnvctlError": "envctl.errors",
     "Scenario": "envctl.scenario",

@@ -13,7 +13,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path
 
-from envctl.engine import Engine, Environment, Progress
+from envctl.engine import Engine, Progress
+from envctl.environment import Environment
 from envctl.scenario import find_scenario
 from envctl.scenario.models import Scenario
 from envctl.settings import Settings

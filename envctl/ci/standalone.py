@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from envctl.ci.health import HealthCheck, NoHealthCheck, health_check
-from envctl.engine import resolve_image
+from envctl.environment import resolve_image
 from envctl.namespace import Namespace
 from envctl.scenario.models import Scenario
 from envctl.scenario.spec import (

@@ -18,11 +18,11 @@ from envctl.cli.common import emit_json as _emit
 from envctl.cli.common import settings_of as _settings
 
 if TYPE_CHECKING:
-    from envctl.engine import Environment
+    from envctl.environment import Environment
 
 
 def _environment(ctx: click.Context, run_id: str | None, scenario: str | None) -> Environment:
-    from envctl.runs import environment_from_record, one_record
+    from envctl.environment import environment_from_record, one_record
     from envctl.runtime.combined import Runtimes
 
     settings = _settings(ctx)

@@ -16,7 +16,7 @@ from envctl.cli.common import load_named as _load
 from envctl.cli.common import settings_of as _settings
 
 if TYPE_CHECKING:
-    from envctl.engine import Environment
+    from envctl.environment import Environment
 
 
 @click.command()
@@ -178,10 +178,10 @@ def gc(ctx: click.Context, older_than: str | None, dry_run: bool) -> None:
     --older-than to collect those by age. Environments left up on purpose by `envctl up`
     are kept (remove them with `envctl down`) unless --older-than says otherwise.
     """
+    from envctl.environment import forget_collected, prune_runs, retention
     from envctl.errors import EnvctlError
     from envctl.gc import collect_judged, judge, parse_duration
     from envctl.report.run_folder import runs_root
-    from envctl.runs import forget_collected, prune_runs, retention
     from envctl.runtime.combined import Runtimes
 
     settings = _settings(ctx)

@@ -5,7 +5,8 @@ The state folder is ``ENVCTL_STATE_DIR``, else ``.envctl`` next to the project c
 ``up``, ``envctl.up``) has a folder ``<state>/runs/<run-id>/``::
 
     audit.jsonl            the audit log (envctl.report.audit)
-    environment.json       the run's record: how to reach and remove what it made (envctl.runs)
+    environment.json       the run's record: how to reach and remove what it made
+                           (envctl.environment)
     result.json            envctl run-all: every scenario's outcome (envctl.report.results)
     logs/<service>.log     containers' logs, captured when the run ends
     snapshots/<name>/      snapshots of the services' data (envctl.snapshot.store)

@@ -22,7 +22,8 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import ValidationError
 
-from envctl.engine import Engine, Environment, Progress, new_run_id, resolve_image
+from envctl.engine import Engine, Progress, new_run_id
+from envctl.environment import Environment, prune_runs, resolve_image
 from envctl.errors import ConfigError, DockerUnavailable, EnvctlError, ImageNotFound
 from envctl.interrupts import REMOVED_NOTE, shielded
 from envctl.report.audit import AuditLog, public
@@ -35,7 +36,6 @@ from envctl.runner.naming import namespaced
 from envctl.runner.outcome import ScenarioOutcome, ScenarioSkipped, StepFailed, StepRecord
 from envctl.runner.plan import Plan, plan_scenario
 from envctl.runner.steps import execute
-from envctl.runs import prune_runs
 from envctl.runtime.base import Runtime
 from envctl.scenario.models import Scenario
 from envctl.scenario.spec import DependencyMode, ServiceMode

@@ -30,7 +30,7 @@ from envctl.snapshot import store
 from envctl.snapshot.compare import diff_service, format_diff
 
 if TYPE_CHECKING:
-    from envctl.engine import Environment
+    from envctl.environment import Environment
     from envctl.scenario.models import Scenario
     from envctl.scenario.spec import SnapshotPolicy
     from envctl.services.base import ServicePlugin
@@ -65,7 +65,7 @@ def _run_dir(env: Environment) -> Path:
 
 
 def _plugin(env: Environment, name: str, settings: Settings | None) -> ServicePlugin[Any]:
-    from envctl.engine import build_plugin as make_plugin
+    from envctl.environment import build_plugin as make_plugin
 
     return make_plugin(env.scenario, name, env.run_id, settings)
 

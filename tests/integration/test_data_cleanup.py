@@ -24,7 +24,8 @@ from data_support import (
 from support import BASE_IMAGE, managed_resources
 
 from envctl.cleanup import KeptReport, finish
-from envctl.engine import Engine, Environment
+from envctl.engine import Engine
+from envctl.environment import Environment
 from envctl.runtime.docker import DockerRuntime
 from envctl.scenario import load_scenario
 from envctl.settings import Settings

@@ -7,7 +7,8 @@ from typing import Any
 
 import pytest
 
-from envctl.engine import container_name, resolve_image
+from envctl.engine import container_name
+from envctl.environment import resolve_image
 from envctl.scenario import Scenario
 from envctl.scenario.timeouts import resolve_timeouts
 from envctl.services.base import PhaseTimeouts

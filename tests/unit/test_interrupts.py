@@ -12,7 +12,8 @@ from typing import Any
 
 import pytest
 
-from envctl.engine import Engine, Environment, ServiceState
+from envctl.engine import Engine
+from envctl.environment import Environment, ServiceState
 from envctl.interrupts import REMOVED_NOTE, shielded
 from envctl.runner import Runner
 from envctl.runner.outcome import ScenarioOutcome

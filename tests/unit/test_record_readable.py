@@ -9,8 +9,7 @@ from pathlib import Path
 import pytest
 
 from envctl.cleanup import remove_recorded
-from envctl.engine import Environment
-from envctl.runs import find_records, record_data
+from envctl.environment import Environment, find_records, record_data
 from envctl.scenario import load_scenario
 from envctl.scenario.models import Scenario
 from envctl.settings import Settings

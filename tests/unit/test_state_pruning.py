@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from envctl.environment import forget_collected, prune_runs
 from envctl.errors import ConfigError
-from envctl.runs import forget_collected, prune_runs
 from envctl.settings import Settings
 
 
@@ -117,7 +117,7 @@ def test_atomic_write_leaves_no_temporary_file(
 ) -> None:
     import errno
 
-    from envctl import runs
+    from envctl import environment as runs
 
     def full(*_args: object, **_kwargs: object) -> None:
         raise OSError(errno.ENOSPC, "No space left on device")

@@ -7,15 +7,16 @@ from pathlib import Path
 
 import pytest
 
-from envctl.engine import Environment, ServiceState
-from envctl.report.run_folder import RECORD_FILE, state_dir
-from envctl.runs import (
+from envctl.environment import (
+    Environment,
+    ServiceState,
     environment_from_record,
     find_records,
     forget_run,
     one_record,
     record_run,
 )
+from envctl.report.run_folder import RECORD_FILE, state_dir
 from envctl.scenario import load_scenario, scenario_files
 from envctl.services.base import ServiceHandle
 from envctl.settings import Settings

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from envctl.engine import build_plugin
+from envctl.environment import build_plugin
 from envctl.scenario.models import Scenario
 from envctl.settings import Settings
 

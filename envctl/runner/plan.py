@@ -86,6 +86,13 @@ def serves(service_type: str, kind: str, type_name: str) -> bool:
     return registry.is_registered(service_type) and kind in registry.plugin_for(service_type).serves
 
 
+def types_serving(kind: str, type_name: str) -> str:
+    """``postgres or mysql``: the types that answer ``kind`` (for messages; imports every
+    registered type)."""
+    others = sorted(t for t, p in registry.plugins().items() if t != type_name and kind in p.serves)
+    return " or ".join([type_name, *others])
+
+
 def default_service(scenario: Scenario, kind: str, type_name: str) -> str | None:
     """The only service answering ``kind`` (see :func:`serves`), or None when there is none
     or several."""
@@ -160,7 +167,7 @@ def _step_service(scenario: Scenario, kind: str, service: str | None, at: _At) -
         if service is None:
             count = sum(serves(s.type, kind, wanted_type) for s in services.values())
             at.problem(
-                f"needs a {wanted_type} service; the scenario has "
+                f"needs a {types_serving(kind, wanted_type)} service; the scenario has "
                 + ("none" if count == 0 else f"{count}, name one with service:")
             )
     elif service is not None and service not in services:
@@ -174,7 +181,7 @@ def _step_service(scenario: Scenario, kind: str, service: str | None, at: _At) -
     ):
         at.problem(
             f"'{service}' is a {services[service].type} service; {kind} needs "
-            f"a {wanted_type} service",
+            f"a {types_serving(kind, wanted_type)} service",
             ".service",
         )
     return service
@@ -211,7 +218,8 @@ def _expected(scenario: Scenario, file: str, problems: list[Problem]) -> list[Ex
                         file,
                         None,
                         f"expected.{kind_name}",
-                        f"needs a {wanted} service (set expected.service when there are several)",
+                        f"needs a {types_serving(kind_name, wanted)} service (set "
+                        "expected.service when there are several)",
                     )
                 )
     return expected

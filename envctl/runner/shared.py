@@ -24,6 +24,7 @@ from typing import Any
 from envctl.runner.modes import ModeDecision
 from envctl.scenario.models import Scenario
 from envctl.scenario.spec import DependencyMode, ServiceMode
+from envctl.services import registry
 
 NOT_SHAPING = {"required", "cleanup_after", "snapshot", "fallback", "dependency_mode"}
 """Service fields that do not change the container, so do not prevent sharing."""
@@ -113,6 +114,8 @@ def reset_after_run(
             elif spec.type == "postgres" and not isolated:
                 tool.execute("DROP SCHEMA IF EXISTS public CASCADE")
                 tool.execute("CREATE SCHEMA public")
+            elif not isolated:
+                registry.plugin_for(spec.type).reset_shared(tool)
         except Exception as exc:  # noqa: BLE001 - reported; the next scenario may then fail
             errors.append(f"{name}: {exc}")
     return errors

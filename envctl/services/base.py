@@ -283,6 +283,11 @@ class ServicePlugin(ABC, Generic[SpecT]):
         return False
 
     @classmethod
+    def reset_shared(cls, tool: Any) -> None:
+        """Remove what a scenario left on an instance shared by the scenarios of a run-all,
+        through its real tool, before the next scenario runs. Default: nothing to remove."""
+
+    @classmethod
     def healthcheck_command(cls, spec: Any, image: str) -> list[str] | None:
         """A command run inside the container that succeeds once the service is ready (the
         compose / GitHub Actions health check); None: no such command."""

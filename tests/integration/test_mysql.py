@@ -360,11 +360,11 @@ def test_cloud_mode_password_only_from_the_environment_and_masked(
     assert down.returncode == 0, down.stderr
 
 
-def _store(server: dict[str, Any], **kwargs: Any) -> Any:
+def _store(server: dict[str, Any], database: str = "shop", **kwargs: Any) -> Any:
     from envctl.services.mysql.tool import MysqlStore
     from envctl.tools.faces import registry_building
 
-    url = f"mysql://root:{ROOT_PASSWORD}@127.0.0.1:{server['port']}/shop"
+    url = f"mysql://root:{ROOT_PASSWORD}@127.0.0.1:{server['port']}/{database}"
     with registry_building():
         return MysqlStore(url, **kwargs)
 
@@ -418,3 +418,28 @@ def test_sql_tool_statement_timeout(outside_mysql: dict[str, Any]) -> None:
         assert store.query("SELECT 1 AS one") == [{"one": 1}]  # usable again afterwards
     finally:
         store.close()
+
+
+def test_reset_of_a_shared_instance_empties_the_main_database(
+    outside_mysql: dict[str, Any],
+) -> None:
+    from envctl.services.mysql.plugin import MysqlService
+
+    database = unique("shared")
+    admin = _store(outside_mysql)
+    admin.execute(f"CREATE DATABASE {database}")
+    store = _store({**outside_mysql}, database=database)
+    try:
+        store.execute(
+            "CREATE TABLE parent (id INT PRIMARY KEY); "
+            "CREATE TABLE child (id INT, parent INT, FOREIGN KEY (parent) REFERENCES parent(id)); "
+            "INSERT INTO parent VALUES (1); INSERT INTO child VALUES (1, 1); "
+            "CREATE VIEW v AS SELECT id FROM parent"
+        )
+        MysqlService.reset_shared(store)
+        assert store.query("SHOW FULL TABLES") == []
+        assert "shop" in _databases(outside_mysql)
+    finally:
+        store.close()
+        admin.execute(f"DROP DATABASE IF EXISTS {database}")
+        admin.close()

@@ -383,6 +383,25 @@ class MysqlService(ServicePlugin[MysqlSpec]):
 
         return data.format_diff(result)
 
+    @classmethod
+    def reset_shared(cls, tool: Any) -> None:
+        """Drop the tables and views of the main database (as PostgreSQL drops its schema)."""
+        names = tool.query(
+            "SELECT TABLE_NAME AS name, TABLE_TYPE AS kind FROM information_schema.TABLES "
+            "WHERE TABLE_SCHEMA = DATABASE()"
+        )
+        views = [r["name"] for r in names if r["kind"] == "VIEW"]
+        tables = [r["name"] for r in names if r["kind"] != "VIEW"]
+        quoted = {n: "`" + str(n).replace("`", "``") + "`" for n in views + tables}
+        if views:
+            tool.execute(f"DROP VIEW IF EXISTS {', '.join(quoted[v] for v in views)}")
+        if tables:
+            tool.execute(
+                "SET FOREIGN_KEY_CHECKS = 0; "
+                f"DROP TABLE IF EXISTS {', '.join(quoted[t] for t in tables)}; "
+                "SET FOREIGN_KEY_CHECKS = 1"
+            )
+
     # -- mock mode -----------------------------------------------------------------------------
     @classmethod
     def seed_mock(cls, tool: Any, seed: Any, path: Path, service: str) -> bool:

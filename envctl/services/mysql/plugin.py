@@ -90,8 +90,8 @@ class MysqlSpec(ServiceSpecBase):
     type: Literal["mysql"]
     flavor: Flavor | None = Field(
         default=None,
-        description="mysql | mariadb; default: recognised from the image name (mysql when "
-        f"unsure). mariadb without an image runs {MARIADB_IMAGE}.",
+        description="mysql | mariadb; default: recognised from the image's repository name "
+        f"(mysql when unsure). mariadb without an image runs {MARIADB_IMAGE}.",
     )
     user: str = Field(
         default="root",

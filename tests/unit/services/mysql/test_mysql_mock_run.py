@@ -81,5 +81,7 @@ def test_sql_step_needs_a_name_when_two_sql_services_exist(tmp_path: Path) -> No
 
 def test_sql_step_refuses_a_service_that_is_not_sql(tmp_path: Path) -> None:
     scenario = _scenario(tmp_path, "c: {type: redis}", "  - sql: {service: c, query: SELECT 1}")
-    with pytest.raises(ConfigError, match="'c' is a redis service; sql needs a postgres or mysql service"):
+    with pytest.raises(
+        ConfigError, match="'c' is a redis service; sql needs a postgres or mysql service"
+    ):
         plan_scenario(scenario)  # type: ignore[arg-type]

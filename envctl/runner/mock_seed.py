@@ -2,7 +2,8 @@
 
 The seed files are read and checked by the same code the real services use
 (:mod:`envctl.seed`); only the last step differs: records go through the mock tools'
-own interfaces (publish, execute, set/hset) instead of a producer, psycopg or redis-py.
+own interfaces (execute, set/hset) instead of a producer, psycopg or redis-py; Kafka records
+are stored as the producer would send them (no correlation id or content type added).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from envctl.scenario.spec import DependencyMode
 from envctl.seed.paths import resolve_seed_path
 from envctl.seed.records import read_records, read_seed_text
 from envctl.services import registry
+from envctl.services.kafka.mock import seed_record
 from envctl.services.kafka.seed import kafka_records
 from envctl.services.redis.seed import redis_keys
 
@@ -53,8 +55,15 @@ def seed_mocks(
 def _kafka(bus: Any, topic: str, path: Path) -> None:
     for record in kafka_records(read_records(path), topic):
         headers = {k: (v or b"").decode(errors="replace") for k, v in record.headers}
-        bus.publish(
-            topic, record.value, key=record.key, headers=headers, partition=record.partition
+        # as real seeding produces it: no correlation id or content type added
+        seed_record(
+            bus,
+            topic,
+            record.value,
+            key=record.key,
+            headers=headers,
+            partition=record.partition,
+            timestamp_ms=record.timestamp,
         )
 
 

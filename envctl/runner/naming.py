@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import inspect
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
 _TOPIC_FIRST = {"publish", "consume", "create_topic"}
@@ -66,6 +66,9 @@ class NamespacedEventBus(_Proxy):
             if logical is not None:
                 return dataclasses.replace(value, topic=logical)  # type: ignore[type-var]
         if hasattr(value, "poll") and hasattr(value, "commit"):
+            # each face keeps its own protocol: `async with` / `async for` on the async one
+            if hasattr(type(value), "__aiter__"):
+                return NamespacedAsyncSubscription(value, self)
             return NamespacedSubscription(value, self)
         return value
 
@@ -132,6 +135,40 @@ class NamespacedSubscription(_Proxy):
 
     def __exit__(self, *exc: object) -> None:
         self._tool.__exit__(*exc)
+
+
+class NamespacedAsyncSubscription(_Proxy):
+    """The async face's subscription, yielding messages with logical topic names.
+
+    Special methods are looked up on the type, never through ``__getattr__``: each one the
+    async protocol has (``async with``, ``async for``) is spelled out here.
+    """
+
+    def __init__(self, subscription: Any, bus: NamespacedEventBus) -> None:
+        super().__init__(subscription, bus._ns)
+        self._bus = bus
+
+    def __aiter__(self) -> AsyncIterator[Any]:
+        return self
+
+    async def __anext__(self) -> Any:
+        return self._bus._logical(await self._tool.__anext__())
+
+    async def poll(self, timeout: float = 1.0) -> Any:
+        return self._bus._logical(await self._tool.poll(timeout))
+
+    async def commit(self) -> None:
+        await self._tool.commit()
+
+    async def close(self) -> None:
+        await self._tool.close()
+
+    async def __aenter__(self) -> NamespacedAsyncSubscription:
+        await self._tool.__aenter__()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self._tool.__aexit__(*exc)
 
 
 class NamespacedKeyValueStore(_Proxy):

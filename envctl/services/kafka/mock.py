@@ -236,6 +236,19 @@ class InMemoryEventBus:
         data, content_type = encode_value(value)
         key_bytes = encode_key(key)
         sent_headers, correlation_id = outgoing_headers(headers, content_type)
+        chosen, offset = self._append(topic, key_bytes, data, sent_headers, partition, time.time())
+        return Delivery(topic, chosen, offset, correlation_id)
+
+    def _append(
+        self,
+        topic: str,
+        key_bytes: bytes | None,
+        data: bytes | None,
+        sent_headers: dict[str, str],
+        partition: int | None,
+        timestamp: float,
+    ) -> tuple[int, int]:
+        """Store one record as given; returns (partition, offset)."""
         broker = self._broker
         with broker.changed:
             target = self._topic_now(topic)
@@ -255,14 +268,14 @@ class InMemoryEventBus:
                 key=key_bytes,
                 value=data,
                 headers=sent_headers,
-                timestamp=time.time(),
+                timestamp=timestamp,
                 seq=next(broker.sequence),
             )
             log.append(record)
             broker.changed.notify_all()
         with self._lock:
             self._used_topics.add(topic)
-        return Delivery(topic, chosen, record.offset, correlation_id)
+        return chosen, record.offset
 
     # -- consume -----------------------------------------------------------------------------
     def consume(
@@ -523,3 +536,19 @@ class AsyncInMemoryEventBus(ThreadedAsyncEventBus):
             default_partitions=default_partitions,
             topics=topics,
         )
+
+
+def seed_record(
+    bus: InMemoryEventBus,
+    topic: str,
+    value: bytes | None,
+    *,
+    key: bytes | None = None,
+    headers: Mapping[str, str] | None = None,
+    partition: int | None = None,
+    timestamp_ms: int | None = None,
+) -> None:
+    """Store a seed record exactly as real seeding produces it: its own bytes and headers,
+    no correlation id or content type added (``publish`` adds those, as the real bus does)."""
+    stamp = timestamp_ms / 1000 if timestamp_ms is not None else time.time()
+    bus._append(topic, key, value, dict(headers or {}), partition, stamp)

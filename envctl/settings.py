@@ -97,6 +97,11 @@ class Settings:
 
         return project_roots(self.project_config_path, self.cwd, self.allowed_paths)
 
+    @property
+    def require_docker(self) -> bool:
+        """ENVCTL_REQUIRE_DOCKER=1 (CI): what needs Docker fails instead of skipping."""
+        return self.environ.get("ENVCTL_REQUIRE_DOCKER", "") not in ("", "0", "false")
+
     def load_scenario(self, path: str | Path) -> Scenario:
         """Load a scenario file the way these settings say (environment, profile, tree)."""
         from envctl.scenario.loader import load_scenario

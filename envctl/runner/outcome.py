@@ -96,6 +96,8 @@ class ScenarioOutcome:
     warnings: list[str] = field(default_factory=list)
     """What went wrong beside the scenario (e.g. the state folder filled up mid-run)."""
     unavailable: bool = False
+    docker_missing: bool = False
+    """Failed because no Docker daemon answers (and the native runtime could not stand in)."""
     """A required service could not be had because Docker or an image is missing (the
     pytest plugin skips such a test unless ENVCTL_REQUIRE_DOCKER=1)."""
 

@@ -222,6 +222,7 @@ class Runner:
         except EnvctlError as exc:
             outcome.status = "failed"
             outcome.unavailable = isinstance(exc, DockerUnavailable | ImageNotFound)
+            outcome.docker_missing = isinstance(exc, DockerUnavailable)
             notes = list(getattr(exc, "__notes__", []))
             outcome.reason = " | ".join([str(exc), *notes])
             audit.event("error", kind=type(exc).__name__, message=outcome.reason)

@@ -282,7 +282,19 @@ class _Batch:
 
     def run_one(self, member: _Item, shared: SharedInstance | None = None) -> None:
         assert member.scenario is not None
-        self.record(self.runner.run(member.scenario, modes=member.modes, shared=shared))
+        outcome = self.runner.run(member.scenario, modes=member.modes, shared=shared)
+        if (
+            outcome.status == "failed"
+            and outcome.docker_missing
+            and not self.runner.settings.require_docker
+        ):
+            # a machine without Docker runs what it can natively; the rest says why not
+            outcome.status = "skipped"
+            outcome.reason = (
+                f"needs Docker, which does not answer here ({outcome.reason}); "
+                "ENVCTL_REQUIRE_DOCKER=1 makes this a failure"
+            )
+        self.record(outcome)
 
     def run_sequence(self, members: list[_Item], shared: SharedInstance | None) -> None:
         for member in members:

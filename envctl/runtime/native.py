@@ -355,7 +355,6 @@ class NativeRuntime:
         return errors
 
     def _stop(self, record: _Record) -> None:
-        import psutil
 
         popen = self._children.get(record.name)
         if not _alive(record):
@@ -368,19 +367,16 @@ class NativeRuntime:
         members = _group(pgid)
         with contextlib.suppress(ProcessLookupError):
             os.killpg(pgid, record.stop_signal)
-        _, alive = psutil.wait_procs(members, timeout=STOP_TIMEOUT)
+        alive = _wait_gone(members, popen, STOP_TIMEOUT)
         if alive:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(pgid, signal.SIGKILL)
-            _, alive = psutil.wait_procs(alive, timeout=KILL_TIMEOUT)
-        if popen is not None:
-            popen.poll()
+            alive = _wait_gone(alive, popen, KILL_TIMEOUT)
         if alive:
             raise EnvctlError(f"processes {', '.join(str(p.pid) for p in alive)} survived SIGKILL")
 
     def _kill_group_leftovers(self, record: _Record) -> None:
         """The leader is gone; children it left in its group (same boot only) are ended."""
-        import psutil
 
         if record.pid is None or record.boot_id != boot_id():
             return
@@ -393,7 +389,30 @@ class NativeRuntime:
             return
         with contextlib.suppress(ProcessLookupError):
             os.killpg(record.pid, signal.SIGKILL)
-        psutil.wait_procs(members, timeout=KILL_TIMEOUT)
+        _wait_gone(members, None, KILL_TIMEOUT)
+
+
+def _wait_gone(
+    members: list[Any], popen: subprocess.Popen[bytes] | None, timeout: float
+) -> list[Any]:
+    """Wait until every process in ``members`` has exited (a zombie has: its parent, maybe
+    another envctl process, reaps it); returns those still running at the deadline."""
+    import psutil
+
+    from envctl.retry import poll_until
+
+    def running() -> list[Any]:
+        if popen is not None:
+            popen.poll()  # reap our own child
+        left = []
+        for process in members:
+            with contextlib.suppress(psutil.Error):
+                if process.is_running() and process.status() != psutil.STATUS_ZOMBIE:
+                    left.append(process)
+        return left
+
+    poll_until(lambda: not running(), timeout)
+    return running()
 
 
 def _group(pgid: int) -> list[Any]:

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from support import BASE_IMAGE, SESSION_LABEL, TEST_IMAGES, managed_resources
+from support import BASE_IMAGE, NATIVE_DIR, SESSION_LABEL, TEST_IMAGES, managed_resources
 
 
 def _require_docker() -> bool:
@@ -58,7 +58,17 @@ def test_env(tmp_path: Path) -> dict[str, str]:
     env.update(TEST_IMAGES)
     env["ENVCTL_REQUIRE_DOCKER"] = os.environ.get("ENVCTL_REQUIRE_DOCKER", "")
     env["ENVCTL_LABELS"] = SESSION_LABEL
+    env["ENVCTL_NATIVE_DIR"] = str(NATIVE_DIR)
     return env
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _native_dir() -> Iterator[None]:
+    """The session's native dir goes at the end (only its cache is left in it by then)."""
+    import shutil
+
+    yield
+    shutil.rmtree(NATIVE_DIR, ignore_errors=True)
 
 
 @pytest.fixture

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
+import tempfile
 import uuid
 from collections.abc import Mapping
 from pathlib import Path
@@ -22,6 +24,9 @@ MANAGED = "io.envctl.managed=true"
 SESSION_LABEL = f"envctl-test.session={uuid.uuid4().hex[:12]}"
 """Put on everything this test process makes (through ENVCTL_LABELS), so leak checks see
 only this session's resources even when other runs share the daemon."""
+NATIVE_DIR = Path(tempfile.gettempdir()) / f"envctl-test-native-{SESSION_LABEL[-12:]}"
+"""ENVCTL_NATIVE_DIR of this test process: where its native processes keep their records and
+homes (and the cached PostgreSQL cluster, in ``cache/``)."""
 
 
 def run_envctl(
@@ -53,7 +58,40 @@ def managed_resources(client: Any, run_id: str | None = None) -> list[str]:
     ]
     found += [f"network {n.name}" for n in client.networks.list(filters={"label": labels})]
     found += [f"volume {v.name}" for v in client.volumes.list(filters={"label": labels})]
+    return found + native_resources(run_id)
+
+
+def native_resources(run_id: str | None = None) -> list[str]:
+    """This session's native processes (``container NAME``, a record while its process or home
+    may live), markers (``volume NAME``), and any home left without a record (``data dir``).
+    A live process or a leftover data dir is a leak, as a container is."""
+    if not NATIVE_DIR.is_dir():
+        return []
+    key, _, value = SESSION_LABEL.partition("=")
+    found = []
+    recorded = set()
+    for path in sorted(NATIVE_DIR.glob("*.json")):
+        record = json.loads(path.read_text())
+        recorded.add(record["name"])
+        labels = record.get("labels", {})
+        if labels.get("io.envctl.managed") != "true":
+            continue
+        if (labels.get("io.envctl.run-id") != run_id) if run_id else (labels.get(key) != value):
+            continue
+        kind = "container" if record["kind"] == "container" else "volume"
+        found.append(f"{kind} {record['name']}")
+    for home in sorted(p for p in NATIVE_DIR.iterdir() if p.is_dir() and p.name != "cache"):
+        if home.name not in recorded and (run_id is None or home.name.endswith(run_id)):
+            found.append(f"data dir {home}")
     return found
+
+
+def pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
 
 
 def up_json(result: subprocess.CompletedProcess[str]) -> dict[str, Any]:

@@ -30,6 +30,13 @@ from envctl.runtime.docker import DockerRuntime
 from envctl.scenario import load_scenario
 from envctl.settings import Settings
 
+
+@pytest.fixture(params=["docker", "native"])
+def test_env(test_env: dict[str, str], request: pytest.FixtureRequest) -> dict[str, str]:
+    """Each test of this module runs under both runtimes (ENVCTL_RUNTIME)."""
+    return {**test_env, "ENVCTL_RUNTIME": request.param}
+
+
 pytestmark = pytest.mark.docker
 
 KAFKA = """
@@ -148,7 +155,8 @@ def test_false_keeps_everything_with_how_to_reach_it(runs: Runs, docker_client: 
     }
     assert len(containers(docker_client, env.run_id)) == 3
     resources = managed_resources(docker_client, env.run_id)
-    assert f"network {env.network}" in resources
+    if env.network is not None:  # docker; native processes share no network
+        assert f"network {env.network}" in resources
     assert f"volume envctl-{env.scenario.name}-detached-{env.run_id}" in resources  # gc keeps it
     assert kafka["topics"]["orders"] in topics(kafka["bootstrap_servers"])
     assert env.namespace.group("billing") in groups(kafka["bootstrap_servers"])
@@ -227,7 +235,11 @@ def test_a_service_overrides_the_scenario(runs: Runs, docker_client: Any) -> Non
     assert keys(cache["url"], cache["key_prefix"] + "*") == {cache["key_prefix"] + "user:1"}
 
 
-def test_kept_volumes_outlive_their_container(runs: Runs, docker_client: Any) -> None:
+def test_kept_volumes_outlive_their_container(
+    runs: Runs, docker_client: Any, test_env: dict[str, str]
+) -> None:
+    if test_env["ENVCTL_RUNTIME"] == "native":
+        pytest.skip("volumes belong to generic containers, which have no native form")
     extra = f"""
   box:
     type: generic

@@ -385,7 +385,8 @@ def forget_collected(settings: Settings, run_ids: list[str]) -> list[str]:
         external = [
             name
             for name, info in record.services.items()
-            if info.get("mode") != "docker" and any(info.get("resources", {}).values())
+            if info.get("mode") != ServiceMode.DOCKER.value
+            and any(info.get("resources", {}).values())
         ]
         if external:
             kept.append(

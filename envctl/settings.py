@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from envctl.errors import ConfigError, Problem
 from envctl.profiles import Profiles
-from envctl.scenario.spec import RuntimeName
+from envctl.scenario.modes import RUNTIMES, RuntimeName
 
 if TYPE_CHECKING:
     from envctl.scenario.models import Scenario
@@ -26,7 +26,6 @@ PROJECT_CONFIG_NAMES = ("envctl.yaml", ".envctl.yaml")
 IMAGE_ENV_PREFIX = "ENVCTL_IMAGE_"
 NATIVE_BIN_ENV_PREFIX = "ENVCTL_NATIVE_BIN_"
 RUNTIME_ENV = "ENVCTL_RUNTIME"
-RUNTIMES = ("docker", "native", "auto")
 
 
 class ProjectConfig(BaseModel):

@@ -29,6 +29,8 @@ from typing import NoReturn
 
 import click
 
+from envctl.scenario.modes import RUNTIMES
+
 
 class Terminated(BaseException):
     """SIGTERM arrived; unwinds like Ctrl-C so cleanup runs, then exits 143."""
@@ -126,7 +128,7 @@ class LazyGroup(click.Group):
 )
 @click.option(
     "--runtime",
-    type=click.Choice(["docker", "native", "auto"]),
+    type=click.Choice(RUNTIMES),
     default=None,
     help="Run every service envctl starts in Docker, as a local process, or whichever can "
     "be had (default: ENVCTL_RUNTIME, the project config, the scenario; else auto).",

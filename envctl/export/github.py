@@ -35,7 +35,7 @@ from envctl.ci.standalone import StandaloneService, standalone_services
 from envctl.export.yamltext import render_yaml
 from envctl.report.run_folder import DEFAULT_RUNS_PATH
 from envctl.scenario.models import Category, Scenario
-from envctl.scenario.spec import DependencyMode
+from envctl.scenario.modes import DependencyMode, ServiceMode
 from envctl.settings import Settings
 
 CHECKOUT = "actions/checkout@v5"
@@ -294,7 +294,7 @@ def _sharded_jobs(selection: Selection, options: WorkflowOptions) -> dict[str, A
 
 def _needs_containers(scenario: Scenario) -> bool:
     return scenario.dependency_mode == DependencyMode.REAL and any(
-        spec.mode.value == "docker" for spec in scenario.external_services.values()
+        spec.mode == ServiceMode.DOCKER for spec in scenario.external_services.values()
     )
 
 

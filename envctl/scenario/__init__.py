@@ -14,13 +14,13 @@ if TYPE_CHECKING:
     from envctl.scenario.discovery import find_scenario, list_scenarios, scenario_files
     from envctl.scenario.loader import load_scenario
     from envctl.scenario.models import Category, Scenario
-    from envctl.scenario.spec import DependencyMode, ServiceMode
+    from envctl.scenario.modes import DependencyMode, ServiceMode
 
 _EXPORTS = {
     "Category": "envctl.scenario.models",
-    "DependencyMode": "envctl.scenario.spec",
+    "DependencyMode": "envctl.scenario.modes",
     "Scenario": "envctl.scenario.models",
-    "ServiceMode": "envctl.scenario.spec",
+    "ServiceMode": "envctl.scenario.modes",
     "find_scenario": "envctl.scenario.discovery",
     "list_scenarios": "envctl.scenario.discovery",
     "load_scenario": "envctl.scenario.loader",

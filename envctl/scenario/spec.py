@@ -8,7 +8,6 @@ union discriminated by ``type``.
 from __future__ import annotations
 
 import re
-from enum import StrEnum
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -19,6 +18,8 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+
+from envctl.scenario.modes import DependencyMode, RuntimeName, ServiceMode  # their one home
 
 SERVICE_NAME_RE = re.compile(r"^[a-z][a-z0-9_-]{0,62}$")
 
@@ -46,28 +47,6 @@ def _scalar_to_str(value: Any) -> Any:
 
 ScalarStr = Annotated[str, BeforeValidator(_scalar_to_str)]
 """A string that also accepts YAML numbers and booleans (``retention.ms: 600000``)."""
-
-
-class DependencyMode(StrEnum):
-    """Whether a scenario meets real services or in-memory doubles."""
-
-    REAL = "real"
-    MOCK = "mock"
-
-
-class ServiceMode(StrEnum):
-    """How envctl gets hold of a service."""
-
-    DOCKER = "docker"
-    """envctl starts a container and removes it afterwards (default)."""
-    EXTERNAL = "external"
-    """Already running somewhere; reached by address, never started or stopped."""
-    CLOUD = "cloud"
-    """External, plus credentials read from environment variables."""
-
-
-RuntimeName = Literal["docker", "native", "auto"]
-"""How a service envctl starts runs: a container, a local process, or whichever can be had."""
 
 
 class PortMapping(StrictModel):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import socket
 import textwrap
 from collections.abc import Iterator
@@ -184,3 +185,35 @@ def test_failed_dependency_stops_dependents_and_cleans_up(
     assert_one_line_error(result.stderr, "service 'first' was not ready")
     assert "[second] not started: 'first' failed" in result.stderr
     assert "[second] starting" not in result.stderr
+
+
+def test_topic_creation_timeout_is_one_line_naming_the_advertised_address(
+    test_env: dict[str, str], scenarios: Path, no_leaks: None
+) -> None:
+    """Issue 10 §4: a broker advertising an address the host cannot reach ended `run` in a
+    raw TimeoutError traceback from the Kafka setup, with no outcome and nothing on --json."""
+    write(
+        scenarios,
+        "unreachable_advertised",
+        """
+        external_services:
+          kafka:
+            type: kafka
+            env: {ADVERTISED_LISTENER_URL: "tcp://127.0.0.1:1"}
+            topics: [{name: orders}]
+        timeout_profiles:
+          kafka: {setup: 3}
+        steps:
+          - sleep: 0
+        """,
+    )
+    args = ("--scenarios-dir", str(scenarios), "run", "-s", "unreachable_advertised")
+    result = run_envctl(*args, env=test_env)
+    assert result.returncode == 1, result.stderr
+    assert "Traceback" not in result.stderr + result.stdout
+    line = next(x for x in result.stdout.splitlines() if "creating topic 'orders'" in x)
+    assert "service 'kafka'" in line and "timed out after 3s" in line
+    assert "advertises tcp://127.0.0.1:1" in line and "ADVERTISED_LISTENER_URL" in line
+    data = json.loads(run_envctl(*args, "--json", env=test_env).stdout)
+    assert data["status"] == "failed"
+    assert "creating topic 'orders'" in data["reason"]

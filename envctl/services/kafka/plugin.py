@@ -244,19 +244,55 @@ class KafkaService(ServicePlugin[KafkaSpec]):
             for t in self.spec.topics
         ]
         futures = admin.create_topics(new, operation_timeout=timeout, request_timeout=timeout)
+        logical = {p: name for name, p in physical.items()}
         for name, future in futures.items():
             try:
                 future.result(timeout=timeout)
+            except TimeoutError:
+                raise ServiceFailed(
+                    self.context.service,
+                    self._create_timed_out(admin, handle, logical.get(name, name), name, timeout),
+                ) from None
             except KafkaException as exc:
                 error = exc.args[0]
                 exists = KafkaError.TOPIC_ALREADY_EXISTS
                 if isinstance(error, KafkaError) and error.code() == exists:
                     continue
+                if isinstance(error, KafkaError) and error.code() == KafkaError._TIMED_OUT:
+                    raise ServiceFailed(
+                        self.context.service,
+                        self._create_timed_out(
+                            admin, handle, logical.get(name, name), name, timeout
+                        ),
+                    ) from None
                 raise ServiceFailed(
                     self.context.service, f"cannot create topic '{name}': {error}"
                 ) from None
         handle.resources.setdefault("topics", []).extend(physical.values())
         self._confirm_visible(handle, list(physical.values()), timeout)
+
+    def _create_timed_out(
+        self, admin: Any, handle: ServiceHandle, logical: str, physical: str, timeout: float
+    ) -> str:
+        """Why creating a topic timed out, and the fix: most often the broker advertises an
+        address this host cannot reach (the bootstrap address answers, the broker it names
+        does not)."""
+        bootstrap = handle.endpoints.get("bootstrap_servers", "?")
+        env = dict(getattr(self.spec, "env", {}) or {})
+        advertised = env.get("ADVERTISED_LISTENER_URL") or env.get("KAFKA_ADVERTISED_LISTENERS")
+        if not advertised:
+            try:
+                brokers = admin.list_topics(timeout=min(timeout, 5.0)).brokers.values()
+                advertised = ", ".join(f"{b.host}:{b.port}" for b in brokers) or "no broker"
+            except Exception:  # noqa: BLE001 - only for the message
+                advertised = "an address envctl could not read"
+        return (
+            f"creating topic '{logical}' ({physical}) timed out after {timeout:g}s: the broker "
+            f"advertises {advertised}, reached through {bootstrap}; make it advertise an "
+            "address this host can reach (ADVERTISED_LISTENER_URL / "
+            "KAFKA_ADVERTISED_LISTENERS in env:), or raise timeout_profiles."
+            f"{self.context.service}.setup"
+        )
 
     def _confirm_visible(self, handle: ServiceHandle, names: list[str], timeout: float) -> None:
         from envctl.errors import ServiceFailed

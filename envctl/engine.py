@@ -13,7 +13,7 @@ import secrets
 import socket
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, wait
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -33,6 +33,14 @@ from envctl.errors import (
     RuntimeConflict,
     ServiceFailed,
     ServiceNotReady,
+)
+from envctl.faults.plan import proxied_services
+from envctl.faults.proxies import (
+    LABEL_FAULT_PROXY,
+    ProxyProcess,
+    bind_proxy,
+    start_proxy,
+    stop_proxy,
 )
 from envctl.gc import collect
 from envctl.graph import ServiceGraph
@@ -282,6 +290,7 @@ class Engine:
         run_id: str | None = None,
         keep_on_failure: bool = False,
         detach: bool = False,
+        fault_proxies: Collection[str] = (),
     ) -> Environment:
         """Start every service; return when all are ready. On failure clean up and raise.
 
@@ -289,7 +298,11 @@ class Engine:
         it although the process that made it is gone. Otherwise the run belongs to this
         process, and gc collects it once the process has died without cleaning up.
         Before starting, runs of dead owners are collected.
+
+        ``fault_proxies``: services to put behind a fault proxy besides those the scenario's
+        network faults target (``envctl up --fault-proxy``).
         """
+
         run_id = run_id or new_run_id()
         graph = ServiceGraph({n: s.depends_on for n, s in scenario.external_services.items()})
         choices = self.choose_runtimes(scenario)
@@ -310,6 +323,12 @@ class Engine:
         env = Environment(run_id, scenario, None, states, runtime)
         env.runtime_choices = choices
         env.run_dir = run_dir_for(self.settings, run_id)
+        env.fault_proxies = frozenset(
+            name
+            for name in proxied_services(scenario) | set(fault_proxies)
+            if name in scenario.external_services
+            and scenario.external_services[name].mode == ServiceMode.DOCKER
+        )
         labels = {
             **self.settings.extra_labels,
             LABEL_MANAGED: "true",
@@ -547,9 +566,15 @@ class Engine:
         attempts = 3
         for attempt in range(attempts):
             published = self._allocate_ports(name, plugin)
+            proxy = None
+            if name in env.fault_proxies:
+                published, proxy = self._start_fault_proxy(name, plugin, published)
             # a TCP and a UDP port of one number: clients (and endpoints) want the TCP one
             ordered = sorted(published, key=lambda p: p.protocol == "tcp")
             host_ports = {p.container: p.host for p in ordered}
+            if proxy is not None and plugin.service_port is not None:
+                # Clients (and the service's advertised address) use the proxy's port.
+                host_ports[plugin.service_port] = proxy.listen
             endpoints = plugin.endpoints(host_ports)
             env_vars = {
                 **plugin.container_env(host_ports),
@@ -565,6 +590,8 @@ class Engine:
                 LABEL_TYPE: spec.type,
                 LABEL_ENDPOINTS: json.dumps(endpoints, sort_keys=True),
             }
+            if proxy is not None:
+                container_labels[LABEL_FAULT_PROXY] = proxy.to_label()
             container_spec = ContainerSpec(
                 name=cname,
                 image=image,
@@ -577,6 +604,8 @@ class Engine:
                 volumes=volumes,
             )
             if abort.is_set():
+                if proxy is not None:
+                    stop_proxy(proxy)
                 raise ServiceFailed(name, "not started: the run was aborted")
             self.progress.update(name, "starting", cname)
             t0 = time.monotonic()
@@ -585,9 +614,17 @@ class Engine:
             except PortTaken:
                 pinned = any(p.pinned for p in published)
                 self._remove_container(env.run_id, name)
+                if proxy is not None:
+                    stop_proxy(proxy)
                 if pinned or attempt == attempts - 1:
                     raise
                 continue  # another process took the free port between choice and bind
+            except BaseException:
+                if proxy is not None:
+                    stop_proxy(proxy)
+                raise
+            if proxy is not None:
+                bind_proxy(proxy, cname)
             state.timings.update(container.phase_timings)
             state.container = cname
             took = time.monotonic() - t0
@@ -656,6 +693,26 @@ class Engine:
                 f"timeout_profiles.{name}.startup ({plugin.context.timeouts.startup:.0f}s)",
             )
         return handle
+
+    @staticmethod
+    def _start_fault_proxy(
+        name: str, plugin: ServicePlugin[Any], published: list[PublishedPort]
+    ) -> tuple[list[PublishedPort], ProxyProcess | None]:
+        """Put a fault proxy on the service's client port: it takes the port clients use
+        (the pinned one, if any); the container publishes on another free port."""
+        port = plugin.service_port
+        if port is None:
+            return published, None
+        current = next((p for p in published if p.container == port and p.protocol == "tcp"), None)
+        if current is None:
+            return published, None
+        moved = PublishedPort(current.container, free_port(), current.protocol)
+        published = [moved if p is current else p for p in published]
+        try:
+            proxy = start_proxy(moved.host, current.host if current.pinned else 0)
+        except EnvctlError as exc:
+            raise ServiceFailed(name, str(exc)) from None
+        return published, proxy
 
     @staticmethod
     def _resolve(name: str, key: str, value: Any, scope: Mapping[str, Any]) -> Any:

@@ -123,6 +123,8 @@ class Environment:
     """Where the run's record and snapshots live (``.envctl/runs/<run-id>``)."""
     workers: list[Future[None]] = field(default_factory=list, repr=False)
     """Service start-ups still running when ``up`` gave up (cleanup waits a bounded time)."""
+    fault_proxies: frozenset[str] = frozenset()
+    """Services clients reach through a fault proxy (see :mod:`envctl.faults.proxy`)."""
 
     @property
     def namespace(self) -> Namespace:

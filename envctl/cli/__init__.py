@@ -71,6 +71,7 @@ COMMAND_MODULES = {
     "status": "envctl.cli.environments:status",
     "down": "envctl.cli.environments:down",
     "gc": "envctl.cli.environments:gc",
+    "fault": "envctl.cli.faults:fault",
     "health": "envctl.cli.environments:health",
     "run": "envctl.cli.runs:run",
     "run-all": "envctl.cli.runs:run_all",

@@ -27,8 +27,21 @@ if TYPE_CHECKING:
     is_flag=True,
     help="Leave a failed environment up for inspection (remove it with envctl down).",
 )
+@click.option(
+    "--fault-proxy",
+    "fault_proxies",
+    multiple=True,
+    metavar="SERVICE",
+    help="Put SERVICE behind a fault proxy, for `envctl fault latency|loss|...` (repeatable).",
+)
 @click.pass_context
-def up(ctx: click.Context, name: str, as_json: bool, keep_on_failure: bool) -> None:
+def up(
+    ctx: click.Context,
+    name: str,
+    as_json: bool,
+    keep_on_failure: bool,
+    fault_proxies: tuple[str, ...],
+) -> None:
     """Start a scenario's services, wait until ready, and leave them running."""
     import time
 
@@ -39,13 +52,24 @@ def up(ctx: click.Context, name: str, as_json: bool, keep_on_failure: bool) -> N
 
     settings = _settings(ctx)
     scenario = _load(ctx, name)
+    unknown = [s for s in fault_proxies if s not in scenario.external_services]
+    if unknown:
+        raise click.UsageError(
+            f"--fault-proxy {unknown[0]}: no such service in {scenario.name} "
+            f"(services: {', '.join(scenario.external_services)})"
+        )
     started = time.monotonic()
     env: Environment | None = None
     try:
         with progress_for(f"envctl up {scenario.name}") as progress:
             engine = Engine(settings, lambda: DockerRuntime.connect(settings.environ), progress)
             try:
-                env = engine.up(scenario, keep_on_failure=keep_on_failure, detach=True)
+                env = engine.up(
+                    scenario,
+                    keep_on_failure=keep_on_failure,
+                    detach=True,
+                    fault_proxies=fault_proxies,
+                )
             except EnvctlError as exc:
                 failed = getattr(exc, "environment", None)
                 if as_json and failed is not None:
@@ -125,6 +149,8 @@ def down(ctx: click.Context, name: str | None, run_id: str | None, everything: b
     databases and keys their runs kept on external services. Safe to run twice."""
     from envctl.cleanup import remove_recorded
     from envctl.errors import EnvctlError
+    from envctl.faults.recover import revert_run
+    from envctl.runs import runs_root
     from envctl.runtime.base import LABEL_RUN_ID, LABEL_SCENARIO
     from envctl.runtime.combined import Runtimes
 
@@ -140,6 +166,11 @@ def down(ctx: click.Context, name: str | None, run_id: str | None, everything: b
     runtime = Runtimes.for_settings(settings)
     labels = {LABEL_SCENARIO: name} if name else {LABEL_RUN_ID: run_id} if run_id else {}
     resources = runtime.list_managed(labels)
+    for run in sorted({r.run_id for r in resources} | ({run_id} if run_id else set())):
+        reverted, fault_errors = revert_run(runs_root(settings), run, runtime)
+        for line in reverted:
+            click.echo(line)
+        data_errors += fault_errors
     if not resources:
         if not done:
             click.echo("nothing to remove")
@@ -180,6 +211,7 @@ def gc(ctx: click.Context, older_than: str | None, dry_run: bool) -> None:
     """
     from envctl.environment import forget_collected, prune_runs, retention
     from envctl.errors import EnvctlError
+    from envctl.faults.recover import revert_orphans
     from envctl.gc import collect_judged, judge, parse_duration
     from envctl.report.run_folder import runs_root
     from envctl.runtime.combined import Runtimes
@@ -187,8 +219,15 @@ def gc(ctx: click.Context, older_than: str | None, dry_run: bool) -> None:
     settings = _settings(ctx)
     limit = parse_duration(older_than) if older_than else None
     runtime = Runtimes.for_settings(settings)
+    errors: list[str] = []
+    if not dry_run:
+        # faults of killed processes first: their environments may be kept (envctl up)
+        reverted, errors = revert_orphans(runs_root(settings), runtime)
+        for line in reverted:
+            click.echo(line)
     verdicts = judge(runtime.list_managed(), older_than=limit)
-    garbage, errors = collect_judged(runtime, verdicts, dry_run=dry_run)
+    garbage, remove_errors = collect_judged(runtime, verdicts, dry_run=dry_run)
+    errors += remove_errors
     for verdict in verdicts:
         if verdict.reason is None and verdict.kept_because:
             click.echo(

@@ -47,6 +47,10 @@ class RunContext:
     containers: Mapping[str, Any] = field(default_factory=dict)
     """Service name -> container handle (real docker services only)."""
     import_paths: list[str] = field(default_factory=list)
+    faults: Any = None
+    """The run's :class:`~envctl.runner.faulting.RunFaults` (None: no faults declared)."""
+    published: list[dict[str, Any]] = field(default_factory=list)
+    """Every message ``publish`` steps published (service, topic, partition, offset, ...)."""
     names: Any = None
     """The run's :class:`~envctl.namespace.Namespace` on real services (physical names), or
     None; the tools already translate, this is for code talking to services directly."""

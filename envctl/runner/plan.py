@@ -7,13 +7,15 @@ Every problem of a scenario's steps is reported at once as a :class:`ConfigError
 from __future__ import annotations
 
 import difflib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
 
 from envctl.errors import ConfigError, Problem
+from envctl.faults.models import FaultSpec
+from envctl.faults.plan import check_fault, fault_lines, plan_faults
 from envctl.scenario.models import Scenario
 from envctl.scenario.steps import (
     STEP_MODELS,
@@ -50,6 +52,8 @@ class PlannedStep:
 class Plan:
     steps: list[PlannedStep]
     expected: list[Expected]
+    faults: list[FaultSpec] = field(default_factory=list)
+    """The ``faults:`` section, validated (fault steps are among ``steps``)."""
 
 
 def step_lines(scenario: Scenario) -> tuple[str | None, dict[int, int]]:
@@ -120,9 +124,38 @@ def plan_scenario(scenario: Scenario, steps: list[dict[str, Any]] | None = None)
         service = _step_service(scenario, kind, getattr(body, "service", None), at)
         planned.append(PlannedStep(index, kind, body, raw, service, at.line, file or fallback_file))
     expected = _expected(scenario, fallback_file, problems)
+    faults = _faults(scenario, planned, fallback_file, problems)
     if problems:
         raise ConfigError(problems)
-    return Plan(planned, expected)
+    return Plan(planned, expected, faults)
+
+
+def _faults(
+    scenario: Scenario, planned: list[PlannedStep], fallback_file: str, problems: list[Problem]
+) -> list[FaultSpec]:
+    """The ``faults:`` section validated, and the fault steps' triggers checked."""
+    services = list(scenario.external_services)
+    step_ids = {p.body.id: p.index for p in planned if p.body.id}
+    for step in planned:
+        if isinstance(step.body, FaultSpec):
+            problems += check_fault(
+                step.body,
+                services,
+                step_ids,
+                f"steps[{step.index}].fault",
+                step.file or fallback_file,
+                step.line,
+                own_index=step.index,
+            )
+    faults, fault_problems = plan_faults(
+        scenario.faults,
+        services,
+        step_ids,
+        _display(scenario.source) if scenario.source else fallback_file,
+        fault_lines(scenario.source),
+    )
+    problems += fault_problems
+    return faults
 
 
 @dataclass(frozen=True)

@@ -31,6 +31,7 @@ from envctl.report.run_folder import DIFF_JSON, DIFF_TEXT
 from envctl.report.run_folder import runs_root as default_runs_root
 from envctl.runner.context import RunContext
 from envctl.runner.expectations import check_expectations
+from envctl.runner.faulting import RunFaults, has_faults
 from envctl.runner.modes import ModeChoice, ModeDecision, resolve_modes
 from envctl.runner.naming import namespaced
 from envctl.runner.outcome import ScenarioOutcome, ScenarioSkipped, StepFailed, StepRecord
@@ -490,12 +491,32 @@ class Runner:
         """Tools, data preparation, snapshots around the steps, the steps, ``expected``."""
         mode_map = {n: s.mode for n, s in modes.services.items()}
         tools, ctx = self._step_context(scenario, mode_map, run_env, audit, outcome, shared)
+        faults = None
+        if has_faults(scenario, plan.steps):
+            faults = RunFaults(
+                scenario,
+                plan.faults,
+                run_env.environment,
+                mode_map,
+                audit.directory,
+                outcome.run_id,
+                audit.event,
+                self.settings,
+            )
+            ctx.tools = faults.wrap_tools(ctx.tools)
+            ctx.faults = faults
         try:
             self._prepare_data(scenario, tools, ctx.tools, mode_map, audit, outcome, shared)
             own_env = run_env.environment if shared is None else None
             snapshots = own_env is not None and self._snapshot(own_env, "before", audit, outcome)
             t0 = time.monotonic()
-            self._execute_steps(plan, ctx, audit, outcome)
+            try:
+                if faults is not None:
+                    faults.timeline.begin()
+                self._execute_steps(plan, ctx, audit, outcome)
+            finally:
+                if faults is not None:
+                    self._end_faults(faults, outcome)
             outcome.phases["steps"] = time.monotonic() - t0
             took_after = own_env is not None and self._snapshot(own_env, "after", audit, outcome)
             if own_env is not None and snapshots and took_after:
@@ -609,7 +630,7 @@ class Runner:
         outcome: ScenarioOutcome,
     ) -> None:
         t0 = time.monotonic()
-        outcome.expectations = check_expectations(scenario, plan.expected, ctx)
+        outcome.expectations += check_expectations(scenario, plan.expected, ctx)
         outcome.phases["expectations"] = time.monotonic() - t0
         for item in outcome.expectations:
             audit.event("expectation", **item)
@@ -664,11 +685,29 @@ class Runner:
             result[name] = resolve_timeouts(scenario, name, defaults, self.settings)
         return result
 
+    @staticmethod
+    def _end_faults(faults: RunFaults, outcome: ScenarioOutcome) -> None:
+        """Revert every fault still active; faults that failed fail the run."""
+        failed = any(s.status == "failed" for s in outcome.steps)
+        errors = faults.timeline.end("a step failed" if failed else "the steps ended")
+        outcome.degraded.extend(faults.injector.degraded)
+        if errors:
+            outcome.expectations.append(
+                {
+                    "what": "every fault applied and reverted",
+                    "status": "failed",
+                    "error": "; ".join(errors),
+                }
+            )
+
     def _execute_steps(
         self, plan: Plan, ctx: RunContext, audit: AuditLog, outcome: ScenarioOutcome
     ) -> None:
         stopped: str | None = None
+        timeline = ctx.faults.timeline if ctx.faults is not None else None
         for planned in plan.steps:
+            if timeline is not None and stopped is None:
+                timeline.before_step(planned.body.id)
             record = StepRecord(
                 index=planned.index,
                 kind=planned.kind,
@@ -724,6 +763,8 @@ class Runner:
                 )
             record.seconds = time.monotonic() - t0
             audit.event("step", **record.to_dict())
+            if timeline is not None and record.status == "passed":
+                timeline.after_step(planned.body.id)
             if record.status == "failed":
                 stopped = f"not run: {record.label} failed"
 

@@ -31,7 +31,10 @@ NOT_SHAPING = {"required", "cleanup_after", "snapshot", "fallback", "dependency_
 
 
 def share_key(scenario: Scenario, modes: ModeDecision) -> str | None:
-    """The hash of the scenario's real-mode services, or None when it starts no container."""
+    """The hash of the scenario's real-mode services, or None when it starts no container
+    or injects faults (a fault would hit every scenario sharing the instance)."""
+    if scenario.faults or any("fault" in step for step in scenario.steps):
+        return None
     real = {
         name: scenario.external_services[name]
         for name in modes.real_services()

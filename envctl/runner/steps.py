@@ -20,14 +20,17 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from envctl.errors import ConfigError
-from envctl.runner.context import RunContext
+from envctl.runner.context import RunContext, ServiceUnavailable
 from envctl.runner.outcome import StepFailed
 from envctl.scenario.steps import (
     CallStep,
     ConsumeStep,
     ExecStep,
     ExpectMessageStep,
+    ExpectRecoveryStep,
+    FaultStep,
     HttpStep,
+    NoMessageLostStep,
     PublishStep,
     RedisStep,
     SleepStep,
@@ -134,6 +137,15 @@ def publish(body: PublishStep, run: RunContext) -> dict[str, Any]:
     headers = {k: _scalar_text(v) for k, v in body.headers.items()}
     key = None if body.key is None else _scalar_text(body.key)
     delivery = bus.publish(body.topic, body.value, key=key, headers=headers or None)
+    run.published.append(
+        {
+            "service": run.service_of(body),
+            "topic": body.topic,
+            "partition": delivery.partition,
+            "offset": delivery.offset,
+            "correlation_id": delivery.correlation_id,
+        }
+    )
     return {
         "topic": delivery.topic,
         "partition": delivery.partition,
@@ -465,6 +477,81 @@ def _in_thread(
     return box.get("value")
 
 
+# -- faults ----------------------------------------------------------------------------------
+
+
+def _faults(run: RunContext) -> Any:
+    if run.faults is None:
+        raise ServiceUnavailable("this run has no fault support (no faults were planned)")
+    return run.faults
+
+
+def fault(body: FaultStep, run: RunContext) -> dict[str, Any]:
+    label = f"step '{body.id}'" if body.id else "a fault step"
+    return dict(_faults(run).fault_step(body, label))
+
+
+def expect_recovery(body: ExpectRecoveryStep, run: RunContext) -> dict[str, Any]:
+    if run.faults is None:
+        raise ServiceUnavailable("expect_recovery: this run has no faults")
+    result: dict[str, Any] = run.faults.recover(body.service, body.within)
+    return result
+
+
+def no_message_lost(body: NoMessageLostStep, run: RunContext) -> dict[str, Any]:
+    """Every message published to the topic is there exactly once, in order per partition.
+
+    Messages are told apart by their ``correlation_id`` header (every message the event bus
+    publishes has one): a duplicate is one id read twice, a loss one published (by a step
+    of this run) and never read back; seeded messages count for duplicates and order."""
+    service = run.service_of(body)
+    bus = run.tool(service)
+    published = [p for p in run.published if p["service"] == service and p["topic"] == body.topic]
+    wanted = {p["correlation_id"] for p in published}
+    deadline = time.monotonic() + body.within
+    messages: list[dict[str, Any]] = []
+    while True:
+        remaining = deadline - time.monotonic()
+        batch = _read_all(bus, body.topic, len(messages), max(0.05, min(remaining, 1.0)))
+        if len(batch) > len(messages):
+            messages = batch
+        seen = {m["headers"].get("correlation_id") for m in messages}
+        if wanted <= seen or time.monotonic() >= deadline:
+            break
+    where = f"service '{service}', topic '{body.topic}'"
+    counts: dict[str, int] = {}
+    for message in messages:
+        cid = message["headers"].get("correlation_id")
+        if cid:
+            counts[cid] = counts.get(cid, 0) + 1
+    lost = [p for p in published if p["correlation_id"] not in counts]
+    duplicated = sorted(cid for cid, n in counts.items() if n > 1)
+    if lost or duplicated:
+        parts = []
+        if lost:
+            parts.append(f"{len(lost)} of {len(published)} published message(s) lost")
+        if duplicated:
+            parts.append(f"{len(duplicated)} message(s) read more than once")
+        raise StepFailed(
+            "every published message exactly once",
+            "; ".join(parts) + f" ({len(messages)} read)",
+            where,
+        )
+    # publish order within each partition: offsets of the steps' messages increase
+    position = {m["headers"].get("correlation_id"): (m["partition"], m["offset"]) for m in messages}
+    last: dict[int, int] = {}
+    for p in published:
+        partition, offset = position[p["correlation_id"]]
+        if partition in last and offset <= last[partition]:
+            raise StepFailed(
+                "messages in publish order within each partition",
+                f"partition {partition}: offset {offset} after {last[partition]}",
+                where,
+            )
+        last[partition] = offset
+    return {"read": len(messages), "published": len(published), "lost": 0, "duplicated": 0}
+
+
 EXECUTORS: dict[str, Callable[[Any, RunContext], dict[str, Any]]] = {
     "publish": publish,
     "expect_message": expect_message,
@@ -475,6 +562,9 @@ EXECUTORS: dict[str, Callable[[Any, RunContext], dict[str, Any]]] = {
     "exec": exec_,
     "sleep": sleep,
     "call": call,
+    "fault": fault,
+    "expect_recovery": expect_recovery,
+    "no_message_lost": no_message_lost,
 }
 
 

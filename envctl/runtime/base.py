@@ -181,11 +181,23 @@ class ContainerControl(Protocol):
 
     def connect_network(self, name: str, network: str, aliases: Sequence[str]) -> None: ...
 
-    def update_limits(self, name: str, *, nano_cpus: int, memory: int, memory_swap: int) -> None:
-        """Set CPU and memory limits on a running container (0: unlimited).
+    def update_limits(
+        self,
+        name: str,
+        *,
+        nano_cpus: int | None = None,
+        memory: int | None = None,
+        memory_swap: int | None = None,
+    ) -> None:
+        """Set CPU and/or memory limits on a running container (0: unlimited, None: as is;
+        ``memory_swap`` None: no swap beyond ``memory``).
 
         Docker cannot remove a limit once set: "unlimited" is then the host's capacity
         (see :meth:`host_capacity`)."""
+        ...
+
+    def wait_removed(self, name: str) -> None:
+        """Block until the container is removed (returns at once when it does not exist)."""
         ...
 
     def host_capacity(self) -> tuple[int, int]:

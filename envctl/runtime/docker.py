@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from collections.abc import Mapping, Sequence
@@ -374,21 +375,28 @@ class DockerRuntime:
             ),
         )
 
-    def update_limits(self, name: str, *, nano_cpus: int, memory: int, memory_swap: int) -> None:
+    def update_limits(
+        self,
+        name: str,
+        *,
+        nano_cpus: int | None = None,
+        memory: int | None = None,
+        memory_swap: int | None = None,
+    ) -> None:
         # Docker 20.10's update API cannot remove a limit (0 means "unchanged"), so
         # "unlimited" is written as the host's capacity: all its CPUs, all its memory, and
         # unlimited swap. cgroup v1 refuses a memory limit above the current swap limit, so
         # memory is raised with a finite swap limit first, then swap is made unlimited.
         # The SDK's update_container has no nano_cpus: post the fields directly.
         cpus, total = self.host_capacity()
-        bodies: list[dict[str, int]]
-        if memory:
-            bodies = [{"NanoCpus": nano_cpus or cpus, "Memory": memory, "MemorySwap": memory_swap}]
-        else:
-            bodies = [
-                {"NanoCpus": nano_cpus or cpus, "Memory": total, "MemorySwap": 2 * total},
-                {"Memory": total, "MemorySwap": -1},
-            ]
+        bodies: list[dict[str, int]] = []
+        if nano_cpus is not None:
+            bodies.append({"NanoCpus": nano_cpus or cpus})
+        if memory is not None and memory:
+            bodies.append({"Memory": memory, "MemorySwap": memory_swap or memory})
+        elif memory is not None:
+            bodies.append({"Memory": total, "MemorySwap": 2 * total})
+            bodies.append({"Memory": total, "MemorySwap": -1})
 
         def call() -> None:
             api: Any = self.client.api
@@ -397,6 +405,13 @@ class DockerRuntime:
                 api._raise_for_status(response)
 
         self._control("update the limits of", name, call)
+
+    def wait_removed(self, name: str) -> None:
+        """Block until the container is removed (at once when it does not exist)."""
+        import docker.errors
+
+        with contextlib.suppress(docker.errors.NotFound):
+            self.client.api.wait(name, timeout=None, condition="removed")
 
     def host_capacity(self) -> tuple[int, int]:
         """``(nano_cpus, memory bytes)`` of the engine's host: what "unlimited" is written as."""

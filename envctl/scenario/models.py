@@ -102,6 +102,11 @@ class Scenario(StrictModel):
     expected: dict[str, Any] | list[Any] = Field(
         default_factory=dict, description="Final assertions, checked by `envctl run`."
     )
+    faults: list[dict[str, Any]] = Field(
+        default_factory=list,
+        description="Faults injected while the steps run: {kind, service, at|after, "
+        "duration|until, ...}, always reverted (see docs/faults.md).",
+    )
     compose: ComposeSource | None = Field(
         default=None,
         description="Take services from an existing compose file: {file, services, "

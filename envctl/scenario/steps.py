@@ -13,6 +13,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from envctl.faults.models import FaultSpec, seconds
+
 _UNSET: Any = object()
 
 
@@ -144,6 +146,45 @@ class CallStep(StepBody):
         return {"function": value} if isinstance(value, str) else value
 
 
+# -- faults ----------------------------------------------------------------------------------
+
+
+class FaultStep(StepBody, FaultSpec):
+    """Apply a fault when the step runs; reverted after ``duration``, before the step
+    ``until`` names, or when the steps end (see docs/faults.md)."""
+
+    @model_validator(mode="after")
+    def _now(self) -> FaultStep:
+        if self.at is not None or self.after is not None:
+            raise ValueError("a fault step applies its fault when it runs: drop at/after")
+        return self
+
+
+class ExpectRecoveryStep(StepBody):
+    """Wait until the service answers its readiness probe again (after a fault)."""
+
+    service: str
+    within: float = Field(default=30.0, gt=0, description="Seconds to wait (10s).")
+
+    @field_validator("within", mode="before")
+    @classmethod
+    def _within(cls, value: Any) -> Any:
+        return seconds(value)
+
+
+class NoMessageLostStep(_ServiceStep):
+    """Every message published to the topic in this run (seeded or by steps) is read back
+    exactly once, in publish order within its partition."""
+
+    topic: str
+    within: float = Field(default=30.0, gt=0, description="Seconds to wait for them all.")
+
+    @field_validator("within", mode="before")
+    @classmethod
+    def _within(cls, value: Any) -> Any:
+        return seconds(value)
+
+
 STEP_MODELS: dict[str, type[StepBody]] = {
     "publish": PublishStep,
     "expect_message": ExpectMessageStep,
@@ -154,6 +195,9 @@ STEP_MODELS: dict[str, type[StepBody]] = {
     "exec": ExecStep,
     "sleep": SleepStep,
     "call": CallStep,
+    "fault": FaultStep,
+    "expect_recovery": ExpectRecoveryStep,
+    "no_message_lost": NoMessageLostStep,
 }
 
 STEP_KINDS: tuple[str, ...] = tuple(STEP_MODELS)
@@ -170,6 +214,9 @@ STEP_SERVICE_TYPE: dict[str, str] = {
     "redis": "redis",
     "http": "generic",
     "exec": "",
+    "fault": "",
+    "expect_recovery": "",
+    "no_message_lost": "kafka",
 }
 """The service type a step kind talks to ('' = any with a container)."""
 

@@ -12,7 +12,10 @@ from envctl.scenario import load_scenario
 from envctl.services.registry import type_names
 
 TYPES = ", ".join(type_names())
-STEP_KINDS = "publish, expect_message, consume, sql, redis, http, exec, sleep, call"
+STEP_KINDS = (
+    "publish, expect_message, consume, sql, redis, http, exec, sleep, call, "
+    "fault, expect_recovery, no_message_lost"
+)
 
 # (id, file text, expected problem lines with {f} standing for the file's path)
 BROKEN: list[tuple[str, str, list[str]]] = [

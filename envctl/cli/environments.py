@@ -150,7 +150,7 @@ def down(ctx: click.Context, name: str | None, run_id: str | None, everything: b
     from envctl.cleanup import remove_recorded
     from envctl.errors import EnvctlError
     from envctl.faults.recover import revert_run
-    from envctl.runs import runs_root
+    from envctl.report.run_folder import runs_root
     from envctl.runtime.base import LABEL_RUN_ID, LABEL_SCENARIO
     from envctl.runtime.combined import Runtimes
 

@@ -47,14 +47,15 @@ def fault(
     """
     from pydantic import ValidationError
 
+    from envctl.environment import environment_from_record, one_record
     from envctl.errors import ConfigError, EnvctlError
     from envctl.faults.inject import FaultInjector
     from envctl.faults.journal import Journal
     from envctl.faults.models import FaultSpec
     from envctl.faults.recover import revert_run
     from envctl.report.audit import AuditLog
+    from envctl.report.run_folder import runs_root
     from envctl.runner.faulting import environment_targets
-    from envctl.runs import environment_from_record, one_record, runs_root
     from envctl.runtime.docker import DockerRuntime
 
     settings = _settings(ctx)

@@ -43,7 +43,7 @@ class Journal:
         return data
 
     def _write(self, data: dict[str, Any]) -> None:
-        from envctl.runs import write_json_atomic
+        from envctl.environment import write_json_atomic
 
         if not data["active"]:
             with contextlib.suppress(FileNotFoundError):

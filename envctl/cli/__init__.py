@@ -4,7 +4,7 @@ One module per command group, each thin over the library (parse, call, print):
 
 - :mod:`envctl.cli.scenarios`: ``validate``, ``schema``, ``graph``
 - :mod:`envctl.cli.environments`: ``up``, ``status``, ``down``, ``gc``, ``health``
-- :mod:`envctl.cli.runs`: ``run``, ``run-all``, ``replay``, ``logs``, ``compare``,
+- :mod:`envctl.cli.runs`: ``run``, ``run-all``, ``replay``, ``logs``, ``show``, ``compare``,
   ``check-protocols``
 - :mod:`envctl.cli.data`: ``topics``, ``snapshot``
 - :mod:`envctl.cli.ci`: ``ci``
@@ -77,6 +77,7 @@ COMMAND_MODULES = {
     "run-all": "envctl.cli.runs:run_all",
     "replay": "envctl.cli.runs:replay",
     "logs": "envctl.cli.runs:logs",
+    "show": "envctl.cli.runs:show",
     "compare": "envctl.cli.runs:compare_command",
     "check-protocols": "envctl.cli.runs:check_protocols",
     "topics": "envctl.cli.data:topics",

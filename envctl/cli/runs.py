@@ -7,6 +7,7 @@ Registered on the ``envctl`` group by :mod:`envctl.cli`.
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -26,10 +27,16 @@ MODE_HELP = (
 )
 
 
-def _runner(ctx: click.Context, progress: Any = None) -> Runner:
+def _runner(ctx: click.Context, progress: Any = None, trace: str | None = None) -> Runner:
     from envctl.runner import Runner
 
-    return Runner(_settings(ctx), progress=progress)
+    return Runner(_settings(ctx), progress=progress, trace=trace)
+
+
+TRACE_HELP = (
+    "When to write the failure bundle (bundle.html in the run folder): retain-on-failure "
+    "(default), on (every run) or off; also ENVCTL_TRACE."
+)
 
 
 def _check_mode(value: str | None) -> str | None:
@@ -60,6 +67,8 @@ def _print_outcome(outcome: ScenarioOutcome) -> None:
     click.echo(line)
     if outcome.reason and outcome.status != "passed":
         click.echo(f"  {outcome.reason}")
+    if outcome.bundle:
+        click.echo(f"  failure bundle: {outcome.bundle}")
     if outcome.run_dir:
         click.echo(f"  audit log: {outcome.run_dir}/audit.jsonl", file=err)
 
@@ -77,8 +86,16 @@ def _exit_for(outcome: ScenarioOutcome, strict: bool) -> int:
 @click.option("--force-dependency-mode", "force_mode", metavar="MODE", help=MODE_HELP)
 @click.option("--json", "as_json", is_flag=True, help="Print the outcome as one JSON object.")
 @click.option("--strict", is_flag=True, help="A degraded run (fallback to a mock) fails.")
+@click.option("--trace", type=click.Choice(["retain-on-failure", "on", "off"]), help=TRACE_HELP)
 @click.pass_context
-def run(ctx: click.Context, name: str, force_mode: str | None, as_json: bool, strict: bool) -> None:
+def run(
+    ctx: click.Context,
+    name: str,
+    force_mode: str | None,
+    as_json: bool,
+    strict: bool,
+    trace: str | None,
+) -> None:
     """Run a scenario: start its services (real) or mocks, run the steps, check `expected`.
 
     Exit 0 passed (also skipped or degraded), 1 failed, 2 invalid scenario or option.
@@ -89,7 +106,7 @@ def run(ctx: click.Context, name: str, force_mode: str | None, as_json: bool, st
     force = _check_mode(force_mode)
     scenario = _load(ctx, name)
     progress = None if as_json else LineProgress()
-    outcome = _runner(ctx, progress).run(scenario, force_mode=force)
+    outcome = _runner(ctx, progress, trace).run(scenario, force_mode=force)
     if outcome.status == "error":
         raise ConfigError(outcome.reason or "invalid scenario")
     if as_json:
@@ -129,6 +146,13 @@ def run(ctx: click.Context, name: str, force_mode: str | None, as_json: bool, st
     help="Balance shards by these durations (JSON {scenario: seconds}) or by this machine's "
     "run history; default: the project's envctl-durations.json if present, else counts.",
 )
+@click.option("--trace", type=click.Choice(["retain-on-failure", "on", "off"]), help=TRACE_HELP)
+@click.option(
+    "--html",
+    "html_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Also write the HTML report here (always written as report.html in the run folder).",
+)
 @click.pass_context
 def run_all(
     ctx: click.Context,
@@ -141,18 +165,21 @@ def run_all(
     no_share: bool,
     shard: str | None,
     durations: str | None,
+    trace: str | None,
+    html_file: Path | None,
 ) -> None:
     """Run every scenario (or a category); scenarios needing identical services share them.
 
     Exit 0 all passed (or skipped/degraded), 1 any failed (or degraded with --strict),
     2 any invalid scenario. Writes .envctl/runs/<run-id>/result.json.
     """
+    from envctl.export import actions
     from envctl.report.junit import write_junit
     from envctl.report.results import write_results
     from envctl.runner.run_all import run_all as run_all_scenarios
 
     force = _check_mode(force_mode)
-    runner = _runner(ctx)
+    runner = _runner(ctx, trace=trace)
     spec, weights = _shard_options(ctx, runner, shard, durations)
     result = run_all_scenarios(
         runner,
@@ -179,10 +206,25 @@ def run_all(
         if outcome.reason and outcome.status != "passed":
             for line in outcome.reason.splitlines():
                 click.echo(f"          {line}")
+        if outcome.bundle:
+            click.echo(f"          failure bundle: {outcome.bundle}")
     counts = result.counts()
     summary = ", ".join(f"{n} {k}" for k, n in counts.items() if n)
     click.echo(f"{summary or 'no scenarios'} in {result.seconds:.2f}s (run {result.run_id})")
     click.echo(f"results: {result.directory}/result.json", err=True)
+    click.echo(f"report: {result.directory}/report.html", err=True)
+    if html_file is not None:
+        from envctl.runner.run_all import write_html_report
+
+        try:
+            write_html_report(result, runner.runs_root, html_file)
+        except OSError as exc:
+            raise click.UsageError(
+                f"--html {html_file}: cannot write: {exc.strerror or exc}"
+            ) from None
+    summary_file = actions.summary_path(os.environ)
+    if summary_file is not None:  # in GitHub Actions: a table in the job summary
+        actions.append_summary(summary_file, actions.summary_markdown(result.to_dict()))
     if junit is not None:
         write_junit(junit, result.outcomes, strict=strict)
     if json_file is not None:
@@ -321,3 +363,36 @@ def compare_command(
         names = ", ".join(s.name for s in comparison.regressions)
         click.echo(f"envctl: regressions: {names}", err=True)
         sys.exit(1)
+
+
+@click.command()
+@click.argument("run_id")
+@click.option("--open", "open_it", is_flag=True, help="Open it in the default browser.")
+@click.pass_context
+def show(ctx: click.Context, run_id: str, open_it: bool) -> None:
+    """Where a run's failure bundle (or a run-all's HTML report) is; --open opens it.
+
+    A run that has no bundle yet (it passed) gets one written now from its record.
+    """
+    from envctl.report.audit import AUDIT_FILE
+    from envctl.report.bundle import BUNDLE_FILE, write_bundle
+    from envctl.report.html_report import REPORT_FILE
+    from envctl.report.run_folder import existing_run_dir, runs_root
+
+    folder = existing_run_dir(runs_root(_settings(ctx)), run_id)
+    report = folder / REPORT_FILE
+    bundle = folder / BUNDLE_FILE
+    if report.is_file():
+        target = report
+    elif bundle.is_file():
+        target = bundle
+    elif (folder / AUDIT_FILE).is_file():
+        target = write_bundle(folder)
+    else:
+        raise click.UsageError(f"run {run_id} has no record to show (no {AUDIT_FILE})")
+    click.echo(str(target))
+    if open_it:
+        import webbrowser
+
+        if not webbrowser.open(target.resolve().as_uri()):
+            click.echo("envctl: no browser found; open the file above", err=True)

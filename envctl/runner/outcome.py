@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from envctl.report.cut import cut
+
 STATUSES = ("passed", "failed", "skipped", "degraded", "error")
 """``error`` is a config error (exit 2); the others are the outcomes of a run."""
 
@@ -94,6 +96,8 @@ class ScenarioOutcome:
     kept: str | None = None
     """What ``cleanup_after`` kept for inspection: how to reach it and how to remove it."""
     warnings: list[str] = field(default_factory=list)
+    bundle: str | None = None
+    """The failure bundle (``bundle.html`` in the run folder), when one was written."""
     """What went wrong beside the scenario (e.g. the state folder filled up mid-run)."""
     unavailable: bool = False
     docker_missing: bool = False
@@ -135,7 +139,8 @@ class ScenarioOutcome:
             "phases": {k: round(v, 4) for k, v in self.phases.items()},
             "services": self.services,
             "factories": self.factories,
-            "steps": [s.to_dict() for s in self.steps],
+            # values cut to a readable size; the audit log keeps them whole
+            "steps": [cut(s.to_dict(), text=1000, items=50) for s in self.steps],
             "expectations": self.expectations,
         }
         if self.reason:
@@ -150,4 +155,6 @@ class ScenarioOutcome:
             data["kept"] = self.kept
         if self.warnings:
             data["warnings"] = self.warnings
+        if self.bundle:
+            data["bundle"] = self.bundle
         return data

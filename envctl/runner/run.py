@@ -27,6 +27,8 @@ from envctl.environment import Environment, prune_runs, resolve_image
 from envctl.errors import ConfigError, DockerUnavailable, EnvctlError, ImageNotFound
 from envctl.interrupts import REMOVED_NOTE, shielded
 from envctl.report.audit import AuditLog, public
+from envctl.report.bundle import parse_trace, wants_bundle, write_bundle
+from envctl.report.history import History, history_path
 from envctl.report.run_folder import DIFF_JSON, DIFF_TEXT
 from envctl.report.run_folder import runs_root as default_runs_root
 from envctl.runner.context import RunContext
@@ -150,8 +152,11 @@ class Runner:
         runs_root: Path | None = None,
         cleanup: Callable[[Environment, ScenarioOutcome], list[str]] = cleanup_environment,
         log: logging.Logger | None = None,
+        trace: str | None = None,
     ) -> None:
         self.settings = settings
+        self.trace = parse_trace(trace, settings.environ)
+        """When a run gets a failure bundle: retain-on-failure (default) | on | off."""
         if runtime_factory is None:
 
             def runtime_factory() -> Runtime:
@@ -248,7 +253,38 @@ class Runner:
             audit.close()
             if audit.problem:
                 outcome.warnings.append(audit.problem)
+            self._write_bundle(audit.directory, outcome)
+            self._record_history(scenario, outcome)
         return outcome
+
+    def _write_bundle(self, directory: Path, outcome: ScenarioOutcome) -> None:
+        """The failure bundle (``--trace``); a run never fails because its bundle could not
+        be written — that becomes a warning."""
+        import jinja2
+
+        if not wants_bundle(outcome.status, self.trace):
+            return
+        try:
+            outcome.bundle = str(write_bundle(directory))
+        except (OSError, ValueError, jinja2.TemplateError) as exc:
+            outcome.warnings.append(f"cannot write the failure bundle in {directory}: {exc}")
+
+    def _record_history(self, scenario: Scenario, outcome: ScenarioOutcome) -> None:
+        """One row in the local history (trends, flaky scenarios); never fails the run."""
+        import sqlite3
+
+        try:
+            History(history_path(self.runs_root)).record(
+                run_id=outcome.run_id,
+                scenario=outcome.name,
+                status=outcome.status,
+                seconds=outcome.seconds,
+                mode=outcome.mode_label,
+                inputs=inputs_digest(scenario, outcome.mode_label),
+                phases={k: round(v, 4) for k, v in outcome.phases.items()},
+            )
+        except (OSError, sqlite3.Error) as exc:
+            outcome.warnings.append(f"cannot record the run in the history: {exc}")
 
     # -- an environment for code (the pytest plugin, Python users) -----------------------------
     @contextlib.contextmanager
@@ -456,6 +492,8 @@ class Runner:
                 status=state.status,
                 endpoints=public(state.endpoints),
                 timings=data.get("timings", {}),
+                started_at=data.get("started_at"),
+                ready_at=data.get("ready_at"),
             )
             for phase, seconds in state.timings.items():
                 audit.event("phase", phase=phase, service=name, seconds=round(seconds, 4))
@@ -521,6 +559,8 @@ class Runner:
             took_after = own_env is not None and self._snapshot(own_env, "after", audit, outcome)
             if own_env is not None and snapshots and took_after:
                 self._store_diff(own_env, audit)
+            if own_env is not None and not took_after and _failed(outcome):
+                self._checkpoint(own_env, "failure", audit)
             audit.event("phase", phase="steps", seconds=round(outcome.phases["steps"], 4))
             if all(s.status == "passed" for s in outcome.steps):
                 self._check_expected(scenario, plan, ctx, audit, outcome)
@@ -661,6 +701,21 @@ class Runner:
             seconds=round(outcome.phases[f"snapshot_{phase}"], 4),
         )
         return True
+
+    def _checkpoint(self, env: Environment, name: str, audit: AuditLog) -> None:
+        """The data as it is when a step failed, for the failure bundle (snapshot ``name``
+        of every service that keeps data); best effort: the run's outcome does not change."""
+        if not wants_bundle("failed", self.trace):
+            return
+        from envctl import snapshot
+
+        t0 = time.monotonic()
+        try:
+            snapshot.save_checkpoint(env, name, settings=self.settings)
+        except (EnvctlError, OSError) as exc:
+            audit.event("checkpoint", name=name, error=_first_line(exc))
+            return
+        audit.event("phase", phase=f"checkpoint_{name}", seconds=round(time.monotonic() - t0, 4))
 
     def _store_diff(self, env: Environment, audit: AuditLog) -> None:
         """The before -> after diff, beside the audit log (diff.json and diff.txt)."""
@@ -857,6 +912,18 @@ def _check_mockable(scenario: Scenario, plan: Plan, modes: ModeDecision) -> None
                 f"({modes.services[step.service].source}); run it with "
                 "--force-dependency-mode real"
             )
+
+
+def inputs_digest(scenario: Scenario, mode: str) -> str:
+    """What a scenario ran with, hashed: equal digests = the same inputs (flakiness)."""
+    import hashlib
+
+    text = scenario.model_dump_json(round_trip=False, warnings=False) + "\0" + mode
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:16]
+
+
+def _failed(outcome: ScenarioOutcome) -> bool:
+    return any(s.status == "failed" for s in outcome.steps)
 
 
 def _first_line(exc: BaseException) -> str:

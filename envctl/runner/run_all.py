@@ -8,6 +8,7 @@ and its own audit log (groups, shared ups, every scenario's run id).
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 import time
 from collections.abc import Mapping
@@ -19,6 +20,8 @@ from typing import Any
 from envctl.engine import new_run_id
 from envctl.errors import ConfigError, EnvctlError
 from envctl.report.audit import AuditLog
+from envctl.report.history import History, history_path
+from envctl.report.html_report import REPORT_FILE, ScenarioLine, render_report, write_report
 from envctl.report.results import results_json, write_results
 from envctl.report.run_folder import RESULT_FILE, SHARED_DIR
 from envctl.runner.modes import MODE_ENV, ModeDecision, parse_mode, resolve_modes
@@ -152,9 +155,46 @@ def run_all(
             shard=shard_info,
         )
         write_results(audit.directory / RESULT_FILE, result.to_dict())
+        try:
+            History(history_path(runner.runs_root)).set_parent(
+                run_id, [o.run_id for o in ordered if o.run_id]
+            )
+            write_html_report(result, runner.runs_root, audit.directory / REPORT_FILE)
+        except (OSError, sqlite3.Error) as exc:  # the report informs; the run stands
+            audit.event("error", kind="report", message=str(exc))
         audit.event("run_all.end", counts=result.counts(), seconds=round(result.seconds, 4))
         audit.close()
     return result
+
+
+def write_html_report(result: RunAllResult, runs_root: Path, path: Path) -> Path:
+    """The run-all HTML report at ``path``: statuses, phases, bundles, trends."""
+    trends = History(history_path(runs_root)).trends([o.name for o in result.outcomes])
+    lines = [
+        ScenarioLine(
+            name=o.name,
+            status=o.status,
+            seconds=o.seconds,
+            reason=o.reason,
+            phases=o.phases,
+            bundle=o.bundle,
+            run_id=o.run_id,
+            trend=trends[o.name],
+        )
+        for o in result.outcomes
+    ]
+    extra: dict[str, Any] = {"profile": result.profile}
+    if result.shard is not None:
+        extra["shard"] = f"{result.shard['index']}/{result.shard['total']}"
+    html = render_report(
+        run_id=result.run_id,
+        seconds=result.seconds,
+        counts=result.counts(),
+        lines=lines,
+        report=path,
+        extra=extra,
+    )
+    return write_report(path, html)
 
 
 def _mode_override(environ: Mapping[str, str], force_mode: str | None) -> str | None:

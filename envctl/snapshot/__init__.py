@@ -181,6 +181,17 @@ def save_phase(
     return save(env, phase, services=wanted, overwrite=True, settings=settings)
 
 
+def save_checkpoint(
+    env: Environment, name: str, *, settings: Settings | None = None
+) -> dict[str, Any] | None:
+    """Snapshot ``name`` of every service that keeps data (None: none does), whatever the
+    scenario's policy: the data a failure bundle shows."""
+    wanted = [n for n in env.services if _plugin(env, n, settings).supports_snapshot]
+    if not wanted:
+        return None
+    return save(env, name, services=wanted, overwrite=True, settings=settings)
+
+
 def list_snapshots(env: Environment) -> list[dict[str, Any]]:
     """Manifests of the run's complete snapshots, oldest first."""
     return store.list_snapshots(_run_dir(env))

@@ -7,6 +7,7 @@ services: their own readiness probe against their address. Nothing is started.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -43,8 +44,7 @@ def check_health(
     scenario: Scenario, settings: Settings, runtime_factory: Callable[[], Runtime]
 ) -> list[HealthResult]:
     results: list[HealthResult] = []
-    runtime: Runtime | None = None
-    runtime_error: str | None = None
+    runtime = _LazyRuntime(runtime_factory)
     for name, spec in scenario.external_services.items():
         plugin = build_plugin(scenario, name, "health", settings)
         base: dict[str, Any] = {
@@ -55,71 +55,80 @@ def check_health(
         }
         limit = min(PREFLIGHT_PROBE_LIMIT, plugin.context.timeouts.health_check)
         if spec.mode != ServiceMode.DOCKER:
-            try:
-                handle = plugin.attach(settings.environ)
-            except EnvctlError as exc:
-                results.append(
-                    HealthResult(**base, available=False, check="address", error=str(exc))
-                )
-                continue
-            endpoints = handle.endpoints
-            public = ", ".join(f"{k}={v}" for k, v in endpoints.items() if not k.startswith("_"))
-            results.append(
-                _probe(
-                    base,
-                    plugin,
-                    handle,
-                    limit,
-                    f"readiness probe ({public})",
-                )
-            )
-            continue
-
-        if runtime is None and runtime_error is None:
-            try:
-                runtime = runtime_factory()
-            except EnvctlError as exc:
-                runtime_error = str(exc)
-        if runtime is None:
-            results.append(
-                HealthResult(**base, available=False, check="docker daemon", error=runtime_error)
-            )
-            continue
-        image, _source = resolve_image(spec, plugin.default_image, settings)
-        present, how = runtime.image_status(image)
-        if not present:
-            results.append(
-                HealthResult(
-                    **base,
-                    available=False,
-                    check=f"docker: {image}",
-                    error=f"{how}; set {IMAGE_ENV_PREFIX}{spec.type.upper()} to an image you have",
-                )
-            )
-            continue
-        running = [
-            r
-            for r in runtime.list_managed({LABEL_SCENARIO: scenario.name, LABEL_SERVICE: name})
-            if r.kind == "container" and r.status == "running"
-        ]
-        if not running:
-            results.append(
-                HealthResult(**base, available=True, check=f"docker daemon, {how} ({image})")
-            )
-            continue
-        import json
-
-        endpoints = json.loads(running[0].labels.get(LABEL_ENDPOINTS, "{}"))
-        results.append(
-            _probe(
-                base,
-                plugin,
-                ServiceHandle(name, endpoints),
-                limit,
-                f"readiness probe of running run {running[0].run_id}",
-            )
-        )
+            results.append(_check_external(base, plugin, settings, limit))
+        else:
+            results.append(_check_docker(base, scenario, name, plugin, runtime, settings, limit))
     return results
+
+
+class _LazyRuntime:
+    """The runtime, connected on first need (only docker-mode services need it), once."""
+
+    def __init__(self, factory: Callable[[], Runtime]) -> None:
+        self._factory = factory
+        self.runtime: Runtime | None = None
+        self.error: str | None = None
+
+    def get(self) -> Runtime | None:
+        if self.runtime is None and self.error is None:
+            try:
+                self.runtime = self._factory()
+            except EnvctlError as exc:
+                self.error = str(exc)
+        return self.runtime
+
+
+def _check_external(
+    base: dict[str, Any], plugin: Any, settings: Settings, limit: float
+) -> HealthResult:
+    """An external or cloud service: its address resolves and its readiness probe answers."""
+    try:
+        handle = plugin.attach(settings.environ)
+    except EnvctlError as exc:
+        return HealthResult(**base, available=False, check="address", error=str(exc))
+    public = ", ".join(f"{k}={v}" for k, v in handle.endpoints.items() if not k.startswith("_"))
+    return _probe(base, plugin, handle, limit, f"readiness probe ({public})")
+
+
+def _check_docker(
+    base: dict[str, Any],
+    scenario: Scenario,
+    name: str,
+    plugin: Any,
+    lazy: _LazyRuntime,
+    settings: Settings,
+    limit: float,
+) -> HealthResult:
+    """A docker-mode service: the daemon answers and has the image; when a run of the
+    scenario has the service up, its readiness probe answers."""
+    runtime = lazy.get()
+    if runtime is None:
+        return HealthResult(**base, available=False, check="docker daemon", error=lazy.error)
+    spec = scenario.external_services[name]
+    image, _source = resolve_image(spec, plugin.default_image, settings)
+    present, how = runtime.image_status(image)
+    if not present:
+        return HealthResult(
+            **base,
+            available=False,
+            check=f"docker: {image}",
+            error=f"{how}; set {IMAGE_ENV_PREFIX}{spec.type.upper()} to an image you have",
+        )
+    running = [
+        r
+        for r in runtime.list_managed({LABEL_SCENARIO: scenario.name, LABEL_SERVICE: name})
+        if r.kind == "container" and r.status == "running"
+    ]
+    if not running:
+        return HealthResult(**base, available=True, check=f"docker daemon, {how} ({image})")
+    endpoints = json.loads(running[0].labels.get(LABEL_ENDPOINTS, "{}"))
+    return _probe(
+        base,
+        plugin,
+        ServiceHandle(name, endpoints),
+        limit,
+        f"readiness probe of running run {running[0].run_id}",
+    )
 
 
 def _probe(

@@ -9,28 +9,12 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
 
 from envctl.errors import Problem
 from envctl.faults.models import FaultSpec, StepRef
-
-
-def fault_lines(source: Path | None) -> dict[int, int]:
-    """The line of each entry of ``faults:`` in the scenario file (best effort)."""
-    if source is None or not source.is_file():
-        return {}
-    from envctl.scenario.loader import parse_yaml
-
-    problems: list[Problem] = []
-    _data, positions = parse_yaml(source.read_text(encoding="utf-8"), str(source), problems)
-    return {
-        int(loc[1]): pos[1]
-        for loc, pos in positions.items()
-        if len(loc) == 2 and loc[0] == "faults" and isinstance(loc[1], int)
-    }
 
 
 def _hint(name: str, known: Sequence[str]) -> str:

@@ -12,9 +12,9 @@ from typing import Any
 
 from envctl.errors import EnvctlError
 from envctl.runner.context import RunContext
-from envctl.runner.plan import expected_service
 from envctl.runner.steps import same
 from envctl.scenario.models import Scenario
+from envctl.scenario.plan import expected_service
 from envctl.scenario.spec import DependencyMode
 from envctl.scenario.steps import CountSpec, Expected, KeySpec
 

@@ -37,10 +37,10 @@ from envctl.runner.faulting import RunFaults, has_faults
 from envctl.runner.modes import ModeChoice, ModeDecision, resolve_modes
 from envctl.runner.naming import namespaced
 from envctl.runner.outcome import ScenarioOutcome, ScenarioSkipped, StepFailed, StepRecord
-from envctl.runner.plan import Plan, plan_scenario
 from envctl.runner.steps import execute
 from envctl.runtime.base import Runtime
 from envctl.scenario.models import Scenario
+from envctl.scenario.plan import Plan, plan_scenario
 from envctl.scenario.spec import DependencyMode, ServiceMode
 from envctl.scenario.steps import CONTAINER_STEPS, STEP_MODELS
 from envctl.scenario.timeouts import PhaseTimeouts, resolve_timeouts

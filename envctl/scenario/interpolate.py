@@ -50,4 +50,14 @@ def interpolate(text: str, environ: Mapping[str, str]) -> str:
             else f"environment variable {name} is required but not set"
         )
 
-    return _PATTERN.sub(replace, text)
+    result = _PATTERN.sub(replace, text)
+    # A `${` that matched no form and is never closed (`image: "${IMG"`) is a typo; a closed
+    # one that is no name (`${target%:*}` in a shell command) is left for the shell.
+    leftover = _PATTERN.sub("", text)
+    start = leftover.find("${")
+    if start >= 0 and "}" not in leftover[start:]:
+        raise InterpolationError(
+            f"'{leftover[start : start + 40]}' has no closing '}}'; write ${{NAME}} "
+            "(or $$ for a literal $)"
+        )
+    return result

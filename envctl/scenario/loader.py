@@ -20,9 +20,10 @@ from pydantic import BaseModel, ValidationError
 from envctl.errors import ConfigError, Problem
 from envctl.graph import find_cycle, format_cycle
 from envctl.scenario.interpolate import InterpolationError, interpolate
+from envctl.scenario.messages import friendly_message
 from envctl.scenario.models import Category, Scenario
 from envctl.scenario.paths import path_problem
-from envctl.scenario.yamlfile import Loc, Positions, parse_yaml, read_yaml_file
+from envctl.scenario.yamlfile import Loc, Positions, parse_yaml, read_yaml_file, shorten
 from envctl.services import registry
 
 __all__ = ["deep_merge", "infer_category", "load_scenario", "parse_yaml", "scenario_tree"]
@@ -113,6 +114,15 @@ def load_scenario(
         raise ConfigError(_dedupe_sorted(problems))
     scenario._source = file.resolve()
     scenario._root = tree
+    scenario._lines = {
+        loc: where
+        for loc, where in positions.items()
+        if loc[:1] in (("steps",), ("expected",), ("faults",))
+    }
+    # Steps and expected: are checked here too, so `validate` refuses what `run` would.
+    from envctl.scenario.plan import plan_scenario
+
+    plan_scenario(scenario)
     return scenario
 
 
@@ -445,12 +455,10 @@ def _message(error: Mapping[str, Any], loc: Loc, data: Any) -> str:
         return registry.unknown_type_message(str(error.get("ctx", {}).get("tag", "")))
     if kind == "union_tag_not_found":
         return f"required key 'type' is missing (one of: {', '.join(registry.type_names())})"
-    message = str(error["msg"])
     if kind in ("enum", "literal_error"):
-        return f"{error.get('input')!r} is not valid; {message[0].lower()}{message[1:]}"
-    for prefix in ("Value error, ", "Assertion failed, "):
-        message = message.removeprefix(prefix)
-    return message
+        message = str(error["msg"])
+        return f"{shorten(error.get('input'))} is not valid; {message[0].lower()}{message[1:]}"
+    return friendly_message(error)
 
 
 def _allowed_keys(loc: Loc, data: Any) -> list[str]:

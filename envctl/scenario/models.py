@@ -119,6 +119,9 @@ class Scenario(StrictModel):
 
     _source: Path | None = PrivateAttr(default=None)
     _root: Path | None = PrivateAttr(default=None)
+    _lines: dict[tuple[str | int, ...], tuple[str, int]] = PrivateAttr(default_factory=dict)
+    """Where ``steps`` and ``expected`` entries were written (file, line), kept by the loader
+    so steps are checked and reported with their lines without reading the file again."""
 
     @property
     def source(self) -> Path | None:

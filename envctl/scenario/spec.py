@@ -15,6 +15,7 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    StrictBool,
     field_validator,
     model_validator,
 )
@@ -30,10 +31,79 @@ def service_variable(service: str, suffix: str = "") -> str:
     return f"ENVCTL_{service.upper().replace('-', '_')}_{suffix}"
 
 
-class StrictModel(BaseModel):
-    """Unknown keys are errors, values are not silently coerced across kinds."""
+MAX_SECONDS = 86_400.0
+"""Any duration in a scenario file: a day. Larger values (``1e9``) would only hang a run."""
+MAX_STEP_SECONDS = 3_600.0
+"""A step's wait (``sleep``, ``within``, ``timeout``): an hour."""
 
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+class _WrongKind:
+    """A value of the wrong kind (``partitions: true``, ``cleanup_after: 1``), substituted
+    before validation so pydantic refuses it instead of coercing it; shown as written."""
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
+
+    def __repr__(self) -> str:
+        if isinstance(self.value, bool):
+            return "true" if self.value else "false"
+        return str(getattr(self.value, "yaml_text", self.value))
+
+    __str__ = __repr__
+
+
+def _kinds(annotation: Any) -> set[type]:
+    """The scalar kinds (bool, int, float, str) an annotation admits, through unions,
+    Optional and Annotated; Literal and models admit none."""
+    import types
+    import typing
+
+    origin = typing.get_origin(annotation)
+    if origin is typing.Annotated:
+        return _kinds(typing.get_args(annotation)[0])
+    if origin in (typing.Union, types.UnionType):
+        return set().union(*(_kinds(a) for a in typing.get_args(annotation)))
+    if annotation in (bool, int, float, str):
+        return {annotation}
+    return set()
+
+
+def refuse_cross_kind(cls: type[BaseModel], data: Any) -> Any:
+    """``true`` where a number belongs, or a number where true/false belongs, is refused
+    (pydantic would turn ``true`` into 1 and ``1`` into true)."""
+    if not isinstance(data, dict):
+        return data
+    fixed: dict[str, Any] | None = None
+    for name, info in cls.model_fields.items():
+        for key in {name, info.alias or name}:
+            if key not in data:
+                continue
+            value = data[key]
+            kinds = _kinds(info.annotation)
+            numeric = bool(kinds & {int, float})
+            wrong = (isinstance(value, bool) and numeric and bool not in kinds) or (
+                isinstance(value, int | float)
+                and not isinstance(value, bool)
+                and bool in kinds
+                and not numeric
+                and str not in kinds
+            )
+            if wrong:
+                fixed = dict(data) if fixed is None else fixed
+                fixed[key] = _WrongKind(value)
+    return data if fixed is None else fixed
+
+
+class StrictModel(BaseModel):
+    """Unknown keys are errors, values are not silently coerced across kinds, numbers are
+    finite."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, allow_inf_nan=False)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _cross_kind(cls, data: Any) -> Any:
+        return refuse_cross_kind(cls, data)
 
 
 def _scalar_to_str(value: Any) -> Any:
@@ -107,7 +177,7 @@ class CleanupMap(StrictModel):
     )
 
 
-CleanupSetting = bool | Literal["on_success"] | CleanupMap
+CleanupSetting = StrictBool | Literal["on_success"] | CleanupMap
 """``true`` (remove everything), ``false`` (keep for inspection), ``on_success`` or a map."""
 
 
@@ -281,12 +351,19 @@ class ServiceSpecBase(StrictModel):
 class TimeoutProfile(StrictModel):
     """Seconds allowed per phase of one service. Unset phases use the service type's default."""
 
-    startup: float | None = Field(default=None, gt=0, description="Create and start the container.")
-    health_check: float | None = Field(
-        default=None, gt=0, description="Until the readiness probe succeeds."
+    startup: float | None = Field(
+        default=None, gt=0, le=MAX_SECONDS, description="Create and start the container."
     )
-    setup: float | None = Field(default=None, gt=0, description="Create topics/databases/keys.")
-    seed: float | None = Field(default=None, gt=0, description="Load seed data.")
+    health_check: float | None = Field(
+        default=None, gt=0, le=MAX_SECONDS, description="Until the readiness probe succeeds."
+    )
+    setup: float | None = Field(
+        default=None, gt=0, le=MAX_SECONDS, description="Create topics/databases/keys."
+    )
+    seed: float | None = Field(default=None, gt=0, le=MAX_SECONDS, description="Load seed data.")
     publish_ack: float | None = Field(
-        default=None, gt=0, description="Kafka: wait for a produced message's delivery report."
+        default=None,
+        gt=0,
+        le=MAX_SECONDS,
+        description="Kafka: wait for a produced message's delivery report.",
     )

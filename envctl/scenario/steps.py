@@ -1,7 +1,7 @@
 """Step kinds, step bodies and ``expected:``, as pydantic models: the one home of step kinds.
 
 The scenario model keeps steps as raw ``{kind: body}`` mappings and checks each kind against
-:data:`STEP_KINDS`; the runner (:mod:`envctl.runner.plan`) validates the bodies here before
+:data:`STEP_KINDS`; the runner (:mod:`envctl.scenario.plan`) validates the bodies here before
 anything starts, so a misspelt key is a config error (exit 2) with the file and line, never a
 failure halfway through a run.
 """
@@ -14,14 +14,24 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from envctl.faults.models import FaultSpec, seconds
+from envctl.scenario.spec import MAX_STEP_SECONDS, refuse_cross_kind
 
 _UNSET: Any = object()
 
 
-class StepBody(BaseModel):
-    """Fields every step has."""
+class _Checked(BaseModel):
+    """Unknown keys are errors; numbers are finite and never true/false (nor the reverse)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _cross_kind(cls, data: Any) -> Any:
+        return refuse_cross_kind(cls, data)
+
+
+class StepBody(_Checked):
+    """Fields every step has."""
 
     id: str | None = Field(
         default=None,
@@ -55,7 +65,7 @@ class ExpectMessageStep(_ServiceStep):
         default_factory=dict,
         description="key:, value:, value.<path>:, headers.<name>:, partition: -> expected value.",
     )
-    within: float = Field(default=10.0, gt=0, description="Seconds to wait.")
+    within: float = Field(default=10.0, gt=0, le=MAX_STEP_SECONDS, description="Seconds to wait.")
     count: int = Field(default=1, ge=1, description="At least this many matching messages.")
 
 
@@ -64,7 +74,7 @@ class ConsumeStep(_ServiceStep):
 
     topic: str
     count: int = Field(default=1, ge=0)
-    within: float = Field(default=10.0, gt=0)
+    within: float = Field(default=10.0, gt=0, le=MAX_STEP_SECONDS)
 
 
 class SqlStep(_ServiceStep):
@@ -104,7 +114,7 @@ class HttpStep(StepBody):
     port: int | None = Field(default=None, ge=1, le=65535, description="Container port.")
     headers: dict[str, str] = Field(default_factory=dict)
     body: Any = None
-    timeout: float = Field(default=10.0, gt=0)
+    timeout: float = Field(default=10.0, gt=0, le=MAX_STEP_SECONDS)
     expect_status: int | None = 200
     expect_body: Any = _UNSET
 
@@ -125,12 +135,14 @@ class ExecStep(StepBody):
 
 
 class SleepStep(StepBody):
-    seconds: float = Field(ge=0)
+    seconds: float = Field(ge=0, le=MAX_STEP_SECONDS)
 
     @model_validator(mode="before")
     @classmethod
     def _number(cls, value: Any) -> Any:
-        return {"seconds": value} if isinstance(value, int | float) else value
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return {"seconds": value}
+        return value
 
 
 class CallStep(StepBody):
@@ -138,7 +150,7 @@ class CallStep(StepBody):
 
     function: str = Field(pattern=r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
     args: dict[str, Any] = Field(default_factory=dict, description="Keyword arguments.")
-    timeout: float = Field(default=60.0, gt=0)
+    timeout: float = Field(default=60.0, gt=0, le=MAX_STEP_SECONDS)
 
     @model_validator(mode="before")
     @classmethod
@@ -224,10 +236,8 @@ STEP_SERVICE_TYPE: dict[str, str] = {
 # -- expected: ------------------------------------------------------------------------------
 
 
-class CountSpec(BaseModel):
+class CountSpec(_Checked):
     """A count: exact (``2``) or bounded (``{at_least: 1, at_most: 3}``)."""
-
-    model_config = ConfigDict(extra="forbid")
 
     equals: int | None = Field(default=None, ge=0)
     at_least: int | None = Field(default=None, ge=0)
@@ -259,10 +269,8 @@ class CountSpec(BaseModel):
         return " and ".join(parts) or "any number"
 
 
-class KeySpec(BaseModel):
+class KeySpec(_Checked):
     """A Redis key: its value, or only whether it exists."""
-
-    model_config = ConfigDict(extra="forbid")
 
     exists: bool | None = None
     value: Any = _UNSET
@@ -278,10 +286,8 @@ class KeySpec(BaseModel):
 _TABLE_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_$]*(\.[A-Za-z_][A-Za-z0-9_$]*)?$")
 
 
-class Expected(BaseModel):
+class Expected(_Checked):
     """Final assertions, checked after the last step."""
-
-    model_config = ConfigDict(extra="forbid")
 
     service: str | None = Field(default=None, description="Default: the only one of the type.")
     messages: dict[str, CountSpec] = Field(
@@ -298,11 +304,13 @@ class Expected(BaseModel):
     within: float = Field(
         default=10.0,
         gt=0,
+        le=MAX_STEP_SECONDS,
         description="messages: seconds to wait for the expected (minimum) number of messages.",
     )
     settle: float = Field(
         default=1.0,
         ge=0,
+        le=MAX_STEP_SECONDS,
         description="messages, real mode: seconds to look for messages beyond an exact or "
         "maximum count.",
     )
@@ -318,5 +326,7 @@ class Expected(BaseModel):
 
 def parse_expected(raw: dict[str, Any] | list[Any]) -> list[Expected]:
     """``expected:`` as a list of :class:`Expected` (a mapping is one entry)."""
+    from pydantic import TypeAdapter
+
     items = raw if isinstance(raw, list) else [raw] if raw else []
-    return [Expected.model_validate(item) for item in items]
+    return TypeAdapter(list[Expected]).validate_python(items)

@@ -113,7 +113,7 @@ class ExecProbe(StrictModel):
 class LogProbe(StrictModel):
     """Ready when a line of the container's log (stdout and stderr) matches the pattern."""
 
-    pattern: str = Field(min_length=1, description="A Python regular expression.")
+    pattern: str = Field(min_length=1, max_length=1000, description="A Python regular expression.")
 
     @model_validator(mode="before")
     @classmethod
@@ -125,9 +125,11 @@ class LogProbe(StrictModel):
     def _compiles(cls, pattern: str) -> str:
         try:
             re.compile(pattern)
-        except re.error as exc:
+        except (re.error, OverflowError, RecursionError) as exc:
+            # OverflowError: a repeat such as a{99999999999}; RecursionError: thousands of
+            # nested groups.
             raise ValueError(
-                f"pattern {pattern!r} is not a valid regular expression: {exc}"
+                f"pattern {pattern[:60]!r} is not a valid regular expression: {exc}"
             ) from None
         return pattern
 

@@ -58,7 +58,8 @@ def test_record_round_trips_every_shipped_scenario(tmp_path: Path, path: Path) -
     settings = Settings.load(environ={"ENVCTL_STATE_DIR": str(tmp_path)}, cwd=tmp_path)
     (found,) = find_records(settings, scenario=scenario.name)
     rebuilt = environment_from_record(found, settings)
-    assert rebuilt.scenario == scenario
+    # Equal as data; where each step was written (the loader's lines) is not recorded.
+    assert rebuilt.scenario.model_dump() == scenario.model_dump()
     assert rebuilt.scenario.root == (REPO / "scenarios").resolve()
     assert set(rebuilt.services) == set(states)
     for state in rebuilt.services.values():

@@ -6,6 +6,9 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+
+from envctl.errors import ConfigError
 from envctl.runner import Runner
 from envctl.scenario import load_scenario
 
@@ -159,7 +162,21 @@ def test_container_steps_in_mock_mode_skip_with_the_reason(
 def test_invalid_step_is_a_config_error_outcome(
     runner: Runner, scenario_file: Callable[[str, str], Path]
 ) -> None:
-    outcome = _run(runner, scenario_file, "  - publish: {topik: x}")
+    path = scenario_file(
+        "unit/scenario_t.yaml",
+        KAFKA_PG_REDIS.format(name="t", steps="  - publish: {topik: x}", expected=""),
+    )
+    with pytest.raises(ConfigError, match="did you mean 'topic'"):
+        load_scenario(path, {})  # `validate` refuses it: it never reaches the runner
+    # Steps given at run time (replay) are checked by the runner the same way.
+    good = load_scenario(
+        scenario_file(
+            "unit/scenario_u.yaml",
+            KAFKA_PG_REDIS.format(name="u", steps="  - sleep: 0", expected=""),
+        ),
+        {},
+    )
+    outcome = runner.run(good, steps=[{"publish": {"topik": "x"}}])
     assert outcome.status == "error"
     assert "did you mean 'topic'" in (outcome.reason or "")
 

@@ -294,3 +294,142 @@ def test_compose_key_keeps_validation_of_the_scenario_own_keys(tmp_path: Path) -
     text = str(info.value)
     assert "timeout_profiles" in text
     assert "external_services" in text
+
+
+KAFKA = "external_services:\n  k: {type: kafka, topics: [orders]}\n"
+
+# Values of the wrong type, and steps/expected that `run` refuses: `validate` refuses them
+# too, each as FILE:LINE: key.path: what to write.
+WRONG: list[tuple[str, str, str]] = [
+    (
+        "topics-5",
+        "external_services:\n  k: {type: kafka, topics: 5}\n",
+        "3: external_services.k.topics: must be a list, not 5",
+    ),
+    (
+        "databases-5",
+        "external_services:\n  p: {type: postgres, databases: 5}\n",
+        "3: external_services.p.databases: must be a list, not 5",
+    ),
+    (
+        "topic-name-5",
+        "external_services:\n  k: {type: kafka, topics: [{name: 5}]}\n",
+        "3: external_services.k.topics[0].name: must be text, not 5",
+    ),
+    (
+        "partitions-true",
+        "external_services:\n  k: {type: kafka, topics: [{name: a, partitions: true}]}\n",
+        "external_services.k.topics[0].partitions: must be a whole number, not true",
+    ),
+    (
+        "cleanup-after-1",
+        "cleanup_after: 1\n",
+        "2: cleanup_after: 1 is not valid; expected true/false, 'on_success' or a mapping",
+    ),
+    (
+        "huge-timeout",
+        KAFKA + "timeout_profiles:\n  k: {health_check: 1e300}\n",
+        "5: timeout_profiles.k.health_check: must be at most 86400, not 1e300",
+    ),
+    (
+        "regex-repeat",
+        "external_services:\n  g: {type: generic, image: x, probe: {log: 'a{99999999999}'}}\n",
+        "the repetition number is too large",
+    ),
+    (
+        "regex-nesting",
+        "external_services:\n  g: {type: generic, image: x, probe: {log: '"
+        + "(" * 3000
+        + ")" * 3000
+        + "'}}\n",
+        "at most 1000 allowed",
+    ),
+    (
+        "unclosed-variable",
+        "external_services:\n  g: {type: generic, image: '${IMG'}\n",
+        "3: external_services.g.image: '${IMG' has no closing '}'",
+    ),
+    (
+        "sleep-1e9",
+        "steps:\n  - sleep: 1e9\n",
+        "3: steps[0].sleep.seconds: must be at most 3600, not 1e9",
+    ),
+    (
+        "sleep-negative",
+        "steps:\n  - sleep: -1\n",
+        "3: steps[0].sleep.seconds: must be at least 0, not -1",
+    ),
+    (
+        "sleep-text",
+        "steps:\n  - sleep: abc\n",
+        "3: steps[0].sleep: must be a number of seconds (`sleep: 0.5`) or {seconds: 0.5},"
+        " not 'abc'",
+    ),
+    (
+        "publish-topc",
+        KAFKA + "steps:\n  - publish: {topc: orders}\n",
+        "5: steps[0].publish.topc: unknown key — did you mean 'topic'?",
+    ),
+    (
+        "within-1e9",
+        KAFKA + "steps:\n  - expect_message: {topic: orders, within: 1e9}\n",
+        "5: steps[0].expect_message.within: must be at most 3600, not 1e9",
+    ),
+    (
+        "expected-negative",
+        KAFKA + "expected:\n  messages: {orders: -1}\n",
+        "5: expected.messages.orders.equals: must be at least 0, not -1",
+    ),
+    (
+        "expected-list-item",
+        KAFKA + "expected:\n  - messages: {orders: 1}\n  - {within: 1e9}\n",
+        "6: expected[1].within: must be at most 3600, not 1e9",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("body", "needle"), [w[1:] for w in WRONG if w[2]], ids=[w[0] for w in WRONG if w[2]]
+)
+def test_wrong_values_are_refused_by_validate(tmp_path: Path, body: str, needle: str) -> None:
+    path = tmp_path / "s.yaml"
+    path.write_text("name: x\n" + body)
+    with pytest.raises(ConfigError) as info:
+        load_scenario(path, {})
+    text = str(info.value)
+    assert needle in text, text
+    assert "Input should be" not in text
+
+
+def test_validate_cli_refuses_what_run_refuses(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from envctl.cli import main
+
+    (tmp_path / "scenario_s.yaml").write_text(
+        "name: s\n" + KAFKA + "steps:\n  - publish: {topc: orders}\n"
+    )
+    with pytest.raises(SystemExit) as info:
+        main(["validate", str(tmp_path)])
+    assert info.value.code == 2
+    assert "steps[0].publish.topc: unknown key" in capsys.readouterr().err
+
+
+def test_a_rejected_value_is_cut_to_a_sensible_length(tmp_path: Path) -> None:
+    path = tmp_path / "s.yaml"
+    path.write_text(
+        "name: x\nexternal_services:\n  k: {type: kafka, topics: [{name: orders, partitions: '"
+        + "9" * 5000
+        + "'}]}\n"
+    )
+    with pytest.raises(ConfigError) as info:
+        load_scenario(path, {})
+    assert len(str(info.value)) < 400
+
+
+def test_timeout_scale_refuses_non_finite(tmp_path: Path) -> None:
+    from envctl.settings import Settings
+
+    for text in ("nan", "inf", "-inf", "1e999"):
+        with pytest.raises(ConfigError, match="ENVCTL_TIMEOUT_SCALE"):
+            Settings.load(environ={"ENVCTL_TIMEOUT_SCALE": text}, cwd=tmp_path)

@@ -291,10 +291,7 @@ BROKEN: list[tuple[str, str, list[str]]] = [
             ports:
               - 70000
         """,
-        [
-            "{f}:6: external_services.kafka.ports[0].container:"
-            " Input should be less than or equal to 65535"
-        ],
+        ["{f}:6: external_services.kafka.ports[0].container: must be at most 65535, not 70000"],
     ),
     (
         "topic-partitions-zero",
@@ -307,10 +304,7 @@ BROKEN: list[tuple[str, str, list[str]]] = [
               - name: orders
                 partitions: 0
         """,
-        [
-            "{f}:7: external_services.kafka.topics[0].partitions:"
-            " Input should be greater than or equal to 1"
-        ],
+        ["{f}:7: external_services.kafka.topics[0].partitions: must be at least 1, not 0"],
     ),
     (
         "duplicate-topics",
@@ -373,7 +367,7 @@ BROKEN: list[tuple[str, str, list[str]]] = [
         timeout_profiles:
           kafka: {startup: -1}
         """,
-        ["{f}:3: timeout_profiles.kafka.startup: Input should be greater than 0"],
+        ["{f}:3: timeout_profiles.kafka.startup: must be greater than 0, not -1"],
     ),
     (
         "service-name-not-lower-case",
@@ -398,7 +392,7 @@ BROKEN: list[tuple[str, str, list[str]]] = [
             env:
               A: [1, 2]
         """,
-        ["{f}:6: external_services.kafka.env.A: Input should be a valid string"],
+        ["{f}:6: external_services.kafka.env.A: must be text, not a list"],
     ),
     (
         "unset-variable",
@@ -460,8 +454,7 @@ def test_every_problem_of_a_file_is_reported_at_once(
         f"{f}:6: external_services.kafka.imgae: unknown key — did you mean 'image'?",
         f"{f}:7: external_services.kafka.depends_on[0]: service 'kafka' depends on 'zk',"
         " which is not defined",
-        f"{f}:10: external_services.kafka.topics[0].partitions:"
-        " Input should be greater than or equal to 1",
+        f"{f}:10: external_services.kafka.topics[0].partitions: must be at least 1, not 0",
         f"{f}:12: external_services.pg.type: unknown service type 'zzz_unknown' (valid: {TYPES})",
         f"{f}:14: timeout_profiles.nothing: 'nothing' is neither a service nor a service type"
         " of this scenario",
@@ -591,10 +584,10 @@ def test_depends_on_item_that_is_not_a_name(
             depends_on: [{item}]
         """
     )
-    assert lines == [
-        f"{tmp_path / 's.yaml'}:6: external_services.app.depends_on[0]: Input should be a valid"
-        " string"
-    ]
+    assert len(lines) == 1
+    assert lines[0].startswith(
+        f"{tmp_path / 's.yaml'}:6: external_services.app.depends_on[0]: must be text, not a "
+    )
 
 
 def test_unknown_key_without_close_match_lists_the_valid_keys(

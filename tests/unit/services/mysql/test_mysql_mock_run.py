@@ -10,8 +10,8 @@ import pytest
 
 from envctl.errors import ConfigError
 from envctl.runner import Runner
-from envctl.runner.plan import plan_scenario
 from envctl.scenario import load_scenario
+from envctl.scenario.plan import plan_scenario
 from envctl.settings import Settings
 
 SCENARIO = """
@@ -68,11 +68,8 @@ def _scenario(tmp_path: Path, services: str, steps: str) -> object:
 
 
 def test_sql_step_needs_a_name_when_two_sql_services_exist(tmp_path: Path) -> None:
-    scenario = _scenario(
-        tmp_path, "a: {type: mysql}\nb: {type: postgres}", "  - sql: {query: SELECT 1}"
-    )
     with pytest.raises(ConfigError, match="has 2, name one with service:"):
-        plan_scenario(scenario)  # type: ignore[arg-type]
+        _scenario(tmp_path, "a: {type: mysql}\nb: {type: postgres}", "  - sql: {query: SELECT 1}")
     named = _scenario(
         tmp_path, "a: {type: mysql}\nb: {type: postgres}", "  - sql: {service: a, query: SELECT 1}"
     )
@@ -80,8 +77,7 @@ def test_sql_step_needs_a_name_when_two_sql_services_exist(tmp_path: Path) -> No
 
 
 def test_sql_step_refuses_a_service_that_is_not_sql(tmp_path: Path) -> None:
-    scenario = _scenario(tmp_path, "c: {type: redis}", "  - sql: {service: c, query: SELECT 1}")
     with pytest.raises(
         ConfigError, match="'c' is a redis service; sql needs a postgres or mysql service"
     ):
-        plan_scenario(scenario)  # type: ignore[arg-type]
+        _scenario(tmp_path, "c: {type: redis}", "  - sql: {service: c, query: SELECT 1}")

@@ -1,12 +1,16 @@
 """A scenario's steps and expectations, validated and tied to their lines, before anything runs.
 
-Every problem of a scenario's steps is reported at once as a :class:`ConfigError`
-(``FILE:LINE: steps[3].publish.topc: ...``), the same form the loader uses.
+The loader calls :func:`plan_scenario` on every scenario it loads, so ``envctl validate``
+checks everything ``envctl run`` checks; the runner calls it again to get the validated
+bodies (replay passes recorded steps). Lines come from the loader's positions, kept on
+the scenario: the YAML is never read again. Every problem is reported at once as a
+:class:`ConfigError` (``FILE:LINE: steps[3].publish.topc: ...``), the form the loader uses.
 """
 
 from __future__ import annotations
 
 import difflib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -15,7 +19,8 @@ from pydantic import ValidationError
 
 from envctl.errors import ConfigError, Problem
 from envctl.faults.models import FaultSpec
-from envctl.faults.plan import check_fault, fault_lines, plan_faults
+from envctl.faults.plan import check_fault, plan_faults
+from envctl.scenario.messages import friendly_message
 from envctl.scenario.models import Scenario
 from envctl.scenario.steps import (
     STEP_MODELS,
@@ -25,6 +30,8 @@ from envctl.scenario.steps import (
     parse_expected,
 )
 from envctl.services import registry
+
+Loc = tuple[str | int, ...]
 
 
 @dataclass(frozen=True)
@@ -54,24 +61,6 @@ class Plan:
     expected: list[Expected]
     faults: list[FaultSpec] = field(default_factory=list)
     """The ``faults:`` section, validated (fault steps are among ``steps``)."""
-
-
-def step_lines(scenario: Scenario) -> tuple[str | None, dict[int, int]]:
-    """The file showing the scenario's steps and each step's line (best effort)."""
-    source = scenario.source
-    if source is None or not source.is_file():
-        return None, {}
-    from envctl.scenario.loader import parse_yaml
-
-    problems: list[Problem] = []
-    display = _display(source)
-    _data, positions = parse_yaml(source.read_text(encoding="utf-8"), display, problems)
-    lines = {
-        loc[1]: pos[1] for loc, pos in positions.items() if len(loc) == 2 and loc[0] == "steps"
-    }
-    if not lines:
-        return None, {}
-    return display, {int(i): line for i, line in lines.items()}
 
 
 def _display(path: Path) -> str:
@@ -106,14 +95,15 @@ def default_service(scenario: Scenario, kind: str, type_name: str) -> str | None
 
 def plan_scenario(scenario: Scenario, steps: list[dict[str, Any]] | None = None) -> Plan:
     """Validate the steps (default: the scenario's) and ``expected:``."""
-    file, lines = step_lines(scenario)
-    fallback_file = file or (str(scenario.source) if scenario.source else scenario.name)
+    fallback_file = _display(scenario.source) if scenario.source else scenario.name
+    lines = scenario._lines if steps is None else {}
     problems: list[Problem] = []
     planned: list[PlannedStep] = []
     seen_ids: set[str] = set()
     for index, step in enumerate(scenario.steps if steps is None else steps):
         kind, raw = next(iter(step.items()))
-        at = _At(fallback_file, lines.get(index), f"steps[{index}].{kind}", problems)
+        file, line = lines.get(("steps", index), (fallback_file, None))
+        at = _At(file, line, f"steps[{index}].{kind}", problems, lines, ("steps", index, kind))
         body = _step_body(kind, raw, at)
         if body is None:
             continue
@@ -122,7 +112,7 @@ def plan_scenario(scenario: Scenario, steps: list[dict[str, Any]] | None = None)
                 at.problem(f"id '{body.id}' is used twice", ".id")
             seen_ids.add(body.id)
         service = _step_service(scenario, kind, getattr(body, "service", None), at)
-        planned.append(PlannedStep(index, kind, body, raw, service, at.line, file or fallback_file))
+        planned.append(PlannedStep(index, kind, body, raw, service, at.line, file))
     expected = _expected(scenario, fallback_file, problems)
     faults = _faults(scenario, planned, fallback_file, problems)
     if problems:
@@ -152,7 +142,11 @@ def _faults(
         services,
         step_ids,
         _display(scenario.source) if scenario.source else fallback_file,
-        fault_lines(scenario.source),
+        {
+            int(loc[1]): line
+            for loc, (_file, line) in scenario._lines.items()
+            if len(loc) == 2 and loc[0] == "faults" and isinstance(loc[1], int)
+        },
     )
     problems += fault_problems
     return faults
@@ -166,9 +160,17 @@ class _At:
     line: int | None
     where: str
     problems: list[Problem]
+    lines: Mapping[Loc, tuple[str, int]]
+    loc: Loc
 
-    def problem(self, message: str, suffix: str = "") -> None:
-        self.problems.append(Problem(self.file, self.line, self.where + suffix, message))
+    def problem(self, message: str, suffix: str = "", inner: Loc = ()) -> None:
+        file, line = self.file, self.line
+        full = (*self.loc, *inner)
+        for end in range(len(full), len(self.loc) - 1, -1):
+            if full[:end] in self.lines:
+                file, line = self.lines[full[:end]]
+                break
+        self.problems.append(Problem(file, line, self.where + suffix, message))
 
 
 def _step_body(kind: str, raw: Any, at: _At) -> StepBody | None:
@@ -179,13 +181,24 @@ def _step_body(kind: str, raw: Any, at: _At) -> StepBody | None:
     except ValidationError as exc:
         for err in exc.errors():
             loc = ".".join(str(p) for p in err["loc"])
-            message = err["msg"]
             if err["type"] == "extra_forbidden":
                 key = str(err["loc"][-1])
                 close = difflib.get_close_matches(key, list(model.model_fields), n=1)
-                message = "unknown key" + (f" — did you mean '{close[0]}'?" if close else "")
-            at.problem(message, f".{loc}" if loc else "")
+                valid = ", ".join(model.model_fields)
+                message = "unknown key" + (
+                    f" — did you mean '{close[0]}'?" if close else f" (valid: {valid})"
+                )
+            else:
+                message = friendly_message(err, _STEP_SHAPES.get(kind))
+            at.problem(message, f".{loc}" if loc else "", tuple(err["loc"]))
         return None
+
+
+_STEP_SHAPES = {
+    "sleep": "a number of seconds (`sleep: 0.5`) or {seconds: 0.5}",
+    "call": "'module:function' or {function: 'module:function', args: {...}}",
+}
+"""What a step body looks like where pydantic would only say "a valid dictionary"."""
 
 
 def _step_service(scenario: Scenario, kind: str, service: str | None, at: _At) -> str | None:
@@ -224,12 +237,27 @@ def _expected(scenario: Scenario, file: str, problems: list[Problem]) -> list[Ex
     """The scenario's ``expected:``, validated, each item's service checked."""
     services = scenario.external_services
     expected: list[Expected] = []
+    lines = scenario._lines
+    prefix: Loc = ("expected",)
+
+    def where(inner: Loc) -> tuple[str, int | None]:
+        full = (*prefix, *inner)
+        for end in range(len(full), 0, -1):
+            if full[:end] in lines:
+                return lines[full[:end]]
+        return file, None
+
     try:
         expected = parse_expected(scenario.expected)
     except ValidationError as exc:
+        many = isinstance(scenario.expected, list)
         for err in exc.errors():
-            loc = ".".join(str(p) for p in err["loc"])
-            problems.append(Problem(file, None, f"expected.{loc}", err["msg"]))
+            inner = tuple(err["loc"]) if many else tuple(err["loc"])[1:]
+            loc = _dotted_loc(inner)
+            at_file, at_line = where(inner)
+            problems.append(
+                Problem(at_file, at_line, f"expected{loc}", friendly_message(err, None))
+            )
     for item in expected:
         for kind_name, wanted, used in (
             ("messages", "kafka", item.messages),
@@ -246,16 +274,21 @@ def _expected(scenario: Scenario, file: str, problems: list[Problem]) -> list[Ex
                 or service not in services
                 or not serves(services[service].type, kind_name, wanted)
             ):
+                at_file, at_line = where((kind_name,))
                 problems.append(
                     Problem(
-                        file,
-                        None,
+                        at_file,
+                        at_line,
                         f"expected.{kind_name}",
                         f"needs a {types_serving(kind_name, wanted)} service (set "
                         "expected.service when there are several)",
                     )
                 )
     return expected
+
+
+def _dotted_loc(loc: Loc) -> str:
+    return "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in loc)
 
 
 def expected_service(scenario: Scenario, item: Expected, type_name: str, kind: str) -> str:

@@ -7,12 +7,12 @@ from pathlib import Path
 import pytest
 import yaml
 from doc_examples import REPO, check_doc, commands
-from envctl.runner.plan import plan_scenario
 
 from envctl.cli import cli
 from envctl.errors import ConfigError
 from envctl.faults.models import FAULT_KINDS, FaultSpec
 from envctl.scenario import load_scenario
+from envctl.scenario.plan import plan_scenario
 
 DOC = REPO / "docs" / "faults.md"
 EXAMPLES = REPO / "docs" / "examples" / "faults"

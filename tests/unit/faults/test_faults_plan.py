@@ -6,12 +6,12 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from envctl.runner.plan import plan_scenario
 
 from envctl.errors import ConfigError
 from envctl.faults.models import FaultSpec, seconds, size_bytes
 from envctl.faults.plan import proxied_services
 from envctl.scenario import load_scenario
+from envctl.scenario.plan import plan_scenario
 
 
 def write(tmp_path: Path, body: str) -> Path:

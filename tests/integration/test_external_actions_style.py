@@ -252,12 +252,15 @@ def test_envctl_probes_the_real_protocol_of_an_external_service(
         "external_services:\n"
         "  postgres: {type: postgres, mode: external}\n"
         "timeout_profiles:\n"
-        "  postgres: {health_check: 2}\n"
+        "  postgres: {health_check: 120}\n"
     )
     env = {**test_env, "ENVCTL_POSTGRES_URL": f"postgresql://postgres:wrong@127.0.0.1:{port}/shop"}
     up = run_envctl("up", "--scenario", str(scenario), "--json", env=env, cwd=tmp_path)
     assert up.returncode == 1, up.stdout + up.stderr
     assert "service 'postgres' was not ready" in up.stderr
+    # issue 10 §4: a refused login cannot heal; the wait ends at once, saying so
+    assert "waiting cannot help" in up.stderr
+    assert "password authentication failed" in up.stderr
     assert "password authentication failed" in up.stderr
     assert "***" in up.stderr or "wrong@" not in up.stderr  # the password is not printed
     failed = json.loads(up.stdout)

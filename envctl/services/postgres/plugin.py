@@ -22,6 +22,7 @@ from envctl.services.base import (
     Endpoints,
     PhaseTimeouts,
     ProbeFailed,
+    ProbeRefused,
     ServiceHandle,
     ServicePlugin,
     mask_url,
@@ -108,6 +109,20 @@ class PostgresSpec(ServiceSpecBase):
             )
         return self
 
+    @model_validator(mode="after")
+    def _no_env_against_own_settings(self) -> PostgresSpec:
+        # envctl sets these itself and hands out a DSN built from user/password/database:
+        # an env: value would silently break that DSN
+        own = {"POSTGRES_USER": "user", "POSTGRES_PASSWORD": "password", "POSTGRES_DB": "database"}
+        clash = [name for name in own if name in self.env]
+        if clash:
+            name = clash[0]
+            raise ValueError(
+                f"env {name} contradicts the DSN envctl hands out; write {own[name]}: "
+                f"instead (envctl sets {name} from it)"
+            )
+        return self
+
     @field_validator("user", "database")
     @classmethod
     def _postgres_name(cls, value: str) -> str:
@@ -117,6 +132,15 @@ class PostgresSpec(ServiceSpecBase):
                 "starting with a letter or '_', at most 63 characters"
             )
         return value
+
+
+_REFUSED = (
+    "password authentication failed",
+    "no password supplied",
+    "does not exist",  # database "x" / role "x" does not exist
+    "no pg_hba.conf entry",
+)
+"""Login refusals of a server that is up: a readiness wait ends at once on these."""
 
 
 class PostgresService(ServicePlugin[PostgresSpec]):
@@ -212,7 +236,14 @@ class PostgresService(ServicePlugin[PostgresSpec]):
             ) as conn:
                 row = conn.execute("SELECT 1").fetchone()
         except psycopg.Error as exc:
-            raise ProbeFailed(f"SELECT 1 failed: {_one_line(exc)}") from None
+            reason = _one_line(exc)
+            if any(phrase in reason for phrase in _REFUSED):
+                # the server answered and refused the login: waiting cannot fix that
+                raise ProbeRefused(
+                    f"the server refuses the connection: {reason}; check user, password and "
+                    "database (external/cloud: ENVCTL_<SERVICE>_URL / _PASSWORD)"
+                ) from None
+            raise ProbeFailed(f"SELECT 1 failed: {reason}") from None
         if row != (1,):
             raise ProbeFailed(f"SELECT 1 answered {row!r}")
 

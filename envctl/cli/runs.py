@@ -374,10 +374,9 @@ def show(ctx: click.Context, run_id: str, open_it: bool) -> None:
 
     A run that has no bundle yet (it passed) gets one written now from its record.
     """
-    from envctl.report.audit import AUDIT_FILE
     from envctl.report.bundle import BUNDLE_FILE, write_bundle
     from envctl.report.html_report import REPORT_FILE
-    from envctl.report.run_folder import existing_run_dir, runs_root
+    from envctl.report.run_folder import AUDIT_FILE, existing_run_dir, runs_root
 
     folder = existing_run_dir(runs_root(_settings(ctx)), run_id)
     report = folder / REPORT_FILE

@@ -29,8 +29,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from envctl.report.audit import AUDIT_FILE, LOGS_DIR, read_events
+from envctl.report.audit import read_events
 from envctl.report.cut import cut
+from envctl.report.run_folder import AUDIT_FILE, LOGS_DIR, SNAPSHOTS_DIR
 
 BUNDLE_FILE = "bundle.html"
 TRACE_ENV = "ENVCTL_TRACE"
@@ -250,7 +251,7 @@ def _logs(run_dir: Path) -> list[dict[str, Any]]:
 def _data(run_dir: Path) -> list[dict[str, Any]]:
     """Previews of the newest data checkpoint: ``failure`` or ``after``."""
     for name in ("failure", "after"):
-        folder = run_dir / "snapshots" / name
+        folder = run_dir / SNAPSHOTS_DIR / name
         manifest_file = folder / "manifest.json"
         if not manifest_file.is_file():
             continue

@@ -4,6 +4,7 @@ One module per command group, each thin over the library (parse, call, print):
 
 - :mod:`envctl.cli.scenarios`: ``validate``, ``schema``, ``graph``
 - :mod:`envctl.cli.environments`: ``up``, ``status``, ``down``, ``gc``, ``health``
+- :mod:`envctl.cli.faults`: ``fault``
 - :mod:`envctl.cli.runs`: ``run``, ``run-all``, ``replay``, ``logs``, ``show``, ``compare``,
   ``check-protocols``
 - :mod:`envctl.cli.data`: ``topics``, ``snapshot``

@@ -56,6 +56,9 @@ def store_with_breaker(
     Each attempt has ``attempt_timeout``; after ``failures_to_open`` failures in a row the
     breaker opens and the next attempt waits for the stuck one (half-open) instead of
     piling up more. Retries back off exponentially (tenacity) until ``within`` seconds.
+    Inserts are idempotent: against a frozen database a timed-out attempt is not a failed
+    one, it commits once the database thaws (the duplicate a naive retry then makes is
+    exactly the bug this scenario is for).
     """
     store = ctx.tool("postgres")
     failures = opened = total_failures = 0
@@ -64,7 +67,10 @@ def store_with_breaker(
         for n in range(1, count + 1):
 
             def insert(n: int = n) -> Any:
-                return store.execute("INSERT INTO payments VALUES (%s, %s)", [n, n * 10])
+                # idempotent: an attempt that timed out on our side may still commit later
+                return store.execute(
+                    "INSERT INTO payments VALUES (%s, %s) ON CONFLICT (id) DO NOTHING", [n, n * 10]
+                )
 
             for attempt in Retrying(
                 stop=stop_after_delay(within),

@@ -115,6 +115,17 @@ class SeedError(ConfigError):
         super().__init__([Problem(file, line, "", message)])
 
 
+class SeedRejected(EnvctlError):
+    """The real service rejected seed data the file holds (e.g. SQLite syntax in a Postgres
+    migration): an integration fault found, not a config error — the run fails (exit 1)."""
+
+    def __init__(self, file: str, line: int | None, service: str, message: str) -> None:
+        self.file = file
+        self.line = line
+        where = f"{file}:{line}" if line is not None else file
+        super().__init__(f"{where}: service '{service}' rejected the seed: {message}")
+
+
 class SnapshotError(EnvctlError):
     """A snapshot cannot be saved, restored or compared; the message says why and what to do."""
 

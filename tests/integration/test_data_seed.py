@@ -202,19 +202,6 @@ BAD_SEEDS = {
         {"data/bad.yaml": "- {value: 1}\n- {value: 2, partition: 4}\n"},
         "data/bad.yaml:2: partition 4 does not exist: topic 'orders' has 1 partition (0-0)",
     ),
-    "postgres csv": (
-        "db: {type: postgres, seed: [{from: data/t.sql}, {from: data/t.csv, table: t}]}",
-        {
-            "data/t.sql": "CREATE TABLE t (id int, name text);\n",
-            "data/t.csv": "id,name\n1,a\nx,b\n",
-        },
-        "data/t.csv:3: service 'db': invalid input syntax for type integer: \"x\" (column id)",
-    ),
-    "postgres sql": (
-        "db: {type: postgres, seed: [{from: data/t.sql}]}",
-        {"data/t.sql": "CREATE TABLE t (id int);\n\nINSERT INTO t VALUES (1, 2);\n"},
-        "data/t.sql:3: service 'db': INSERT has more expressions than target columns",
-    ),
     "redis key": (
         "cache: {type: redis, seed: [{from: data/k.yaml}]}",
         {"data/k.yaml": "- {key: a, value: 1}\n- {key: b, value: 2, ttl: -5}\n"},
@@ -239,6 +226,58 @@ def test_a_bad_seed_file_fails_up_with_file_line_and_why(
         all=True, filters={"label": [f"io.envctl.scenario={name}"]}
     )
     assert left == []
+
+
+REJECTED_SEEDS = {
+    "postgres csv": (
+        "db: {type: postgres, seed: [{from: data/t.sql}, {from: data/t.csv, table: t}]}",
+        {
+            "data/t.sql": "CREATE TABLE t (id int, name text);\n",
+            "data/t.csv": "id,name\n1,a\nx,b\n",
+        },
+        "data/t.csv:3: service 'db' rejected the seed: invalid input syntax for type integer: "
+        '"x" (column id)',
+    ),
+    "postgres sql": (
+        "db: {type: postgres, seed: [{from: data/t.sql}]}",
+        {"data/t.sql": "CREATE TABLE t (id int);\n\nINSERT INTO t VALUES (1, 2);\n"},
+        "data/t.sql:3: service 'db' rejected the seed: "
+        "INSERT has more expressions than target columns",
+    ),
+    "postgres sqlite migration": (
+        "db: {type: postgres, seed: [{from: data/m.sql}]}",
+        {
+            "data/m.sql": "-- from the app's SQLite schema\nCREATE TABLE t (\n"
+            "  id INTEGER PRIMARY KEY AUTOINCREMENT\n);\n"
+        },
+        "data/m.sql:3: service 'db' rejected the seed: syntax error at or near \"AUTOINCREMENT\"",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(REJECTED_SEEDS))
+def test_seed_data_the_real_database_rejects_is_a_failed_run(
+    case: str, tmp_path: Path, test_env: dict[str, str], docker_client: Any, no_leaks: None
+) -> None:
+    """Issue 10 §4: an integration fault found (exit 1, a normal outcome and --json naming
+    file, line and the database's message), not a config error (exit 2)."""
+    service, files, expected = REJECTED_SEEDS[case]
+    name = unique("rejected")
+    scenario = (
+        f"name: {name}\ndependency_mode: real\nexternal_services:\n  {service}\n"
+        "steps:\n  - sleep: 0\n"
+    )
+    scenarios = write_tree(tmp_path / "scenarios", {f"scenario_{name}.yaml": scenario, **files})
+    up = envctl_in(scenarios, "up", "--scenario", name, env=test_env)
+    assert up.returncode == 1, up.stderr
+    assert expected in up.stderr
+    assert "Traceback" not in up.stderr
+    run = envctl_in(scenarios, "run", "--scenario", name, "--json", env=test_env)
+    assert run.returncode == 1, run.stderr
+    outcome = json.loads(run.stdout)
+    outcome = outcome["scenarios"][0] if "scenarios" in outcome else outcome
+    assert outcome["status"] == "failed"
+    assert expected in outcome["reason"]
 
 
 def test_a_seed_path_leaving_the_tree_is_refused_before_anything_starts(

@@ -33,7 +33,7 @@ from collections.abc import Collection, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from envctl.errors import SeedError, ServiceFailed, SnapshotError
+from envctl.errors import SeedError, SeedRejected, ServiceFailed, SnapshotError
 from envctl.services.base import ServiceHandle, SnapshotOptions, SnapshotResult, mask_url, secret
 from envctl.services.mysql.plugin import connect_args, error_code, one_line
 
@@ -226,11 +226,11 @@ def _seed_sql(conn: Any, path: Path, display: str, service: str) -> None:
             except pymysql.err.OperationalError as exc:
                 if error_code(exc) in (2013, 2006):
                     raise
-                raise SeedError(display, line, f"service '{service}': {one_line(exc)}") from None
+                raise SeedRejected(display, line, service, one_line(exc)) from None
             except pymysql.err.MySQLError as exc:
                 found = _AT_LINE.search(str(exc))
                 where = line + int(found.group(1)) - 1 if found else line
-                raise SeedError(display, where, f"service '{service}': {one_line(exc)}") from None
+                raise SeedRejected(display, where, service, one_line(exc)) from None
 
 
 def _seed_csv(conn: Any, path: Path, entry: Any, service: str) -> None:

@@ -26,7 +26,7 @@ from collections.abc import Collection
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from envctl.errors import SeedError, ServiceFailed, SnapshotError
+from envctl.errors import SeedError, SeedRejected, ServiceFailed, SnapshotError
 from envctl.services.base import ServiceHandle, SnapshotOptions, SnapshotResult, secret
 
 if TYPE_CHECKING:
@@ -218,7 +218,7 @@ def _seed_sql(conn: Any, path: Path, display: str, service: str) -> None:
         position = exc.diag.statement_position
         line = text[: int(position)].count("\n") + 1 if position else None
         message = exc.diag.message_primary or _one_line(exc)
-        raise SeedError(display, line, f"service '{service}': {message}") from None
+        raise SeedRejected(display, line, service, message) from None
 
 
 def _seed_csv(conn: Any, path: Path, entry: Any, service: str) -> None:
@@ -253,10 +253,8 @@ def _seed_csv(conn: Any, path: Path, entry: Any, service: str) -> None:
             message = exc.diag.message_primary or _one_line(exc)
             column = re.search(r"column (\S+?):", context)
             where = f" (column {column.group(1)})" if column else ""
-            raise SeedError(
-                entry.from_,
-                int(found.group(1)) if found else None,
-                f"service '{service}': {message}{where}",
+            raise SeedRejected(
+                entry.from_, int(found.group(1)) if found else None, service, f"{message}{where}"
             ) from None
 
 

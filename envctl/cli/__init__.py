@@ -11,7 +11,7 @@ One module per command group, each thin over the library (parse, call, print):
 - :mod:`envctl.cli.ci`: ``ci``
 - :mod:`envctl.cli.compose`: ``compose``
 - :mod:`envctl.cli.profiles`: ``profile``
-- :mod:`envctl.cli.report`: ``report merge``, ``report durations``
+- :mod:`envctl.cli.report`: ``report merge``, ``report durations``, ``dashboard``
 - :mod:`envctl.cli.common`: what they share (settings, JSON output, finding a scenario)
 
 Library code raises :class:`~envctl.errors.EnvctlError`; :func:`main` turns it into one
@@ -87,6 +87,7 @@ COMMAND_MODULES = {
     "compose": "envctl.cli.compose:compose_group",
     "profile": "envctl.cli.profiles:profile_group",
     "report": "envctl.cli.report:report_group",
+    "dashboard": "envctl.cli.report:dashboard",
 }
 
 

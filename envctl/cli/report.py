@@ -108,3 +108,48 @@ def durations(ctx: click.Context, output: Path | None) -> None:
     else:
         write_results(output, data)
         click.echo(f"wrote {len(data)} durations to {output}", err=True)
+
+
+@click.command()
+@click.option(
+    "--port",
+    type=click.IntRange(0, 65535),
+    default=0,
+    show_default=True,
+    help="Port on 127.0.0.1 (0: a free one).",
+)
+@click.option(
+    "--interval",
+    type=click.FloatRange(0.2, 60),
+    default=2.0,
+    show_default=True,
+    help="Seconds between refreshes of the page (each probes every service).",
+)
+@click.option("--open", "open_it", is_flag=True, help="Open the page in the default browser.")
+@click.pass_context
+def dashboard(ctx: click.Context, port: int, interval: float, open_it: bool) -> None:
+    """Serve a live page (127.0.0.1 only): environments and their services' health probed
+    live, scenarios running now with their current step, recent results. Ctrl-C stops it."""
+    from envctl.report.dashboard import DashboardState, serve
+    from envctl.report.run_folder import runs_root
+
+    settings = settings_of(ctx)
+    state = DashboardState(settings, runs_root(settings))
+
+    def announce(url: str) -> None:
+        click.echo(f"envctl dashboard: {url} (Ctrl-C stops it)", err=True)
+        if open_it:
+            import webbrowser
+
+            webbrowser.open(url)
+
+    try:
+        server = serve(state, port=port, interval=interval, ready=announce)
+    except OSError as exc:
+        raise click.UsageError(
+            f"--port {port}: cannot listen on 127.0.0.1:{port}: {exc.strerror or exc}"
+        ) from None
+    try:
+        server.serve_forever(poll_interval=0.2)
+    finally:
+        server.server_close()

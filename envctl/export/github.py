@@ -142,6 +142,21 @@ def _setup_steps(options: WorkflowOptions) -> list[dict[str, Any]]:
     ]
 
 
+def _bundle_step(job_id: str) -> dict[str, Any]:
+    """On failure, the failure bundles and run-all reports on their own (small, open
+    offline: download and double-click)."""
+    return {
+        "name": "Keep the failure bundles and reports",
+        "if": "failure()",
+        "uses": UPLOAD_ARTIFACT,
+        "with": {
+            "name": f"envctl-bundles-{job_id}",
+            "path": f"{DEFAULT_RUNS_PATH}/*/bundle.html\n{DEFAULT_RUNS_PATH}/*/report.html",
+            "if-no-files-found": "ignore",
+        },
+    }
+
+
 def _upload_step(job_id: str) -> dict[str, Any]:
     return {
         "name": "Keep the run records",
@@ -174,7 +189,7 @@ def _unit_job(
             for name in selection.scenarios
         ]
     steps = _setup_steps(options) + [{"name": title, "run": run} for title, run in commands]
-    steps.append(_upload_step("unit"))
+    steps += [_upload_step("unit"), _bundle_step("unit")]
     return {
         "name": "unit (mocks, no services)",
         "runs-on": "ubuntu-latest",
@@ -210,7 +225,7 @@ def _envctl_job(
     if options.profile:
         job["env"] = {"ENVCTL_PROFILE": options.profile}
     steps = _setup_steps(options) + [{"name": title, "run": run} for title, run in commands]
-    steps.append(_upload_step("integration"))
+    steps += [_upload_step("integration"), _bundle_step("integration")]
     job["steps"] = steps
     return job
 
@@ -254,6 +269,7 @@ def _sharded_jobs(selection: Selection, options: WorkflowOptions) -> dict[str, A
             },
         },
         _upload_step("integration-${{ matrix.shard }}"),
+        _bundle_step("integration-${{ matrix.shard }}"),
     ]
     report: dict[str, Any] = {
         "name": "report (all shards merged)",
@@ -320,6 +336,7 @@ def _services_jobs(
             *_setup_steps(options),
             *({"name": s.name, "run": f"envctl run --scenario {s.name}"} for s in without),
             _upload_step("integration"),
+            _bundle_step("integration"),
         ]
         jobs["integration"] = job
     for scenario in chosen:
@@ -377,6 +394,7 @@ def _scenario_services_job(
         *_setup_steps(options),
         {"name": scenario.name, "run": f"envctl run --scenario {scenario.name}"},
         _upload_step(job_id),
+        _bundle_step(job_id),
     ]
     return job
 

@@ -255,7 +255,17 @@ class Runner:
                 outcome.warnings.append(audit.problem)
             self._write_bundle(audit.directory, outcome)
             self._record_history(scenario, outcome)
+            self._export_trace(audit.directory, outcome)
         return outcome
+
+    def _export_trace(self, directory: Path, outcome: ScenarioOutcome) -> None:
+        """The run as an OpenTelemetry trace, when OTEL_EXPORTER_OTLP_* says where to."""
+        from envctl.report import otel
+
+        if otel.wanted(self.settings.environ):
+            problem = otel.export_run(directory, self.settings.environ)
+            if problem:
+                outcome.warnings.append(problem)
 
     def _write_bundle(self, directory: Path, outcome: ScenarioOutcome) -> None:
         """The failure bundle (``--trace``); a run never fails because its bundle could not

@@ -20,6 +20,7 @@ from envctl.owner import ProcessTable, owner_gone
 from envctl.runtime.base import (
     LABEL_CREATED,
     LABEL_DETACHED,
+    LABEL_WARM,
     ManagedResource,
     Runtime,
 )
@@ -66,12 +67,20 @@ def judge(
     for verdict in runs.values():
         labels = verdict.resources[0].labels
         created = _parse_time(labels.get(LABEL_CREATED, ""))
-        if older_than is not None and created is not None and now - created > older_than:
+        warm = any(r.labels.get(LABEL_WARM) for r in verdict.resources)
+        if (
+            not warm
+            and older_than is not None
+            and created is not None
+            and now - created > older_than
+        ):
             age = int((now - created).total_seconds())
             verdict.reason = f"older than the limit ({age}s old)"
             continue
         if any(r.labels.get(LABEL_DETACHED) == "true" for r in verdict.resources):
             continue  # left up on purpose by `envctl up`; `envctl down` removes it
+        if warm:
+            continue  # a warm instance: its leases and idle TTL decide (envctl.warm.reap)
         gone, why = owner_gone(labels, table)
         if gone:
             verdict.reason = why

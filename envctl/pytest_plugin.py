@@ -19,10 +19,18 @@ Scenario files: ``pytest scenarios/`` collects every ``scenario_*.yaml`` under t
 scenarios directory (or named on the command line) as one test that runs like
 ``envctl run``. Files elsewhere (e.g. under ``tests/``) are not collected.
 
-Options: ``--force-dependency-mode real|mock`` and ``--envctl-strict`` (a degraded run
-fails). A test whose required service cannot be had (no Docker daemon, image missing) is
-skipped with the reason, or fails when ``ENVCTL_REQUIRE_DOCKER=1``. Under pytest-xdist each
-worker uses its own namespace (its id is part of every run's namespace).
+Per-test isolation: every environment (and every scenario item) is a namespace of its own
+(topics, a database from a pool of template copies, a key prefix) on real services shared
+by content within the session, so a function-scoped environment is clean, isolated and
+handed out in milliseconds; its namespace is removed in the background after the test.
+The shared services are removed at the end of the session — or kept warm for the next
+session (and shared with other xdist workers) with ``--envctl-reuse`` / ``ENVCTL_REUSE=1``
+/ ``reuse:``.
+
+Options: ``--force-dependency-mode real|mock``, ``--envctl-reuse`` and ``--envctl-strict``
+(a degraded run fails). A test whose required service cannot be had (no Docker daemon,
+image missing) is skipped with the reason, or fails when ``ENVCTL_REQUIRE_DOCKER=1``. Under
+pytest-xdist each worker uses its own namespace (its id is part of every run's namespace).
 """
 
 from __future__ import annotations
@@ -74,6 +82,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "and the scenario files).",
     )
     group.addoption(
+        "--envctl-reuse",
+        dest="envctl_reuse",
+        action="store_true",
+        default=None,
+        help="Keep the real services warm after the session for the next one (and take warm "
+        "ones left by earlier sessions or other xdist workers); see ENVCTL_REUSE.",
+    )
+    group.addoption(
         "--envctl-strict",
         dest="envctl_strict",
         action="store_true",
@@ -123,8 +139,14 @@ class _PluginState:
         if self._runner is None:
             from envctl.runner.run import Runner
 
-            self._runner = Runner(self.settings)
+            # share: every environment of the session is a namespace of its own on
+            # instances shared by content, so a function-scoped one costs milliseconds.
+            reuse = self.config.getoption("envctl_reuse", None)
+            self._runner = Runner(self.settings, share=True, reuse=reuse)
         return self._runner
+
+    def close(self) -> list[str]:
+        return self._runner.close() if self._runner is not None else []
 
     @property
     def require_docker(self) -> bool:
@@ -151,6 +173,15 @@ class _PluginState:
         if self.require_docker:
             pytest.fail(f"{reason} (ENVCTL_REQUIRE_DOCKER=1 makes this a failure)", pytrace=False)
         pytest.skip(f"{reason}; set ENVCTL_REQUIRE_DOCKER=1 to fail instead")
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    state = config.stash.get(_STATE, None)
+    if state is not None:
+        for problem in state.close():  # namespaces cleaned, own instances removed
+            import warnings
+
+            warnings.warn(f"envctl: {problem}", stacklevel=1)
 
 
 def _state(config: pytest.Config) -> _PluginState:

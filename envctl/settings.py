@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from envctl.errors import ConfigError, Problem
 from envctl.profiles import Profiles
+from envctl.scenario.models import ReuseConfig
 from envctl.scenario.modes import RUNTIMES, RuntimeName
 
 if TYPE_CHECKING:
@@ -61,6 +62,11 @@ class ProjectConfig(BaseModel):
         description="Folders outside the project (relative to this file, or absolute) that "
         "scenarios may read base templates, compose files and seed files from.",
     )
+    reuse: bool | ReuseConfig | None = Field(
+        default=None,
+        description="Warm environments for every scenario: true, false or {enabled, ttl}; "
+        "a scenario's reuse:, ENVCTL_REUSE and --reuse win (README 'Warm environments').",
+    )
 
 
 @dataclass(frozen=True)
@@ -100,6 +106,9 @@ class Settings:
     def require_docker(self) -> bool:
         """ENVCTL_REQUIRE_DOCKER=1 (CI): what needs Docker fails instead of skipping."""
         return self.environ.get("ENVCTL_REQUIRE_DOCKER", "") not in ("", "0", "false")
+
+    reuse: Any = None
+    """The project config's ``reuse:`` (see :func:`envctl.warm.decide_reuse`)."""
 
     def load_scenario(self, path: str | Path) -> Scenario:
         """Load a scenario file the way these settings say (environment, profile, tree)."""
@@ -200,6 +209,7 @@ class Settings:
             runtime=runtime,
             runtime_source=runtime_source if runtime is not None else "",
             native_bin=native_bin,
+            reuse=project.reuse,
         )
 
     def with_scenarios_dir(self, path: str | Path) -> Settings:

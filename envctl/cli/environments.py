@@ -7,7 +7,7 @@ Parse, call the library (:mod:`envctl.engine`, :mod:`envctl.status`, :mod:`envct
 from __future__ import annotations
 
 import sys
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -116,16 +116,33 @@ def status(ctx: click.Context, as_json: bool) -> None:
     settings = _settings(ctx)
     runtimes = Runtimes.for_settings(settings)
     runs = environments(runtimes)
+    warm = _warm_instances(settings, runtimes)
     if runtimes.docker_error is not None and not as_json:
         click.echo(f"(containers not listed: {runtimes.docker_error})", err=True)
     if as_json:
-        _emit_json({"environments": runs})
+        _emit_json({"environments": runs, "warm": warm})
         return
     if not runs:
         click.echo("no environments")
         return
     from rich.console import Console
     from rich.table import Table
+
+    if warm:
+        warm_table = Table(box=None, pad_edge=False, title="warm instances", title_justify="left")
+        for column in ("key", "run id", "services", "users", "idle", "removed after"):
+            warm_table.add_column(column)
+        for item in warm:
+            users = ", ".join(f"pid {u['pid']} ({u['scenario']})" for u in item["users"])
+            warm_table.add_row(
+                item["key"],
+                item["run_id"],
+                ", ".join(item["services"]),
+                users or "none",
+                "in use" if item["users"] else f"{item['idle']:.0f}s",
+                f"{item['ttl']:.0f}s idle",
+            )
+        Console(highlight=False, soft_wrap=True).print(warm_table)
 
     table = Table(box=None, pad_edge=False)
     for column in ("run id", "scenario", "service", "status", "reach it at", "created"):
@@ -139,12 +156,54 @@ def status(ctx: click.Context, as_json: bool) -> None:
     Console(highlight=False, soft_wrap=True).print(table)
 
 
+def _reap_warm(settings: Any, runtimes: Any, dry_run: bool) -> tuple[list[str], list[str]]:
+    """Warm instances idle past their TTL and held by no run: removed (or listed)."""
+    from envctl.errors import DockerUnavailable
+    from envctl.warm import LeaseBook, reap, warm_dir
+
+    try:
+        docker = runtimes.docker
+    except DockerUnavailable:
+        return [], []
+    removed, errors = reap(
+        docker, LeaseBook(warm_dir(settings)), dry_run=dry_run, labels=settings.extra_labels
+    )
+    verb = "would remove" if dry_run else "removed"
+    return [
+        f"{verb} warm instance {i.key} (run {i.run_id}): idle longer than its TTL ({i.ttl:.0f}s)"
+        for i in removed
+    ], errors
+
+
+def _warm_instances(settings: Any, runtimes: Any) -> list[dict[str, Any]]:
+    """Warm instances (``envctl.warm``) with their users and idle time; [] without Docker."""
+    import time
+
+    from envctl.errors import DockerUnavailable
+    from envctl.warm import LeaseBook, instances, warm_dir
+
+    try:
+        docker = runtimes.docker
+    except DockerUnavailable:
+        return []
+    now = time.time()
+    book = LeaseBook(warm_dir(settings))
+    return [i.to_dict(now) for i in instances(docker, book, labels=settings.extra_labels)]
+
+
 @click.command()
 @click.option("--scenario", "-s", "name", help="Every run of this scenario.")
 @click.option("--run-id", help="One run.")
 @click.option("--all", "everything", is_flag=True, help="Every envctl-managed resource.")
+@click.option(
+    "--warm",
+    is_flag=True,
+    help="Every warm instance no run is using (those in use are kept, and said so).",
+)
 @click.pass_context
-def down(ctx: click.Context, name: str | None, run_id: str | None, everything: bool) -> None:
+def down(
+    ctx: click.Context, name: str | None, run_id: str | None, everything: bool, warm: bool
+) -> None:
     """Remove the containers, networks and volumes of environments, and the topics,
     databases and keys their runs kept on external services. Safe to run twice."""
     from envctl.cleanup import remove_recorded
@@ -154,10 +213,27 @@ def down(ctx: click.Context, name: str | None, run_id: str | None, everything: b
     from envctl.runtime.base import LABEL_RUN_ID, LABEL_SCENARIO
     from envctl.runtime.combined import Runtimes
 
-    chosen = [x for x in (name, run_id, everything or None) if x]
+    chosen = [x for x in (name, run_id, everything or None, warm or None) if x]
     if len(chosen) != 1:
-        raise click.UsageError("give exactly one of --scenario NAME, --run-id ID or --all")
+        raise click.UsageError("give exactly one of --scenario NAME, --run-id ID, --all or --warm")
     settings = _settings(ctx)
+    if warm:
+        from envctl.warm import LeaseBook, reap, warm_dir
+
+        book = LeaseBook(warm_dir(settings))
+        docker = Runtimes.for_settings(settings).docker
+        removed, errors = reap(docker, book, everything=True, labels=settings.extra_labels)
+        for instance in removed:
+            services = sorted({r.service for r in instance.resources if r.service})
+            click.echo(f"removed warm instance {instance.key} ({', '.join(services)})")
+        for item in _warm_instances(settings, Runtimes.for_settings(settings)):
+            pids = ", ".join(str(u["pid"]) for u in item["users"])
+            click.echo(f"kept warm instance {item['key']}: in use by pid {pids}")
+        if not removed:
+            click.echo("no warm instance to remove")
+        if errors:
+            raise EnvctlError("could not remove: " + "; ".join(errors))
+        return
     done, data_errors = remove_recorded(
         settings, run_id=run_id, scenario=name, everything=everything
     )
@@ -228,6 +304,10 @@ def gc(ctx: click.Context, older_than: str | None, dry_run: bool) -> None:
     verdicts = judge(runtime.list_managed(), older_than=limit)
     garbage, remove_errors = collect_judged(runtime, verdicts, dry_run=dry_run)
     errors += remove_errors
+    warm_removed = _reap_warm(settings, runtime, dry_run)
+    errors += warm_removed[1]
+    for line in warm_removed[0]:
+        click.echo(line)
     for verdict in verdicts:
         if verdict.reason is None and verdict.kept_because:
             click.echo(
@@ -261,7 +341,7 @@ def gc(ctx: click.Context, older_than: str | None, dry_run: bool) -> None:
             f"under {runs_root(settings)} (older than {age.total_seconds() / 86400:g} days "
             f"or beyond the newest {keep}; ENVCTL_KEEP_RUNS_DAYS / ENVCTL_KEEP_RUNS)"
         )
-    if not garbage and not pruned:
+    if not garbage and not pruned and not warm_removed[0]:
         click.echo("nothing to collect")
     if errors:
         raise EnvctlError("could not remove: " + "; ".join(errors))

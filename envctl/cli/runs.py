@@ -27,15 +27,26 @@ MODE_HELP = (
 )
 
 
-def _runner(ctx: click.Context, progress: Any = None, trace: str | None = None) -> Runner:
+def _runner(
+    ctx: click.Context,
+    progress: Any = None,
+    trace: str | None = None,
+    reuse: bool | None = None,
+    share: bool = False,
+) -> Runner:
     from envctl.runner import Runner
 
-    return Runner(_settings(ctx), progress=progress, trace=trace)
+    return Runner(_settings(ctx), progress=progress, trace=trace, reuse=reuse, share=share)
 
 
 TRACE_HELP = (
     "When to write the failure bundle (bundle.html in the run folder): retain-on-failure "
     "(default), on (every run) or off; also ENVCTL_TRACE."
+)
+REUSE_HELP = (
+    "Take the real services from a warm instance kept by an earlier run (or leave one for "
+    "the next), each run in its own namespace; --no-reuse never does. Default: "
+    "ENVCTL_REUSE, else the scenario's or project config's reuse:, else off."
 )
 
 
@@ -87,6 +98,7 @@ def _exit_for(outcome: ScenarioOutcome, strict: bool) -> int:
 @click.option("--json", "as_json", is_flag=True, help="Print the outcome as one JSON object.")
 @click.option("--strict", is_flag=True, help="A degraded run (fallback to a mock) fails.")
 @click.option("--trace", type=click.Choice(["retain-on-failure", "on", "off"]), help=TRACE_HELP)
+@click.option("--reuse/--no-reuse", default=None, help=REUSE_HELP)
 @click.pass_context
 def run(
     ctx: click.Context,
@@ -95,6 +107,7 @@ def run(
     as_json: bool,
     strict: bool,
     trace: str | None,
+    reuse: bool | None,
 ) -> None:
     """Run a scenario: start its services (real) or mocks, run the steps, check `expected`.
 
@@ -106,13 +119,18 @@ def run(
     force = _check_mode(force_mode)
     scenario = _load(ctx, name)
     progress = None if as_json else LineProgress()
-    outcome = _runner(ctx, progress, trace).run(scenario, force_mode=force)
-    if outcome.status == "error":
-        raise ConfigError(outcome.reason or "invalid scenario")
-    if as_json:
-        _emit(outcome.to_dict())
-    else:
-        _print_outcome(outcome)
+    runner = _runner(ctx, progress, trace, reuse=reuse)
+    try:
+        outcome = runner.run(scenario, force_mode=force)
+        if outcome.status == "error":
+            raise ConfigError(outcome.reason or "invalid scenario")
+        if as_json:
+            _emit(outcome.to_dict())
+        else:
+            _print_outcome(outcome)
+    finally:
+        for problem in runner.close():  # a namespace's cleanup, after the result is out
+            click.echo(f"envctl: warning: {problem}", err=True)
     sys.exit(_exit_for(outcome, strict))
 
 
@@ -122,7 +140,13 @@ def run(
     type=click.Choice(["unit", "integration", "mixed"]),
     help="Only the scenarios of this category.",
 )
-@click.option("--parallel", type=click.IntRange(1, 64), default=1, show_default=True)
+@click.option(
+    "--parallel",
+    type=click.IntRange(1, 64),
+    default=None,
+    help="Scenarios at a time (default: 4 per CPU, at most 16; each in its own namespace).",
+)
+@click.option("--reuse/--no-reuse", default=None, help=REUSE_HELP)
 @click.option("--junit", type=click.Path(dir_okay=False, path_type=Path), help="Write JUnit XML.")
 @click.option(
     "--json", "json_file", type=click.Path(dir_okay=False, path_type=Path), help="Write JSON."
@@ -157,7 +181,8 @@ def run(
 def run_all(
     ctx: click.Context,
     category: str | None,
-    parallel: int,
+    parallel: int | None,
+    reuse: bool | None,
     junit: Path | None,
     json_file: Path | None,
     strict: bool,
@@ -179,17 +204,21 @@ def run_all(
     from envctl.runner.run_all import run_all as run_all_scenarios
 
     force = _check_mode(force_mode)
-    runner = _runner(ctx, trace=trace)
-    spec, weights = _shard_options(ctx, runner, shard, durations)
-    result = run_all_scenarios(
-        runner,
-        category=category,
-        parallel=parallel,
-        force_mode=force,
-        share=not no_share,
-        shard=spec,
-        durations=weights,
-    )
+    runner = _runner(ctx, trace=trace, reuse=reuse)
+    try:
+        spec, weights = _shard_options(ctx, runner, shard, durations)
+        result = run_all_scenarios(
+            runner,
+            category=category,
+            parallel=parallel,
+            force_mode=force,
+            share=not no_share,
+            shard=spec,
+            durations=weights,
+        )
+    finally:
+        for problem in runner.close():
+            click.echo(f"envctl: warning: {problem}", err=True)
     if result.shard is not None:
         click.echo(
             f"shard {result.shard['index']}/{result.shard['total']}: {len(result.outcomes)} of "

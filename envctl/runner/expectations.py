@@ -7,7 +7,6 @@ rows (optionally ``where``), ``keys`` checks Redis keys. Each check is one recor
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from envctl.errors import EnvctlError
@@ -43,7 +42,7 @@ def check_expectations(
             service = expected_service(scenario, item, "kafka", "messages")
             bus = ctx.tool(service)
             real = ctx.modes.get(service) == DependencyMode.REAL
-            settle = item.settle if real else 0.05
+            settle = item.settle if real else 0.0
             within = item.within if real else min(item.within, 0.2)
             for topic, count in item.messages.items():
                 where = f"service '{service}', topic '{topic}'"
@@ -86,22 +85,24 @@ def check_expectations(
 def _count_messages(bus: Any, topic: str, count: CountSpec, settle: float, within: float) -> int:
     """How many messages the topic holds, as far as ``count`` needs to know.
 
-    First wait (up to ``within``) for the lower bound; then, when there is an upper bound,
-    look ``settle`` seconds for one message more than it allows.
+    First wait (up to ``within``) for the lower bound: this returns the moment the messages
+    are there. Then, when there is an upper bound, read every partition to its end (what the
+    topic holds now) and count; ``settle`` > 0 additionally waits that long for one message
+    more than the bound allows (an application that may still be publishing).
     """
     lower = count.equals if count.equals is not None else (count.at_least or 0)
     upper = count.equals if count.equals is not None else count.at_most
     found = 0
-    took = 0.0
     if lower > 0:
-        started = time.monotonic()
         found = len(bus.consume(topic, count=min(lower, MAX_COUNTED), timeout=within))
-        took = time.monotonic() - started
         if found < lower:
             return found
     if upper is not None:
-        # Reading the same messages again takes about as long as it just did.
-        again = bus.consume(topic, count=min(upper + 1, MAX_COUNTED), timeout=settle + took)
+        limit = min(upper + 1, MAX_COUNTED)
+        if settle > 0:
+            again = bus.consume(topic, count=limit, timeout=settle)
+        else:
+            again = bus.consume(topic, count=limit, timeout=within, to_end=True)
         found = max(found, len(again))
     return found
 

@@ -50,6 +50,7 @@ from envctl.variables import UnknownVariable
 
 if TYPE_CHECKING:
     from envctl.tools.registry import ResolvedTools
+    from envctl.warm import ReuseSetting, WarmNamespace, WarmPool
 
 NO_MOCK_TYPES = ("generic",)
 """Service types without an in-memory double: they run for real or not at all."""
@@ -153,10 +154,19 @@ class Runner:
         cleanup: Callable[[Environment, ScenarioOutcome], list[str]] = cleanup_environment,
         log: logging.Logger | None = None,
         trace: str | None = None,
+        reuse: bool | None = None,
+        share: bool = False,
     ) -> None:
+        """``reuse``: ``--reuse`` / ``--no-reuse`` (None: ``ENVCTL_REUSE``, the scenario's
+        and the project's ``reuse:``, default off): real services on warm instances kept
+        for later runs (:mod:`envctl.warm`). ``share``: runs of this runner share instances
+        among themselves, each run in its own namespace (pytest sessions, run-all)."""
         self.settings = settings
         self.trace = parse_trace(trace, settings.environ)
         """When a run gets a failure bundle: retain-on-failure (default) | on | off."""
+        self.reuse = reuse
+        self.share = share
+        self._warm: WarmPool | None = None
         if runtime_factory is None:
 
             def runtime_factory() -> Runtime:
@@ -168,6 +178,37 @@ class Runner:
         self.runs_root = runs_root or default_runs_root(settings)
         self.cleanup = cleanup
         self.log = log or logging.getLogger("envctl.run")
+
+    # -- warm instances ----------------------------------------------------------------------
+    @property
+    def warm(self) -> WarmPool:
+        if self._warm is None:
+            from envctl.warm import WarmPool
+
+            self._warm = WarmPool(self.engine, self.settings)
+        return self._warm
+
+    def close(self) -> list[str]:
+        """Finish namespace cleanups, give leases back, remove this runner's own shared
+        instances (warm ones stay for their TTL). Returns the errors."""
+        if self._warm is None:
+            return []
+        warm, self._warm = self._warm, None
+        return warm.close()
+
+    def wait_for_cleanup(self) -> list[str]:
+        """Wait for the background cleanups of finished runs' namespaces."""
+        return self._warm.wait_for_cleanup() if self._warm is not None else []
+
+    def _reuse_for(self, scenario: Scenario) -> ReuseSetting | None:
+        """Whether this run takes its real services from an instance (warm, or shared in
+        this process) rather than starting its own; None: its own."""
+        from envctl.warm import decide_reuse
+
+        setting = decide_reuse(self.settings, scenario, self.reuse)
+        if setting.enabled or self.share:
+            return setting
+        return None
 
     # -- one scenario ------------------------------------------------------------------------
     def run(
@@ -331,6 +372,7 @@ class Runner:
                     namespace=namespace or run_id,
                 )
                 audit.event("decision.tools", factories=tools.audit)
+                self._seed_mocks(scenario, tools, mode_map)
                 physical = getattr(run_env.environment, "namespace", None)
                 live = LiveEnvironment(
                     scenario=scenario,
@@ -396,6 +438,16 @@ class Runner:
             audit.event("phase", phase="up", seconds=0.0, note="mock mode: no container started")
             yield RunEnvironment(None), modes
             return
+        reuse = self._reuse_for(scenario)
+        if reuse is not None:
+            warm = self._warm_namespace(scenario, modes, run_id, audit, outcome, reuse)
+            if warm is not None:
+                try:
+                    self._record_services(warm.environment, audit, outcome)
+                    yield _run_environment(warm.environment, real), modes
+                finally:
+                    self._release_namespace(warm.environment, outcome, audit)
+                return
         started = time.monotonic()
         env, modes = self._up(scenario, modes, run_id, audit, outcome)
         outcome.phases["up"] = time.monotonic() - started
@@ -442,6 +494,101 @@ class Runner:
                 errors=errors,
             )
         return errors
+
+    def _warm_namespace(
+        self,
+        scenario: Scenario,
+        modes: ModeDecision,
+        run_id: str,
+        audit: AuditLog,
+        outcome: ScenarioOutcome,
+        reuse: ReuseSetting,
+    ) -> WarmNamespace | None:
+        """The run's own namespace on a shared instance; None when its services cannot be
+        shared (the run then starts its own) or the instance cannot be had (likewise, so
+        that optional services get their fallback)."""
+        from envctl.warm import not_reusable
+
+        part = real_part(scenario, modes.real_services())
+        why = not_reusable(part)
+        if scenario.faults or any(isinstance(s, dict) and "fault" in s for s in scenario.steps):
+            why = "the scenario injects faults, which would reach every run on a shared instance"
+        if why is not None:
+            audit.event("decision.reuse", used=False, reason=why, source=reuse.source)
+            return None
+        started = time.monotonic()
+        try:
+            # (asked once per instance: the choice looks at Docker and the images)
+            native = [
+                name
+                for name, choice in (
+                    {} if self.warm.has_instance(part) else self.engine.choose_runtimes(part)
+                ).items()
+                if choice.runtime != "docker"
+            ]
+            if native:
+                why = f"service '{native[0]}' runs natively (runtime)"
+                audit.event("decision.reuse", used=False, reason=why, source=reuse.source)
+                return None
+            warm = self.warm.namespace(scenario, part, run_id, reuse)
+        except EnvctlError as exc:
+            audit.event("decision.reuse", used=False, reason=_first_line(exc))
+            return None
+        outcome.phases["up"] = time.monotonic() - started
+        outcome.shared_with = warm.key
+        audit.event(
+            "decision.reuse",
+            used=True,
+            key=warm.key,
+            warm=reuse.enabled,
+            instance="reused" if warm.reused else "started",
+            source=reuse.source,
+            ttl=reuse.ttl,
+        )
+        audit.event(
+            "phase",
+            phase="up",
+            seconds=round(outcome.phases["up"], 4),
+            shared_instance=warm.key,
+            run_of=warm.environment.run_id,
+        )
+        return warm
+
+    def _release_namespace(
+        self, env: Environment, outcome: ScenarioOutcome, audit: AuditLog
+    ) -> None:
+        """Give the run's namespace back; its cleanup runs in the background (off the
+        run's critical path) unless ``cleanup_after`` keeps the run's data."""
+        from envctl.cleanup import removal, setting_for
+
+        passed = (
+            "steps" in outcome.phases
+            and all(s.status == "passed" for s in outcome.steps)
+            and all(e["status"] == "passed" for e in outcome.expectations)
+        )
+        t0 = time.monotonic()
+        kept = [
+            name
+            for name in env.services
+            if not all(removal(setting_for(env.scenario, name), passed).values())
+        ]
+        if kept:
+            outcome.kept = (
+                f"run {env.run_id}: the data of {', '.join(kept)} is kept in its namespace on "
+                f"the shared instance {outcome.shared_with} (cleanup_after) until the instance "
+                "is removed (envctl down --warm)"
+            )
+            errors: list[str] = []
+        else:
+            errors = env.down()
+        outcome.phases["cleanup"] = time.monotonic() - t0
+        audit.event(
+            "phase",
+            phase="cleanup",
+            seconds=round(outcome.phases["cleanup"], 4),
+            background=not kept,
+            errors=errors,
+        )
 
     def _up(
         self,
@@ -657,19 +804,10 @@ class Runner:
             prepare_namespace(scenario, step_tools, mode_map)
             outcome.phases["prepare"] = time.monotonic() - t0
             audit.event("phase", phase="prepare", seconds=round(outcome.phases["prepare"], 4))
-        if any(m == DependencyMode.MOCK for m in mode_map.values()):
-            from envctl.runner.mock_seed import seed_mocks
-            from envctl.scenario.loader import scenario_tree
-
-            t0 = time.monotonic()
-            tree = (
-                scenario_tree(scenario.source, self.settings.scenarios_dir)
-                if scenario.source is not None
-                else None
-            )
-            if seed_mocks(scenario, tools, mode_map, tree):
-                outcome.phases["seed"] = time.monotonic() - t0
-                audit.event("phase", phase="seed", seconds=round(outcome.phases["seed"], 4))
+        t0 = time.monotonic()
+        if self._seed_mocks(scenario, tools, mode_map):
+            outcome.phases["seed"] = time.monotonic() - t0
+            audit.event("phase", phase="seed", seconds=round(outcome.phases["seed"], 4))
 
     def _check_expected(
         self,
@@ -685,6 +823,22 @@ class Runner:
         for item in outcome.expectations:
             audit.event("expectation", **item)
         audit.event("phase", phase="expectations", seconds=round(outcome.phases["expectations"], 4))
+
+    def _seed_mocks(
+        self, scenario: Scenario, tools: Any, mode_map: Mapping[str, DependencyMode]
+    ) -> bool:
+        """The mocks get the scenario's seed data (as the real services got it at setup)."""
+        if not any(m == DependencyMode.MOCK for m in mode_map.values()):
+            return False
+        from envctl.runner.mock_seed import seed_mocks
+        from envctl.scenario.loader import scenario_tree
+
+        tree = (
+            scenario_tree(scenario.source, self.settings.scenarios_dir)
+            if scenario.source is not None
+            else None
+        )
+        return bool(seed_mocks(scenario, tools, mode_map, tree))
 
     def _snapshot(
         self,

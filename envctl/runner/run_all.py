@@ -75,6 +75,23 @@ class RunAllResult:
         return data
 
 
+def default_parallel() -> int:
+    """Scenarios run at a time by default: 4 per CPU, at most 16 (they mostly wait on
+    services, and each runs in its own namespace on shared instances)."""
+    import os
+
+    return max(1, min(16, 4 * (os.cpu_count() or 1)))
+
+
+def _pooled(scenario: Scenario, modes: ModeDecision) -> bool:
+    """Whether the scenario's real services can come from a shared instance by content."""
+    from envctl.runner.run import real_part
+    from envctl.warm import not_reusable
+
+    real = modes.real_services()
+    return bool(real) and not_reusable(real_part(scenario, real)) is None
+
+
 @dataclass
 class _Item:
     name: str
@@ -103,7 +120,7 @@ def run_all(
     runner: Runner,
     *,
     category: str | None = None,
-    parallel: int = 1,
+    parallel: int | None = None,
     force_mode: str | None = None,
     share: bool = True,
     names: list[str] | None = None,
@@ -114,6 +131,8 @@ def run_all(
     settings = runner.settings
     began = time.monotonic()
     mode_override = _mode_override(settings.environ, force_mode)
+    if parallel is None:
+        parallel = default_parallel()
     profile = getattr(settings, "profile", None) or "default"
     run_id = new_run_id()
     audit = AuditLog(runner.runs_root / run_id, run_id)
@@ -140,10 +159,20 @@ def run_all(
     shared_names = {k: [m.name for m in ms] for k, ms in units if k is not None}
     for key, members_names in shared_names.items():
         audit.event("decision.share", key=key, scenarios=members_names)
+    was_sharing = runner.share
+    runner.share = share  # scenarios of _pooled units take namespaces on shared instances
     try:
         batch.execute(units, parallel)
     finally:
+        runner.share = was_sharing
+        for problem in runner.wait_for_cleanup():
+            audit.event("error", kind="cleanup", message=problem)
         ordered = [batch.outcomes[i.name] for i in items if i.name in batch.outcomes]
+        for outcome in ordered:
+            if outcome.shared_with and outcome.shared_with not in shared_names:
+                pooled = [o.name for o in ordered if o.shared_with == outcome.shared_with]
+                if len(pooled) > 1:
+                    shared_names[outcome.shared_with] = pooled
         result = RunAllResult(
             run_id=run_id,
             profile=profile,
@@ -246,11 +275,16 @@ _Unit = tuple[str | None, list[_Item]]
 def _units(runnable: list[_Item], share: bool) -> list[_Unit]:
     """Group scenarios that need identical services (when ``share``); a group of one runs alone."""
     groups: dict[str | None, list[_Item]] = {}
+    units: list[_Unit] = []
     for item in runnable:
         assert item.scenario is not None and item.modes is not None
+        if share and _pooled(item.scenario, item.modes):
+            # its real services come from an instance shared by content (envctl.warm),
+            # the scenario in its own namespace: run it on its own, at any parallelism
+            units.append((None, [item]))
+            continue
         key = share_key(item.scenario, item.modes) if share else None
         groups.setdefault(key, []).append(item)
-    units: list[_Unit] = []
     for key, members in groups.items():
         if key is not None and len(members) > 1:
             units.append((key, members))

@@ -25,6 +25,9 @@ LABEL_OWNER_START = "io.envctl.owner-start"
 LABEL_CREATED = "io.envctl.created"
 LABEL_ENDPOINTS = "io.envctl.endpoints"
 LABEL_DETACHED = "io.envctl.detached"
+LABEL_WARM = "io.envctl.warm"
+"""The content key of a warm instance (envctl.warm): kept by leases and an idle TTL."""
+LABEL_WARM_TTL = "io.envctl.warm-ttl"
 """On a run's marker volume: the run was left up on purpose (`envctl up`); gc keeps it."""
 
 
@@ -123,6 +126,10 @@ class Runtime(Protocol):
 
     def ensure_image(self, image: str, override_hint: str) -> None:
         """Raise :class:`~envctl.errors.ImageNotFound` when absent and not pullable."""
+        ...
+
+    def image_id(self, image: str) -> str:
+        """The content digest of a present image (``sha256:...``): a rebuilt tag differs."""
         ...
 
     def run_container(self, spec: ContainerSpec) -> ContainerHandle: ...

@@ -86,6 +86,9 @@ class Runtimes:
     def ensure_image(self, image: str, override_hint: str) -> None:
         self.docker.ensure_image(image, override_hint)
 
+    def image_id(self, image: str) -> str:
+        return self.docker.image_id(image)
+
     def run_container(self, spec: ContainerSpec) -> ContainerHandle:
         self.docker_used = True
         return self.docker.run_container(spec)

@@ -191,6 +191,9 @@ class DockerRuntime:
                     "to an image you have"
                 ) from None
 
+    def image_id(self, image: str) -> str:
+        return str(self.client.images.get(image).id)
+
     # -- create ------------------------------------------------------------------------
     def create_network(self, name: str, labels: Mapping[str, str]) -> None:
         self.client.networks.create(name, driver="bridge", labels=dict(labels))

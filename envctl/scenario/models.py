@@ -47,6 +47,31 @@ class Category(StrEnum):
     MIXED = "mixed"
 
 
+class ReuseConfig(StrictModel):
+    """``reuse: {enabled, ttl}``: warm instances (see :mod:`envctl.warm`)."""
+
+    enabled: bool = Field(default=True, description="Reuse warm instances and leave them warm.")
+    ttl: float | str | None = Field(
+        default=None,
+        description="Idle time before a warm instance is removed: seconds or 90s, 10m, 2h "
+        "(default 10m).",
+    )
+
+    @field_validator("ttl")
+    @classmethod
+    def _duration(cls, value: float | str | None) -> float | str | None:
+        if value is None:
+            return value
+        from envctl.errors import ConfigError
+        from envctl.warm import parse_ttl
+
+        try:
+            parse_ttl(value, "ttl")
+        except ConfigError as exc:
+            raise ValueError(str(exc)) from None
+        return value
+
+
 class Scenario(StrictModel):
     """A scenario: the services a test needs, how they start, and what happens afterwards."""
 
@@ -94,6 +119,12 @@ class Scenario(StrictModel):
         default_factory=NamingTemplates,
         description="How logical names become physical ones in the run's namespace "
         "(`orders` -> `envctl.<run>.orders`), e.g. {topic: '{name}'} to use names as written.",
+    )
+    reuse: bool | ReuseConfig | None = Field(
+        default=None,
+        description="Keep the real services warm for later runs and reuse them (each run in "
+        "its own namespace): true, false, or {enabled, ttl} (idle time before removal, e.g. "
+        "10m). --reuse / ENVCTL_REUSE win; see README 'Warm environments'.",
     )
     steps: list[dict[str, Any]] = Field(
         default_factory=list,

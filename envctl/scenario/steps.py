@@ -308,11 +308,12 @@ class Expected(_Checked):
         description="messages: seconds to wait for the expected (minimum) number of messages.",
     )
     settle: float = Field(
-        default=1.0,
+        default=0.0,
         ge=0,
         le=MAX_STEP_SECONDS,
-        description="messages, real mode: seconds to look for messages beyond an exact or "
-        "maximum count.",
+        description="messages, real mode: seconds to keep looking for messages beyond an "
+        "exact or maximum count (an application that may still publish); 0: count what "
+        "each partition holds, read to its end.",
     )
 
     @field_validator("rows")

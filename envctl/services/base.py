@@ -60,6 +60,9 @@ class ServiceHandle:
     container: ContainerHandle | None = None
     resources: dict[str, list[str]] = field(default_factory=dict)
     """What setup created, by kind (``topics``: [...]), for reports and cleanup."""
+    clients: dict[str, Any] = field(default_factory=dict, repr=False)
+    """Clients a plugin keeps for this service across calls (an admin client, a connection
+    pool); shared by the namespaces of a warm instance."""
 
 
 def mask_url(url: str) -> str:
@@ -233,6 +236,43 @@ class ServicePlugin(ABC, Generic[SpecT]):
         kinds (:attr:`resource_kinds`); None removes everything."""
         if self.data_module is not None:
             self._data().cleanup(self, handle, timeout, kinds)
+
+    # -- warm instances (envctl.warm) -------------------------------------------------
+    warm_version: ClassVar[str] = "1"
+    """Bump when the plugin changes what its containers do: instances of an older version
+    are then not reused."""
+    per_run_fields: ClassVar[frozenset[str]] = frozenset({"seed"})
+    """Spec fields that live in a run's namespace (topics, databases, seeds), not in the
+    container: a change to them does not need another instance."""
+
+    @classmethod
+    def warm_refusal(cls, spec: ServiceSpecBase) -> str | None:
+        """Why a service of this spec cannot be shared by runs as a warm instance (None:
+        it can). Default: it can when its data lives in per-run namespaces."""
+        return None if cls.resource_kinds else f"type '{cls.type_name}' has no per-run namespace"
+
+    @classmethod
+    def warm_shape(cls, spec: ServiceSpecBase) -> dict[str, Any]:
+        """The spec fields that shape the container: part of a warm instance's key."""
+        skip = set(cls.per_run_fields) | {
+            "required",
+            "cleanup_after",
+            "snapshot",
+            "fallback",
+            "dependency_mode",
+        }
+        shaped: dict[str, Any] = spec.model_dump(mode="json", exclude=skip, by_alias=True)
+        return shaped
+
+    def acquire_namespace(self, handle: ServiceHandle, timeout: float) -> None:
+        """Give the run its own namespace on an already running (warm) service: by default
+        what a fresh service gets — :meth:`setup`, then :meth:`seed`."""
+        self.setup(handle, timeout)
+        self.seed(handle, self.context.timeouts.seed)
+
+    def release_namespace(self, handle: ServiceHandle, timeout: float) -> None:
+        """Remove the run's namespace from a warm service (runs in the background)."""
+        self.cleanup_resources(handle, timeout)
 
     # -- data: snapshots, inspection ---------------------------------------------------
     resource_kinds: ClassVar[tuple[str, ...]] = ()

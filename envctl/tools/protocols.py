@@ -149,6 +149,7 @@ class EventBus(Protocol):
         timeout: float = 10.0,
         group: str | None = None,
         from_beginning: bool = True,
+        to_end: bool = False,
     ) -> list[Message]:
         """Up to ``count`` messages of ``topic``, waiting at most ``timeout`` seconds.
 
@@ -156,7 +157,8 @@ class EventBus(Protocol):
         reads without joining a group and commits nothing; with ``group`` it starts at the
         group's committed offsets and commits what it returns. ``from_beginning`` chooses
         where to start when there is no committed offset: the first message, or only
-        messages published after the call.
+        messages published after the call. ``to_end`` returns as soon as every partition
+        has been read to its end (what the topic holds now) instead of waiting for more.
         """
         ...
 
@@ -225,6 +227,7 @@ class AsyncEventBus(Protocol):
         timeout: float = 10.0,
         group: str | None = None,
         from_beginning: bool = True,
+        to_end: bool = False,
     ) -> list[Message]: ...
 
     async def subscribe(

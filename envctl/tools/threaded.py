@@ -86,6 +86,7 @@ class ThreadedAsyncEventBus:
         timeout: float = 10.0,
         group: str | None = None,
         from_beginning: bool = True,
+        to_end: bool = False,
     ) -> list[Message]:
         return await asyncio.to_thread(
             self._sync.consume,
@@ -94,6 +95,7 @@ class ThreadedAsyncEventBus:
             timeout=timeout,
             group=group,
             from_beginning=from_beginning,
+            to_end=to_end,
         )
 
     async def subscribe(

@@ -20,7 +20,7 @@ def route_invalid(ctx: Any, source: str, dead_letters: str) -> dict[str, Any]:
     bus = ctx.tool("kafka")
     store = ctx.tool("postgres")
     routed = stored = 0
-    for message in bus.consume(source, count=10, timeout=1.0):
+    for message in bus.consume(source, count=10, timeout=1.0, to_end=True):
         order = message.value
         if not isinstance(order, dict) or not isinstance(order.get("amount"), int):
             bus.publish(

@@ -75,7 +75,7 @@ def _consumer(plugin: KafkaService, handle: ServiceHandle) -> Any:
             "enable.auto.commit": False,
             "enable.partition.eof": True,
             "auto.offset.reset": "earliest",
-            "fetch.wait.max.ms": 50,
+            "fetch.wait.max.ms": 10,
             "log_level": 0,
             "logger": _SILENT_LOGGER,
         }
@@ -90,7 +90,10 @@ def _producer(plugin: KafkaService, handle: ServiceHandle, timeout: float) -> An
     return Producer(
         {
             **client_config(handle.endpoints),
-            "enable.idempotence": True,
+            # Not idempotent: its producer-id handshake costs the first delivery 0.5-1 s.
+            # acks=all with one request in flight keeps the order and the durability.
+            "enable.idempotence": False,
+            "max.in.flight.requests.per.connection": 1,
             "acks": "all",
             "linger.ms": 5,
             "batch.num.messages": 10000,
@@ -244,8 +247,8 @@ def seed(plugin: KafkaService, handle: ServiceHandle, timeout: float) -> None:
     """Produce every seed file's records; done when every delivery report came back.
 
     Every file is read and checked before the first record is sent, so a bad record
-    leaves the topics as setup made them. The producer is made first: an idempotent
-    producer spends ~0.5 s getting its producer id, which overlaps the reading.
+    leaves the topics as setup made them. The producer is made first, so its connection
+    is set up while the files are read.
     """
     if not plugin.spec.seed:
         return
@@ -605,12 +608,14 @@ def _create_topics(
     from confluent_kafka import KafkaError, KafkaException
     from confluent_kafka.admin import NewTopic
 
-    from envctl.retry import poll_until
+    from envctl.retry import poll_until, retry_call
 
     service = plugin.context.service
     pending = dict(topics)
-    # Brokers delete asynchronously: a name may be "marked for deletion" for a moment.
-    while pending:
+
+    def attempt() -> None:
+        # Brokers delete asynchronously: a name may be "marked for deletion" for a moment;
+        # those are tried again (with a backoff from a few milliseconds) until the deadline.
         futures = admin.create_topics(
             [
                 NewTopic(name, num_partitions=info["partitions"], config=info.get("config") or {})
@@ -618,7 +623,6 @@ def _create_topics(
             ],
             operation_timeout=max(1.0, _deadline_left(deadline)),
         )
-        retry: dict[str, dict[str, Any]] = {}
         for name, future in futures.items():
             try:
                 future.result(timeout=max(1.0, _deadline_left(deadline)))
@@ -628,18 +632,20 @@ def _create_topics(
                     isinstance(error, KafkaError)
                     and error.code() == KafkaError.TOPIC_ALREADY_EXISTS
                 ):
-                    retry[name] = pending[name]
                     continue
                 raise SnapshotError(
                     f"service '{service}': cannot recreate topic '{name}': {_kafka_error(exc)}"
                 ) from None
-        if retry and _deadline_left(deadline) <= 0:
-            raise SnapshotError(
-                f"service '{service}': topics {', '.join(retry)} were not deleted in time"
-            )
-        if retry:
-            time.sleep(0.1)
-        pending = retry
+            del pending[name]
+        if pending:
+            raise _StillThere
+
+    try:
+        retry_call(attempt, _deadline_left(deadline), (_StillThere,))
+    except _StillThere:
+        raise SnapshotError(
+            f"service '{service}': topics {', '.join(pending)} were not deleted in time"
+        ) from None
 
     def visible() -> bool:
         metadata = admin.list_topics(timeout=5)
@@ -650,6 +656,10 @@ def _create_topics(
 
     if not poll_until(visible, timeout=max(1.0, _deadline_left(deadline))):
         raise SnapshotError(f"service '{service}': recreated topics did not become visible")
+
+
+class _StillThere(Exception):
+    """A topic to recreate still exists (its deletion is in progress)."""
 
 
 # -- cleanup --------------------------------------------------------------------------------------
@@ -663,7 +673,7 @@ def cleanup(
     remove_topics = kinds is None or "topics" in kinds
     if not (remove_groups or remove_topics):
         return
-    admin = plugin._admin(handle, timeout)
+    admin = plugin._shared_admin(handle, timeout)
     metadata = admin.list_topics(timeout=timeout)
     problems: list[str] = []
     if remove_groups:

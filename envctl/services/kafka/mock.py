@@ -286,6 +286,7 @@ class InMemoryEventBus:
         timeout: float = 10.0,
         group: str | None = None,
         from_beginning: bool = True,
+        to_end: bool = False,
     ) -> list[Message]:
         ensure_no_running_loop(self, "consume")
         self._check_open()
@@ -313,7 +314,7 @@ class InMemoryEventBus:
             while True:
                 taken += broker.take(positions, count - len(taken))
                 remaining = deadline - time.monotonic()
-                if len(taken) >= count or remaining <= 0:
+                if len(taken) >= count or remaining <= 0 or to_end:
                     break
                 broker.changed.wait(remaining)
             if group is not None and taken:

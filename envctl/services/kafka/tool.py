@@ -7,7 +7,8 @@ inside a running event loop raises :class:`~envctl.tools.errors.SyncCallInEventL
 
 How it talks to the broker:
 
-- one idempotent producer (``enable.idempotence``, so ``acks=all``) with the Java client's
+- one producer with ``acks=all`` and one request in flight (ordered; not idempotent: the
+  producer-id handshake costs its first delivery 0.5-1 s) with the Java client's
   partitioner (``murmur2_random``): a key lands in the same partition as in
   :class:`~envctl.tools.mock.InMemoryEventBus`. ``publish`` waits for the message's delivery
   report for at most ``publish_ack`` seconds (the producer's ``message.timeout.ms`` is the
@@ -16,8 +17,10 @@ How it talks to the broker:
   the broker to auto-create them): ``publish`` to a missing topic raises
   :class:`~envctl.tools.errors.UnknownTopic` at once instead of waiting for librdkafka's
   metadata timeout; ``consume`` and ``subscribe`` wait up to their timeout for it to appear.
-- ``consume`` assigns partitions directly (no group join; milliseconds); with a group it
-  starts at the group's committed offsets and commits what it returns.
+- ``consume`` assigns partitions directly at explicit offsets resolved from the watermarks
+  (no group join, no logical-offset timer: milliseconds); with a group it starts at the
+  group's committed offsets and commits what it returns; ``to_end`` stops at each
+  partition's end-of-partition event.
 - ``subscribe`` joins the group for real, with ``session.timeout.ms`` 6000: a subscribing
   consumer's first join takes about as long as its session timeout allows (measured on the
   local Tansu broker: ~23 s with the 45 s default, ~3 s with 6 s).
@@ -71,6 +74,10 @@ POLL_SLICE = 0.1
 """Seconds per poll while waiting, so deadlines are kept within this margin."""
 
 _LOG = logging.getLogger("envctl.services.kafka.tool")
+
+
+class _Missing(Exception):
+    """A topic is not (yet) in the broker's metadata."""
 
 
 def _topics_of(topics: str | Sequence[str]) -> list[str]:
@@ -138,7 +145,12 @@ class KafkaEventBus:
                 self._producer = Producer(
                     {
                         **self._base_config(),
-                        "enable.idempotence": True,
+                        # Not idempotent: the producer-id handshake makes an idempotent
+                        # producer's first delivery take 0.5-1 s. acks=all with one request
+                        # in flight keeps the order and the durability.
+                        "enable.idempotence": False,
+                        "acks": "all",
+                        "max.in.flight.requests.per.connection": 1,
                         "partitioner": "murmur2_random",
                         "allow.auto.create.topics": self.auto_create_topics,
                         "message.timeout.ms": ack_ms,
@@ -155,7 +167,9 @@ class KafkaEventBus:
                 self._admin = AdminClient(self._base_config())
             return self._admin
 
-    def _consumer(self, group: str | None, *, subscribing: bool, from_beginning: bool) -> Any:
+    def _consumer(
+        self, group: str | None, *, subscribing: bool, from_beginning: bool, eof: bool = False
+    ) -> Any:
         from confluent_kafka import Consumer
 
         config: dict[str, Any] = {
@@ -171,6 +185,7 @@ class KafkaEventBus:
             # instead of librdkafka's 500 ms default long poll.
             "fetch.wait.max.ms": 10,
             "fetch.error.backoff.ms": 10,
+            "enable.partition.eof": eof,
         }
         if subscribing:
             config["session.timeout.ms"] = SESSION_TIMEOUT_MS
@@ -209,22 +224,31 @@ class KafkaEventBus:
         raise UnknownTopic(topic, f" on {self.bootstrap_servers}")
 
     def _wait_for_topics(self, topics: list[str], deadline: float) -> dict[str, int]:
+        """Partitions of ``topics`` once all are in the metadata (polled with a backoff from
+        a few milliseconds: the broker announces nothing); UnknownTopic at the deadline."""
+        from envctl.retry import retry_call
+
         created = False
-        while True:
+
+        def attempt() -> dict[str, int]:
+            nonlocal created
             found = self._list_topics(max(deadline - time.monotonic(), 0.5))
             with self._lock:
                 self._partitions.update(found)
             missing = [t for t in topics if t not in found]
-            if not missing:
-                return {t: found[t] for t in topics}
-            if self.auto_create_topics and not created:
+            if missing and self.auto_create_topics and not created:
                 # What the broker would do for a client that allows auto-creation.
                 self._create([(t, 1, {}) for t in missing], exist_ok=True)
                 created = True
-                continue
-            if time.monotonic() >= deadline:
-                raise UnknownTopic(missing[0], f" on {self.bootstrap_servers}")
-            time.sleep(POLL_SLICE)
+                return attempt()
+            if missing:
+                raise _Missing(missing[0])
+            return {t: found[t] for t in topics}
+
+        try:
+            return retry_call(attempt, max(deadline - time.monotonic(), 0.0), (_Missing,))
+        except _Missing as exc:
+            raise UnknownTopic(str(exc), f" on {self.bootstrap_servers}") from None
 
     def create_topic(
         self,
@@ -342,12 +366,13 @@ class KafkaEventBus:
         timeout: float = 10.0,
         group: str | None = None,
         from_beginning: bool = True,
+        to_end: bool = False,
     ) -> list[Message]:
         ensure_no_running_loop(self, "consume")
         self._check_open()
         if count < 1:
             raise ValueError(f"count must be at least 1, not {count}")
-        from confluent_kafka import OFFSET_BEGINNING, KafkaError, KafkaException, TopicPartition
+        from confluent_kafka import KafkaError, KafkaException, TopicPartition
 
         deadline = time.monotonic() + timeout
         partitions = self._wait_for_topics([topic], deadline)[topic]
@@ -355,28 +380,35 @@ class KafkaEventBus:
             self._used_topics.add(topic)
             if group is not None:
                 self._used_groups.add(group)
-        consumer = self._consumer(group, subscribing=False, from_beginning=from_beginning)
+        consumer = self._consumer(
+            group, subscribing=False, from_beginning=from_beginning, eof=to_end
+        )
+        wait = max(self.admin_timeout, 1.0)
         try:
             wanted = [TopicPartition(topic, p) for p in range(partitions)]
             starts: dict[int, int] = {}
             if group is not None:
-                committed = consumer.committed(wanted, timeout=max(self.admin_timeout, 1.0))
+                committed = consumer.committed(wanted, timeout=wait)
                 starts = {tp.partition: tp.offset for tp in committed if tp.offset >= 0}
             assignment = []
+            pending: set[int] = set()
             for p in range(partitions):
+                # Explicit offsets only: a logical one (OFFSET_BEGINNING, OFFSET_END) costs a
+                # 0.5 s librdkafka offset-query timer before the first fetch; resolving the
+                # watermarks ourselves takes about a millisecond.
+                low, high = consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=wait)
                 if p in starts:
                     offset = starts[p]
                 elif from_beginning:
-                    offset = OFFSET_BEGINNING
+                    offset = max(low, 0)
                 else:
-                    # The end as of now, fixed before returning to the caller's publishes.
-                    _, offset = consumer.get_watermark_offsets(
-                        TopicPartition(topic, p), timeout=max(self.admin_timeout, 1.0)
-                    )
+                    offset = max(high, 0)  # the end as of now, before the caller publishes
                 assignment.append(TopicPartition(topic, p, offset))
+                if high > offset:
+                    pending.add(p)  # to_end: read until its end-of-partition event
             consumer.assign(assignment)
             got: list[Message] = []
-            while len(got) < count:
+            while len(got) < count and not (to_end and not pending):
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     break
@@ -384,7 +416,9 @@ class KafkaEventBus:
                     error = raw.error()
                     if error is None:
                         got.append(_message(raw))
-                    elif error.code() != KafkaError._PARTITION_EOF:
+                    elif error.code() == KafkaError._PARTITION_EOF:
+                        pending.discard(raw.partition())
+                    else:
                         raise ConsumeFailed(f"consuming topic '{topic}' failed: {error.str()}")
             if group is not None and got:
                 consumer.commit(offsets=_next_offsets(got), asynchronous=False)
@@ -468,14 +502,16 @@ class KafkaEventBus:
             raise EventBusError(f"cleanup on {self.bootstrap_servers} left: " + "; ".join(problems))
 
     def _wait_until_deleted(self, names: list[str], deadline: float, problems: list[str]) -> None:
-        while True:
-            left = sorted(set(names) & set(self._list_topics(1.0)))
-            if not left:
-                return
-            if time.monotonic() >= deadline:
-                problems.append(f"topics {', '.join(left)} still listed after deletion")
-                return
-            time.sleep(POLL_SLICE)
+        from envctl.retry import poll_until
+
+        left: list[str] = []
+
+        def gone() -> bool:
+            left[:] = sorted(set(names) & set(self._list_topics(1.0)))
+            return not left
+
+        if not poll_until(gone, timeout=max(deadline - time.monotonic(), 0.0)):
+            problems.append(f"topics {', '.join(left)} still listed after deletion")
 
     def close(self) -> None:
         ensure_no_running_loop(self, "close")

@@ -249,6 +249,9 @@ class PostgresService(ServicePlugin[PostgresSpec]):
 
     # -- data --------------------------------------------------------------------------
     resource_kinds: ClassVar[tuple[str, ...]] = ("databases",)
+    per_run_fields: ClassVar[frozenset[str]] = frozenset(
+        {"database", "databases", "schemas", "seed"}
+    )
     supports_snapshot: ClassVar[bool] = True
 
     def setup(self, handle: ServiceHandle, timeout: float) -> None:
@@ -257,6 +260,17 @@ class PostgresService(ServicePlugin[PostgresSpec]):
         # external mode: the URL's database is where databases are created and dropped
         handle.endpoints.setdefault("admin_database", handle.endpoints.get("database"))
         postgres_data.setup(self, handle, timeout)
+
+    def acquire_namespace(self, handle: ServiceHandle, timeout: float) -> None:
+        """On a warm server the run's database comes from a pool of copies of a template
+        built from the schemas and seeds (see :mod:`envctl.services.postgres.pool`)."""
+        from envctl.services.postgres import pool
+
+        if not pool.poolable(self):
+            super().acquire_namespace(handle, timeout)
+            return
+        handle.endpoints.setdefault("admin_database", handle.endpoints.get("database"))
+        pool.acquire(self, handle, timeout)
 
     def reach(self, handle: ServiceHandle) -> dict[str, str]:
         databases: Any = handle.endpoints.get("databases") or {}

@@ -208,6 +208,8 @@ class PostgresNative(NativeProvider[PostgresService]):
     ) -> ProcessSpec:
         folder, source = self._install()
         user = self._user()
+        if user is not None:
+            _check_reachable(home.parent, user, self.plugin.context.service)
         binaries = self._readable_install(folder, source, user)
         port = host_ports[POSTGRES_PORT]
 
@@ -271,6 +273,24 @@ class PostgresNative(NativeProvider[PostgresService]):
 
         stop = _exited(handle)
         retry_call(create, timeout, (ProbeFailed,), stop_when=stop)
+
+
+def _check_reachable(folder: Path, user: str, service: str) -> None:
+    """The server user must be able to walk down to its home: every folder above it must
+    let others through (``x``), as ``/tmp`` does."""
+    import stat
+
+    for parent in [folder, *folder.parents]:
+        try:
+            mode = parent.stat().st_mode
+        except FileNotFoundError:
+            continue  # made later, by envctl, with mode 0711
+        if not mode & stat.S_IXOTH:
+            raise NativeUnavailable(
+                f"service '{service}': PostgreSQL runs as user '{user}', which cannot reach "
+                f"{folder} ({parent} is closed to other users); set ENVCTL_NATIVE_DIR to a "
+                "folder below ones others may traverse (the default is in the temp folder)"
+            )
 
 
 def _exited(handle: ServiceHandle) -> Any:

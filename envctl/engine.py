@@ -181,6 +181,14 @@ def _preload_clients(scenario: Scenario) -> None:
         ).start()
 
 
+def fault_targets(scenario: Scenario) -> set[str]:
+    """The services faults are done to (``faults:`` and fault steps): they need containers."""
+    bodies = [*scenario.faults, *(s.get("fault") for s in scenario.steps if isinstance(s, dict))]
+    return {
+        b["service"] for b in bodies if isinstance(b, dict) and isinstance(b.get("service"), str)
+    }
+
+
 def new_run_id() -> str:
     return secrets.token_hex(4)
 
@@ -265,6 +273,7 @@ class Engine:
         """Docker or native, for every service envctl starts (see :mod:`envctl.runtime.choice`);
         raises when one cannot be had at all, or a container would depend on a process."""
         choices: dict[str, RuntimeChoice] = {}
+        faulted = fault_targets(scenario)
         for name, spec in scenario.external_services.items():
             if spec.mode != ServiceMode.DOCKER:
                 continue
@@ -283,6 +292,7 @@ class Engine:
                 self.runtimes.docker_available,
                 lambda image: self.runtimes.image_status(image),
                 provider.locate if provider is not None else None,
+                container_only="faults are done to containers" if name in faulted else "",
             )
         problem = cross_runtime_problem(
             choices, {n: list(s.depends_on) for n, s in scenario.external_services.items()}

@@ -61,10 +61,12 @@ def choose_runtime(
     docker: Callable[[], tuple[bool, str]],
     image_status: Callable[[str], tuple[bool, str]],
     native: Callable[[], str] | None,
+    container_only: str = "",
 ) -> RuntimeChoice:
     """Decide one service's runtime. ``docker()``: whether a daemon answers (and why not);
     ``image_status(image)``: whether the image can be had; ``native()``: the native server
-    found (raises :class:`NativeUnavailable`), None when the type has none."""
+    found (raises :class:`NativeUnavailable`), None when the type has none.
+    ``container_only``: why this service needs a container (auto then never goes native)."""
     if requested == "docker":
         return RuntimeChoice("docker", requested, source)
     if requested == "native":
@@ -89,6 +91,11 @@ def choose_runtime(
     else:
         cannot = DockerUnavailable(why)
         short = "no Docker daemon"
+    if container_only:
+        raise type(cannot)(
+            f"service '{service}' needs a container ({container_only}) and Docker cannot run "
+            f"it: {cannot}"
+        )
     if native is None:
         raise type(cannot)(
             f"service '{service}' ({type_name}) has no native form and Docker cannot run it: "

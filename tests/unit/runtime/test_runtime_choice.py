@@ -108,3 +108,23 @@ def test_settings_read_the_runtime_by_precedence(tmp_path: Path) -> None:
     assert (from_cli.runtime, from_cli.runtime_source) == ("auto", "--runtime")
     with pytest.raises(ConfigError, match="ENVCTL_RUNTIME='podman' is not a runtime"):
         Settings.load(environ={"ENVCTL_RUNTIME": "podman"}, cwd=tmp_path)
+
+
+def test_a_faulted_service_under_auto_never_goes_native() -> None:
+    def decide_faulted(docker: bool) -> RuntimeChoice:
+        return choose_runtime(
+            "db",
+            "postgres",
+            "auto",
+            "default",
+            "postgres:16",
+            "ENVCTL_IMAGE_POSTGRES",
+            lambda: (docker, "cannot reach the Docker daemon at X"),
+            lambda image: (True, "image present"),
+            lambda: SERVER,
+            container_only="faults are done to containers",
+        )
+
+    assert decide_faulted(docker=True).runtime == "docker"
+    with pytest.raises(DockerUnavailable, match=r"needs a container \(faults are done"):
+        decide_faulted(docker=False)

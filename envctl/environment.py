@@ -41,8 +41,10 @@ from envctl.namespace import Namespace
 from envctl.report.run_folder import (
     AUDIT_FILE,
     RECORD_FILE,
+    RUN_ID_RE,
     SNAPSHOTS_DIR,
     STATE_DIR_ENV,
+    check_run_id,
     runs_root,
 )
 from envctl.runtime.base import LABEL_RUN_ID, Runtime
@@ -382,6 +384,8 @@ def forget_collected(settings: Settings, run_ids: list[str]) -> list[str]:
     why a record was kept, per run."""
     kept: list[str] = []
     for run_id in run_ids:
+        if not RUN_ID_RE.match(run_id):
+            continue  # a label no envctl run wrote: never a path to delete
         folder = runs_root(settings) / run_id
         try:
             record = read_record(folder)
@@ -453,7 +457,7 @@ def find_records(
     """Recorded runs, all or those of one run id or scenario, oldest first."""
     root = runs_root(settings)
     if run_id is not None:
-        record = read_record(root / run_id)
+        record = read_record(root / check_run_id(run_id))
         return [record] if record is not None else []
     if not root.is_dir():
         return []

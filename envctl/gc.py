@@ -34,7 +34,13 @@ def parse_duration(text: str) -> timedelta:
     match = _DURATION.match(text)
     if not match:
         raise ConfigError(f"--older-than {text!r}: write a number with s, m, h or d (e.g. 2h)")
-    return timedelta(seconds=float(match.group(1)) * _UNITS[match.group(2)])
+    seconds = float(match.group(1)) * _UNITS[match.group(2)]
+    if seconds > _MAX_AGE:
+        raise ConfigError(f"--older-than {text[:40]!r}: at most 36500d (a hundred years)")
+    return timedelta(seconds=seconds)
+
+
+_MAX_AGE = 36_500 * 86_400.0
 
 
 @dataclass

@@ -160,7 +160,11 @@ def main(argv: list[str] | None = None) -> None:
     except click.exceptions.Exit as exc:
         code = exc.exit_code
     except click.ClickException as exc:
-        exc.show()
+        # One line, as every other error: what is wrong, and where help is.
+        message = " ".join(exc.format_message().split())
+        if isinstance(exc, click.UsageError) and exc.ctx is not None:
+            message += f" (see {exc.ctx.command_path} --help)"
+        click.echo(f"envctl: error: {message}", err=True)
         code = exc.exit_code
     except click.exceptions.Abort as exc:  # click's form of KeyboardInterrupt
         click.echo(_interrupted("interrupted", exc.__cause__ or exc), err=True)

@@ -57,6 +57,23 @@ def relative(path: Path, cwd: Path) -> Path:
         return path
 
 
+def check_run_id(_ctx: click.Context, _param: click.Parameter, value: str | None) -> str | None:
+    """click callback: a ``--run-id``/``RUN_ID`` is checked before any file or Docker call."""
+    from envctl.report.run_folder import check_run_id as check
+
+    return check(value) if value is not None else None
+
+
+def check_output(_ctx: click.Context, _param: click.Parameter, value: Path | None) -> Path | None:
+    """click callback: an output path (``--json FILE``, ``--junit``, ``-o``) that cannot be
+    written fails before any work is done."""
+    from envctl.report.output import output_target
+
+    if value is not None:
+        output_target(value)
+    return value
+
+
 def warn(message: str) -> None:
     """One ``envctl: warning:`` line on stderr."""
     click.echo(f"envctl: warning: {message}", err=True)
@@ -88,6 +105,7 @@ def write_or_check(text: str, output: Path | None, check: bool, command: str) ->
     if output is None:
         click.echo(text, nl=False)
         return
-    output.parent.mkdir(parents=True, exist_ok=True)
-    output.write_text(text, encoding="utf-8")
+    from envctl.report.output import write_output
+
+    write_output(output, text)
     click.echo(f"wrote {output}", err=True)

@@ -10,6 +10,7 @@ from typing import Any
 
 import click
 
+from envctl.cli.common import check_output as _check_output
 from envctl.cli.common import command_line as _command_line
 from envctl.cli.common import load_named as _load
 from envctl.cli.common import note as _note
@@ -24,7 +25,13 @@ def compose_group() -> None:
 
 @compose_group.command("export")
 @click.option("--scenario", "-s", "name", required=True, help="Scenario name or file.")
-@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), help="Write here.")
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(dir_okay=False, path_type=Path),
+    callback=_check_output,
+    help="Write here.",
+)
 @click.option("--profile", help="Apply this profile first (default: ENVCTL_PROFILE).")
 @click.option(
     "--no-start-interval",
@@ -97,7 +104,13 @@ def _validate_compose(text: str, output: Path | None) -> None:
 @click.option("--service", "services", multiple=True, help="A service to take (default: all).")
 @click.option("--name", "scenario_name", help="The scenario's name (default: the file's folder).")
 @click.option("--keep-host-ports", is_flag=True, help="Keep the file's host ports pinned.")
-@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), help="Write here.")
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(dir_okay=False, path_type=Path),
+    callback=_check_output,
+    help="Write here.",
+)
 @click.pass_context
 def compose_import(
     ctx: click.Context,

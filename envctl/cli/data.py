@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from envctl.cli.common import check_run_id as _check_run_id
 from envctl.cli.common import emit_json as _emit
 from envctl.cli.common import settings_of as _settings
 
@@ -42,7 +43,9 @@ def _size(count: int) -> str:
 def _run_options(func: Any) -> Any:
     func = click.option("--json", "as_json", is_flag=True, help="Print JSON.")(func)
     func = click.option("--scenario", "-s", "scenario", help="The run of this scenario.")(func)
-    func = click.option("--run-id", help="The run (see envctl status).")(func)
+    func = click.option("--run-id", callback=_check_run_id, help="The run (see envctl status).")(
+        func
+    )
     return func
 
 

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from envctl.cli.common import check_run_id as _check_run_id
 from envctl.cli.common import emit_json as _emit_json
 from envctl.cli.common import load_named as _load
 from envctl.cli.common import settings_of as _settings
@@ -193,7 +194,7 @@ def _warm_instances(settings: Any, runtimes: Any) -> list[dict[str, Any]]:
 
 @click.command()
 @click.option("--scenario", "-s", "name", help="Every run of this scenario.")
-@click.option("--run-id", help="One run.")
+@click.option("--run-id", callback=_check_run_id, help="One run.")
 @click.option("--all", "everything", is_flag=True, help="Every envctl-managed resource.")
 @click.option(
     "--warm",

@@ -7,6 +7,7 @@ from typing import Any
 
 import click
 
+from envctl.cli.common import check_run_id as _check_run_id
 from envctl.cli.common import emit_json
 from envctl.cli.common import settings_of as _settings
 from envctl.faults.models import FAULT_KINDS
@@ -17,7 +18,9 @@ FAULT_WAIT_LIMIT = 24 * 3600.0
 
 @click.command("fault")
 @click.argument("action", type=click.Choice([*FAULT_KINDS, "revert"]))
-@click.option("--run-id", required=True, help="The run (envctl up or a kept run).")
+@click.option(
+    "--run-id", required=True, callback=_check_run_id, help="The run (envctl up or a kept run)."
+)
 @click.option("--service", "-S", help="The service to fault (revert: default all).")
 @click.option(
     "--duration",

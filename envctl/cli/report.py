@@ -13,6 +13,7 @@ from typing import Any
 
 import click
 
+from envctl.cli.common import check_output as _check_output
 from envctl.cli.common import settings_of
 
 
@@ -27,11 +28,13 @@ def report_group() -> None:
     "--json",
     "json_file",
     type=click.Path(dir_okay=False, path_type=Path),
+    callback=_check_output,
     help="Write the merged result (a run-all result.json) here.",
 )
 @click.option(
     "--junit",
     type=click.Path(dir_okay=False, path_type=Path),
+    callback=_check_output,
     help="Write one JUnit XML for all shards here.",
 )
 @click.option("--strict", is_flag=True, help="A degraded scenario counts as failed.")
@@ -86,6 +89,7 @@ def merge(
     "-o",
     "--output",
     type=click.Path(dir_okay=False, path_type=Path),
+    callback=_check_output,
     help="Write here (default: print). Commit it as envctl-durations.json.",
 )
 @click.pass_context

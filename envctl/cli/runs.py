@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from envctl.cli.common import check_output as _check_output
+from envctl.cli.common import check_run_id as _check_run_id
 from envctl.cli.common import emit_json as _emit
 from envctl.cli.common import load_named as _load
 from envctl.cli.common import settings_of as _settings
@@ -147,9 +149,18 @@ def run(
     help="Scenarios at a time (default: 4 per CPU, at most 16; each in its own namespace).",
 )
 @click.option("--reuse/--no-reuse", default=None, help=REUSE_HELP)
-@click.option("--junit", type=click.Path(dir_okay=False, path_type=Path), help="Write JUnit XML.")
 @click.option(
-    "--json", "json_file", type=click.Path(dir_okay=False, path_type=Path), help="Write JSON."
+    "--junit",
+    type=click.Path(dir_okay=False, path_type=Path),
+    callback=_check_output,
+    help="Write JUnit XML.",
+)
+@click.option(
+    "--json",
+    "json_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    callback=_check_output,
+    help="Write JSON.",
 )
 @click.option("--strict", is_flag=True, help="A degraded scenario counts as failed.")
 @click.option("--force-dependency-mode", "force_mode", metavar="MODE", help=MODE_HELP)
@@ -175,6 +186,7 @@ def run(
     "--html",
     "html_file",
     type=click.Path(dir_okay=False, path_type=Path),
+    callback=_check_output,
     help="Also write the HTML report here (always written as report.html in the run folder).",
 )
 @click.pass_context
@@ -283,7 +295,7 @@ def _shard_options(
 
 
 @click.command()
-@click.argument("run_id")
+@click.argument("run_id", callback=_check_run_id)
 @click.option("--force-dependency-mode", "force_mode", metavar="MODE", help=MODE_HELP)
 @click.option("--json", "as_json", is_flag=True, help="Print the comparison as JSON.")
 @click.pass_context
@@ -310,7 +322,7 @@ def replay(ctx: click.Context, run_id: str, force_mode: str | None, as_json: boo
 
 
 @click.command()
-@click.argument("run_id")
+@click.argument("run_id", callback=_check_run_id)
 @click.option("--service", help="Only this service's log.")
 @click.pass_context
 def logs(ctx: click.Context, run_id: str, service: str | None) -> None:
@@ -395,7 +407,7 @@ def compare_command(
 
 
 @click.command()
-@click.argument("run_id")
+@click.argument("run_id", callback=_check_run_id)
 @click.option("--open", "open_it", is_flag=True, help="Open it in the default browser.")
 @click.pass_context
 def show(ctx: click.Context, run_id: str, open_it: bool) -> None:

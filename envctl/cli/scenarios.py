@@ -29,21 +29,24 @@ def validate(ctx: click.Context, paths: tuple[Path, ...]) -> None:
     Exit 0 when all are valid, 2 otherwise; every problem is printed as
     FILE:LINE: KEY.PATH: MESSAGE.
     """
-    from envctl.errors import ConfigError
+    from envctl.errors import ConfigError, Problem
     from envctl.scenario import scenario_files
 
     settings = _settings(ctx)
     files: list[tuple[Path, Settings]] = []
+    index_problems: list[Problem] = []
     for path in paths or (settings.scenarios_dir,):
         if path.is_dir():
             # A folder given here is the scenario tree of the files found in it.
             tree = settings.with_scenarios_dir(path)
-            files.extend((file, tree) for file in scenario_files(path))
+            files.extend((file, tree) for file in scenario_files(path, index_problems))
         else:
             files.append((path, settings))
     if not files:
         raise ConfigError(f"no scenario files found under {settings.scenarios_dir}")
-    failed = 0
+    failed = 1 if index_problems else 0
+    for problem in index_problems:
+        click.echo(str(problem), err=True)
     for file, file_settings in files:
         shown = _relative(file, settings.cwd)
         try:
@@ -53,7 +56,7 @@ def validate(ctx: click.Context, paths: tuple[Path, ...]) -> None:
             click.echo(str(exc), err=True)
             continue
         click.echo(f"ok   {shown} ({scenario.name})")
-    click.echo(f"{len(files) - failed} valid, {failed} invalid", err=True)
+    click.echo(f"{len(files) + bool(index_problems) - failed} valid, {failed} invalid", err=True)
     if failed:
         sys.exit(2)
 

@@ -7,6 +7,7 @@ skipped -> ``<skipped>`` with the reason; degraded -> a passed case with a
 
 from __future__ import annotations
 
+import io
 import xml.etree.ElementTree as ET
 from collections.abc import Sequence
 from pathlib import Path
@@ -74,7 +75,10 @@ def junit_xml(
 def write_junit(
     path: Path, outcomes: Sequence[ScenarioOutcome], *, suite: str = "envctl", strict: bool = False
 ) -> None:
+    from envctl.report.output import write_output
+
     tree = ET.ElementTree(junit_xml(outcomes, suite=suite, strict=strict))
     ET.indent(tree)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tree.write(path, encoding="utf-8", xml_declaration=True)
+    buffer = io.BytesIO()
+    tree.write(buffer, encoding="utf-8", xml_declaration=True)
+    write_output(path, buffer.getvalue())

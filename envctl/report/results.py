@@ -34,7 +34,8 @@ def results_json(
 
 
 def write_results(path: Path, data: dict[str, Any]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
-    tmp.replace(path)
+    """Write the results JSON (through a symlink, never replacing a device; see
+    :func:`~envctl.report.output.write_output`)."""
+    from envctl.report.output import write_output
+
+    write_output(path, json.dumps(data, indent=2) + "\n")

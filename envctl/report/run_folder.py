@@ -18,6 +18,7 @@ Only the file names and the lookup live here; the modules named above read and w
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -42,6 +43,26 @@ DIFF_TEXT = "diff.txt"
 SHARED_DIR = "shared"
 
 
+RUN_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+"""What a run id may be (envctl makes 8 hex digits): it names a folder, so never a path."""
+
+
+def check_run_id(run_id: str) -> str:
+    """``run_id`` when it is a valid run id; else a :class:`ConfigError` saying what a run
+    id looks like. Called before any file system or Docker call that uses a run id."""
+    if not isinstance(run_id, str) or not RUN_ID_RE.match(run_id):
+        shown = (
+            repr(run_id[:40] + "…")
+            if isinstance(run_id, str) and len(run_id) > 40
+            else (repr(run_id))
+        )
+        raise ConfigError(
+            f"{shown} is not a run id: run ids are 1-64 letters, digits, '_', '.' or '-', "
+            "starting with a letter or digit (see envctl status)"
+        )
+    return run_id
+
+
 def state_dir(settings: Settings) -> Path:
     """The state folder: ``ENVCTL_STATE_DIR``, else ``.envctl`` by the project config or cwd."""
     explicit = settings.environ.get(STATE_DIR_ENV)
@@ -59,13 +80,13 @@ def runs_root(settings: Settings) -> Path:
 
 def run_dir_for(settings: Settings, run_id: str) -> Path:
     """The folder of run ``run_id`` (which need not exist yet)."""
-    return runs_root(settings) / run_id
+    return runs_root(settings) / check_run_id(run_id)
 
 
 def existing_run_dir(root: Path, run_id: str) -> Path:
     """The folder of a recorded run under ``root``; an unknown run id is a config error
     naming the recent ones."""
-    path = root / run_id
+    path = root / check_run_id(run_id)
     if not path.is_dir():
         known = (
             sorted((p.name for p in root.iterdir() if p.is_dir()), reverse=True)[:5]

@@ -7,13 +7,15 @@ extend (any other ``*.yaml``), and an optional ``index.yaml`` listing scenarios.
 from __future__ import annotations
 
 import difflib
+import fnmatch
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
-import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from envctl.errors import ConfigError, Problem, ScenarioNotFound
+from envctl.scenario.messages import friendly_message
 from envctl.scenario.models import Category
 
 INDEX_FILE = "index.yaml"
@@ -45,32 +47,70 @@ class ScenarioRef:
     path: Path
 
 
-def scenario_files(root: Path) -> list[Path]:
-    """Every scenario file of the tree: ``scenario_*.yaml`` plus what the index lists."""
+MAX_FOLDERS = 10_000
+"""Folders searched for scenario files: a scenarios tree is far smaller; a larger tree
+(``--scenarios-dir /``) is a mistake, reported instead of searched for minutes."""
+_SKIPPED = {".git", ".hg", ".svn", ".envctl", "node_modules", "__pycache__", ".venv", "venv"}
+
+
+def scenario_files(root: Path, problems: list[Problem] | None = None) -> list[Path]:
+    """Every scenario file of the tree: ``scenario_*.yaml`` plus what the index lists.
+
+    A broken ``index.yaml`` does not stop the search: its problems go to ``problems``
+    (when given) and the files found by name are returned.
+    """
     if not root.is_dir():
         raise ConfigError(
             f"scenarios directory {root} does not exist; "
             "pass --scenarios-dir or set ENVCTL_SCENARIOS_DIR"
         )
-    files = {p.resolve() for p in root.rglob(SCENARIO_GLOB) if p.is_file()}
-    for entry in _read_index(root).scenarios:
+    files: set[Path] = set()
+    # os.walk ignores folders that vanish or cannot be read (as under /proc).
+    for folders, (folder, subfolders, names) in enumerate(os.walk(root), start=1):
+        if folders > MAX_FOLDERS:
+            raise ConfigError(
+                f"more than {MAX_FOLDERS} folders under {root}; point --scenarios-dir (or "
+                "ENVCTL_SCENARIOS_DIR) at the folder that holds the scenarios"
+            )
+        subfolders[:] = sorted(d for d in subfolders if d not in _SKIPPED)
+        for name in names:
+            if fnmatch.fnmatchcase(name, SCENARIO_GLOB):
+                path = Path(folder) / name
+                if path.is_file():
+                    files.add(path.resolve())
+    try:
+        index = _read_index(root)
+    except ConfigError as exc:
+        if problems is None:
+            raise
+        problems.extend(exc.problems or [Problem(str(root / INDEX_FILE), None, "", str(exc))])
+        index = Index()
+    for entry in index.scenarios:
         files.add((root / entry.path).resolve())
     return sorted(files)
 
 
 def _read_index(root: Path) -> Index:
+    from envctl.scenario.yamlfile import dotted, read_yaml_file
+
     path = root / INDEX_FILE
     if not path.is_file():
         return Index()
+    read_problems: list[Problem] = []
+    data, positions = read_yaml_file(path, str(path), read_problems)
+    if read_problems:
+        raise ConfigError(read_problems)
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-        index = Index.model_validate(data)
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: invalid YAML: {exc}".replace("\n", " ")) from None
+        index = Index.model_validate(data or {})
     except ValidationError as exc:
         raise ConfigError(
             [
-                Problem(str(path), None, ".".join(str(p) for p in e["loc"]), e["msg"])
+                Problem(
+                    str(path),
+                    positions.get(tuple(e["loc"][:2]), (str(path), None))[1],
+                    dotted(tuple(e["loc"])),
+                    friendly_message(e),
+                )
                 for e in exc.errors()
             ]
         ) from None
@@ -86,18 +126,18 @@ def _read_index(root: Path) -> Index:
 
 def _declared_name(path: Path) -> str:
     """The ``name:`` of a scenario file, read cheaply; the file stem when unreadable."""
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError):
-        data = None
+    from envctl.scenario.yamlfile import read_yaml_file
+
+    data, _positions = read_yaml_file(path, str(path), [])  # problems: reported by validate
     if isinstance(data, dict) and isinstance(data.get("name"), str):
         return data["name"]
     return path.stem.removeprefix("scenario_")
 
 
 def list_scenarios(root: Path) -> list[ScenarioRef]:
-    """All scenarios of the tree; two files declaring the same name are an error."""
-    refs = [ScenarioRef(_declared_name(p), p) for p in scenario_files(root)]
+    """All scenarios of the tree; two files declaring the same name are an error. A broken
+    ``index.yaml`` is left out (``envctl validate`` reports it)."""
+    refs = [ScenarioRef(_declared_name(p), p) for p in scenario_files(root, [])]
     by_name: dict[str, list[Path]] = {}
     for ref in refs:
         by_name.setdefault(ref.name, []).append(ref.path)

@@ -186,7 +186,7 @@ class _Builder:
     active: set[int]
 
     def problem(self, node: yaml.Node, loc: Loc, message: str) -> None:
-        self.problems.append(Problem(self.display, node.start_mark.line + 1, _dotted(loc), message))
+        self.problems.append(Problem(self.display, node.start_mark.line + 1, dotted(loc), message))
 
     def build(self, node: yaml.Node, loc: Loc) -> Any:
         self.budget -= 1
@@ -536,7 +536,7 @@ def read_yaml_file(
     return parse_yaml(text, display, problems)
 
 
-def _dotted(loc: Loc) -> str:
+def dotted(loc: Loc) -> str:
     text = ""
     for part in loc:
         if isinstance(part, int):

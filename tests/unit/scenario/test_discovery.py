@@ -135,10 +135,7 @@ def test_index_with_unknown_key(write_scenario: Callable[..., Path], tmp_path: P
     root = (tmp_path / "s").resolve()
     with pytest.raises(ConfigError) as info:
         scenario_files(root)
-    assert (
-        str(info.value)
-        == f"{root / 'index.yaml'}: scenarios.0.tags: Extra inputs are not permitted"
-    )
+    assert str(info.value) == f"{root / 'index.yaml'}:2: scenarios[0].tags: unknown key"
 
 
 def test_missing_scenarios_directory(tmp_path: Path) -> None:
@@ -164,3 +161,34 @@ def test_shipped_tree_lists_the_kafka_scenario(shipped_scenarios: Path) -> None:
         find_scenario(shipped_scenarios, "kafka_real_basic")
         == (shipped_scenarios / "integration" / "scenario_kafka_real_basic.yaml").resolve()
     )
+
+
+def test_a_broken_index_does_not_hide_the_other_scenarios(
+    write_scenario: Callable[..., Path], tmp_path: Path
+) -> None:
+    from envctl.errors import Problem
+    from envctl.scenario.discovery import find_scenario
+
+    write_scenario("s/index.yaml", "scenarios: [\n")
+    write_scenario("s/unit/scenario_a.yaml", "name: a\n")
+    write_scenario("s/unit/scenario_bomb.yaml", "a: &a [*a]\nname: [\n")
+    root = (tmp_path / "s").resolve()
+    problems: list[Problem] = []
+    files = scenario_files(root, problems)
+    assert root / "unit" / "scenario_a.yaml" in files
+    assert problems and problems[0].file.endswith("index.yaml")
+    assert find_scenario(root, "a") == root / "unit" / "scenario_a.yaml"
+
+
+def test_a_huge_tree_is_refused_quickly(tmp_path: Path) -> None:
+    from envctl.scenario import discovery
+
+    for i in range(12):
+        (tmp_path / f"d{i}").mkdir()
+    original = discovery.MAX_FOLDERS
+    discovery.MAX_FOLDERS = 10
+    try:
+        with pytest.raises(ConfigError, match="more than 10 folders"):
+            scenario_files(tmp_path)
+    finally:
+        discovery.MAX_FOLDERS = original

@@ -388,13 +388,13 @@ def compare_command(
     """
     import json
 
-    from envctl.report.compare import compare, format_comparison, read_result, result_file
+    from envctl.report.compare import compare, format_comparison, load_run
     from envctl.report.run_folder import runs_root
 
     settings = _settings(ctx)
     root = runs_root(settings)
-    a = read_result(result_file(run_a, root))
-    b = read_result(result_file(run_b, root))
+    a = load_run(run_a, root)
+    b = load_run(run_b, root)
     comparison = compare(a, b)
     if as_json:
         click.echo(json.dumps(comparison.to_dict(), indent=2))

@@ -106,6 +106,26 @@ def result_file(ref: str, runs_root: Path) -> Path:
     raise ConfigError(f"no recorded run '{ref}' under {runs_root}{hint}")
 
 
+def load_run(ref: str, runs_root: Path) -> RunResult:
+    """A run-all's results by reference: its ``result.json`` when there is one, else the
+    same numbers from the history (``.envctl/history.sqlite``) — its folder may have been
+    pruned since."""
+    try:
+        return read_result(result_file(ref, runs_root))
+    except ConfigError:
+        from envctl.report.history import History, history_path
+
+        rows = History(history_path(runs_root)).of_parent(ref)
+        if not rows:
+            raise
+        return RunResult(
+            run_id=ref,
+            profile=None,
+            scenarios={r.scenario: {"status": r.status, "seconds": r.seconds} for r in rows},
+            source=history_path(runs_root),
+        )
+
+
 def read_result(path: Path) -> RunResult:
     """Read one ``result.json``; a file that is not one is a ConfigError saying why."""
     try:

@@ -135,3 +135,17 @@ def test_bundle_of_a_run_that_never_started_anything(tmp_path: Path) -> None:
     data = collect(folder)
     assert data.status == "failed" and data.errors == ["cannot reach Docker"]
     assert "nothing was timed" in write_bundle(folder).read_text()
+
+
+def test_compare_reads_the_history_when_the_run_folder_is_gone(runner: Runner, tree: None) -> None:
+    import shutil
+
+    from envctl.report.compare import compare, load_run
+
+    first, second = run_all(runner), run_all(runner)
+    shutil.rmtree(first.directory)  # pruned
+    old = load_run(first.run_id, runner.runs_root)
+    assert old.scenarios["bad"]["status"] == "failed"
+    comparison = compare(old, load_run(second.run_id, runner.runs_root))
+    statuses = {c.name: (c.status_a, c.status_b) for c in comparison.scenarios}
+    assert statuses == {"bad": ("failed", "failed"), "good": ("passed", "passed")}

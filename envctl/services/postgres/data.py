@@ -17,6 +17,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
+import os
 import re
 import shlex
 import shutil
@@ -324,13 +325,10 @@ def _pg_dump(plugin: PostgresService, handle: ServiceHandle, database: str, time
             f"service '{service}': a snapshot of an external PostgreSQL needs pg_dump on PATH "
             "(postgresql-client of the server's major version or newer)"
         )
+    command, env = pg_dump_command(program, conninfo(handle, database))
     try:
         done = subprocess.run(
-            [program, "--no-owner", "--no-privileges", "--dbname", conninfo(handle, database)],
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            check=False,
+            command, capture_output=True, text=True, timeout=timeout, check=False, env=env
         )
     except subprocess.TimeoutExpired:
         raise SnapshotError(
@@ -340,6 +338,21 @@ def _pg_dump(plugin: PostgresService, handle: ServiceHandle, database: str, time
         why = _one_line(Exception(done.stderr))
         raise SnapshotError(f"service '{service}': pg_dump of {database} failed: {why}")
     return done.stdout
+
+
+def pg_dump_command(program: str, dsn: str) -> tuple[list[str], dict[str, str]]:
+    """The pg_dump command line and environment for ``dsn``: the password goes through
+    PGPASSWORD in the child's environment (readable by its owner only), never on the command
+    line, which every local user can read in /proc/PID/cmdline."""
+    from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+    params = conninfo_to_dict(dsn)
+    password = params.pop("password", None)
+    env = dict(os.environ)
+    if password is not None:
+        env["PGPASSWORD"] = str(password)
+    command = [program, "--no-owner", "--no-privileges", "--dbname", make_conninfo("", **params)]
+    return command, env
 
 
 def _tables(conn: Any) -> dict[str, dict[str, Any]]:

@@ -76,7 +76,7 @@ from envctl.services.base import (
     ServiceHandle,
     ServicePlugin,
 )
-from envctl.services.native import NativeContext
+from envctl.services.native import NativeContext, native_context
 from envctl.services.registry import plugin_for
 from envctl.settings import IMAGE_ENV_PREFIX, Settings
 
@@ -263,11 +263,7 @@ class Engine:
         return self.runtimes.docker
 
     def native_context(self, type_name: str) -> NativeContext:
-        return NativeContext(
-            environ=self.settings.environ,
-            cache_dir=self.runtimes.native.root / "cache",
-            install_dir=self.settings.native_bin.get(type_name),
-        )
+        return native_context(self.settings, type_name)
 
     def choose_runtimes(self, scenario: Scenario) -> dict[str, RuntimeChoice]:
         """Docker or native, for every service envctl starts (see :mod:`envctl.runtime.choice`);

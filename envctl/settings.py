@@ -62,6 +62,11 @@ class ProjectConfig(BaseModel):
         description="Folders outside the project (relative to this file, or absolute) that "
         "scenarios may read base templates, compose files and seed files from.",
     )
+    allow_docker_socket: bool = Field(
+        default=False,
+        description="Let scenarios bind-mount the Docker socket into a container (it gives the "
+        "container control of the host's Docker); off by default.",
+    )
     reuse: bool | ReuseConfig | None = Field(
         default=None,
         description="Warm environments for every scenario: true, false or {enabled, ttl}; "
@@ -94,6 +99,8 @@ class Settings:
     """Service type -> install folder of its native server."""
     allowed_paths: tuple[str, ...] = ()
     """The project config's ``allowed_paths:``."""
+    allow_docker_socket: bool = False
+    """The project config's ``allow_docker_socket:``."""
 
     @property
     def allowed_roots(self) -> tuple[Path, ...]:
@@ -205,6 +212,7 @@ class Settings:
             profile=profile or env.get("ENVCTL_PROFILE") or None,
             project_profiles=dict(project.profiles),
             allowed_paths=tuple(project.allowed_paths),
+            allow_docker_socket=project.allow_docker_socket,
             project_config_path=config_path,
             runtime=runtime,
             runtime_source=runtime_source if runtime is not None else "",

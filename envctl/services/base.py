@@ -49,6 +49,11 @@ class ServiceContext:
     """The run's logical -> physical names; None: the default templates."""
     scenario_root: Path | None = None
     """The scenario tree; seed files may not leave it. None: ``scenario_dir``."""
+    allowed_roots: tuple[Path, ...] = ()
+    """Besides the scenario tree: the project root and the project config's
+    ``allowed_paths`` — where bind-mounted host paths may be."""
+    allow_docker_socket: bool = False
+    """The project config's ``allow_docker_socket``: the only way a container gets it."""
 
 
 @dataclass

@@ -217,3 +217,31 @@ def test_topic_creation_timeout_is_one_line_naming_the_advertised_address(
     data = json.loads(run_envctl(*args, "--json", env=test_env).stdout)
     assert data["status"] == "failed"
     assert "creating topic 'orders'" in data["reason"]
+
+
+def test_a_bind_mount_of_the_host_root_is_refused_and_nothing_runs(
+    test_env: dict[str, str], scenarios: Path, docker_client: Any, no_leaks: None
+) -> None:
+    """Issue 10 §3c: `volumes: ["/:/host"]` validated and ran, and the container wrote to
+    the host. Host paths stay inside the project unless envctl.yaml allows more."""
+    from support import BASE_IMAGE
+
+    write(
+        scenarios,
+        "host_root",
+        f"""
+        external_services:
+          app:
+            type: generic
+            image: {BASE_IMAGE}
+            command: [sleep, infinity]
+            volumes: ["/:/host"]
+        """,
+    )
+    result = run_envctl("--scenarios-dir", str(scenarios), "up", "-s", "host_root", env=test_env)
+    assert result.returncode == 2, result.stderr
+    assert_one_line_error(result.stderr, "volume '/:/host'", "is outside the project")
+    left = docker_client.containers.list(
+        all=True, filters={"label": ["io.envctl.scenario=host_root"]}
+    )
+    assert left == []

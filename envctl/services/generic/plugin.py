@@ -298,6 +298,7 @@ class GenericService(ServicePlugin[GenericSpec]):
                     )
                 source = base / source
             source = source.resolve()
+            self._check_host_path(volume.source, volume.target, source)
             # Docker would create a missing bind source as an empty root-owned directory.
             if not source.exists():
                 raise ServiceFailed(
@@ -307,6 +308,31 @@ class GenericService(ServicePlugin[GenericSpec]):
                 )
             mounts[str(source)] = volume.target
         return mounts
+
+    def _check_host_path(self, written: str, target: str, source: Path) -> None:
+        """Bind mounts stay inside the project; the Docker socket only when the project
+        config (never a scenario) allows it."""
+        from envctl.errors import ConfigError
+
+        context = self.context
+        where = f"service '{context.service}': volume '{written}:{target}'"
+        if _is_docker_socket(source):
+            if not context.allow_docker_socket:
+                raise ConfigError(
+                    f"{where} mounts the Docker socket, which gives the container control of "
+                    "the host's Docker; allow it with allow_docker_socket: true in envctl.yaml"
+                )
+            return
+        roots = [r for r in (context.scenario_root, context.scenario_dir) if r is not None]
+        roots += list(context.allowed_roots)
+        resolved = [r.resolve() for r in roots]
+        if not any(source.is_relative_to(r) for r in resolved):
+            shown = ", ".join(str(r) for r in dict.fromkeys(resolved)) or "none known"
+            raise ConfigError(
+                f"{where}: host path {source} is outside the project ({shown}); bind mounts "
+                "stay inside it — move the files in, use a named volume, or allow the folder "
+                "with allowed_paths: in envctl.yaml"
+            )
 
     def endpoints(self, host_ports: Mapping[int, int]) -> Endpoints:
         ports: dict[str, int] = {}
@@ -445,3 +471,17 @@ class GenericService(ServicePlugin[GenericSpec]):
             raise ProbeFailed("log probes need a container")
         if not re.search(pattern, container.logs(), re.MULTILINE):
             raise ProbeFailed(f"no log line matches {pattern!r} yet")
+
+
+def _is_docker_socket(path: Path) -> bool:
+    """The Docker daemon's socket (or a folder holding it, such as /var/run or /)."""
+    import stat
+
+    if path.name == "docker.sock":
+        return True
+    try:
+        if stat.S_ISSOCK(path.stat().st_mode) and "docker" in path.name:
+            return True
+        return path.is_dir() and (path / "docker.sock").exists()
+    except OSError:
+        return False

@@ -13,15 +13,18 @@ def seed_path_problem(relative: str, scenario_dir: Path, tree: Path) -> str | No
     ``scenario_dir`` is the folder of the scenario file (relative paths start there);
     ``tree`` is the scenario tree the file may not leave (symlinks are followed).
     """
-    tree = tree.resolve()
-    path = (scenario_dir / relative).resolve()
-    if not path.is_relative_to(tree):
+    from envctl.scenario.paths import path_problem
+
+    try:
+        tree = tree.resolve()
+        path = (scenario_dir / relative).resolve()
+    except (OSError, RuntimeError, ValueError):
+        return f"seed file '{relative[:60]}' cannot be resolved (a symlink loop?)"
+    if "\x00" not in relative and not path.is_relative_to(tree):
         return (
             f"seed file '{relative}' is outside the scenario tree {tree}; keep seed files under it"
         )
-    if not path.is_file():
-        return f"seed file '{relative}' does not exist (looked for {path})"
-    return None
+    return path_problem(relative, scenario_dir, [tree], what="seed file", yaml_only=False)
 
 
 def resolve_seed_path(

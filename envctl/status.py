@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from typing import Any
 
 from envctl.runtime.base import (
@@ -15,10 +16,11 @@ from envctl.runtime.base import (
 )
 
 
-def environments(runtime: Runtime) -> list[dict[str, Any]]:
-    """One entry per run id: scenario, services with status and endpoints, owner."""
+def environments(runtime: Runtime, labels: Mapping[str, str] | None = None) -> list[dict[str, Any]]:
+    """One entry per run id: scenario, services with status and endpoints, owner; only runs
+    whose resources carry every one of ``labels`` when given (``status --label``)."""
     runs: dict[str, dict[str, Any]] = {}
-    for resource in runtime.list_managed():
+    for resource in runtime.list_managed(labels):
         run = runs.setdefault(
             resource.run_id,
             {

@@ -91,6 +91,13 @@ def up(
 
 
 def _print_environment(env: Environment, seconds: float) -> None:
+    if not sys.stdout.isatty():  # piped: one plain `service key=value ...` line each, whole
+        click.echo(f"{env.scenario.name} is up (run {env.run_id}, {seconds:.1f}s)")
+        for name, state in env.services.items():
+            fields = " ".join(f"{k}={v}" for k, v in state.endpoints.items())
+            click.echo(f"{name} type={state.type} status={state.status} {fields}".rstrip())
+        click.echo(f"remove with: envctl down --run-id {env.run_id}")
+        return
     from rich.console import Console
     from rich.table import Table
 
@@ -108,15 +115,38 @@ def _print_environment(env: Environment, seconds: float) -> None:
 
 @click.command()
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.option(
+    "--label",
+    "label_filters",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="Only environments carrying this label (repeatable), e.g. ci.job=42 from ENVCTL_LABELS.",
+)
+@click.option("--owner", metavar="HOST", help="Only environments started on this host.")
 @click.pass_context
-def status(ctx: click.Context, as_json: bool) -> None:
-    """List running environments (read from Docker labels and native process records)."""
+def status(
+    ctx: click.Context, as_json: bool, label_filters: tuple[str, ...], owner: str | None
+) -> None:
+    """List running environments (read from Docker labels and native process records).
+
+    Piped, each service is one plain line: RUN_ID SCENARIO SERVICE status=... key=value ...
+    with every connection string whole.
+    """
+    from envctl.runtime.base import LABEL_OWNER_HOST
     from envctl.runtime.combined import Runtimes
     from envctl.status import environments
 
     settings = _settings(ctx)
+    wanted: dict[str, str] = {}
+    for pair in label_filters:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise click.UsageError(f"--label {pair!r}: write KEY=VALUE, e.g. --label ci.job=42")
+        wanted[key.strip()] = value.strip()
+    if owner:
+        wanted[LABEL_OWNER_HOST] = owner
     runtimes = Runtimes.for_settings(settings)
-    runs = environments(runtimes)
+    runs = environments(runtimes, wanted or None)
     warm = _warm_instances(settings, runtimes)
     if runtimes.docker_error is not None and not as_json:
         click.echo(f"(containers not listed: {runtimes.docker_error})", err=True)
@@ -125,6 +155,13 @@ def status(ctx: click.Context, as_json: bool) -> None:
         return
     if not runs:
         click.echo("no environments")
+        return
+    if not sys.stdout.isatty():  # piped: plain lines, nothing cut
+        for run in runs:
+            for service, info in run["services"].items():
+                fields = " ".join(f"{k}={v}" for k, v in info["endpoints"].items())
+                head = f"{run['run_id']} {run['scenario']} {service} status={info['status']}"
+                click.echo(f"{head} {fields}".rstrip())
         return
     from rich.console import Console
     from rich.table import Table

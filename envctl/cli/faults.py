@@ -10,7 +10,7 @@ import click
 from envctl.cli.common import check_run_id as _check_run_id
 from envctl.cli.common import emit_json
 from envctl.cli.common import settings_of as _settings
-from envctl.faults.models import FAULT_KINDS
+from envctl.faults.kinds import FAULT_KINDS  # standard library only, for start-up speed
 
 FAULT_WAIT_LIMIT = 24 * 3600.0
 """The longest --duration accepted (seconds)."""

@@ -18,11 +18,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-CONTAINER_KINDS = ("kill", "stop", "start", "restart", "pause", "cpu", "memory")
-"""Faults done to the container itself through the runtime seam."""
-PROXY_KINDS = ("latency", "loss", "bandwidth", "reset", "timeout")
-"""Faults done by envctl's TCP proxy on the path between the tests (host) and a service."""
-FAULT_KINDS = (*CONTAINER_KINDS, "partition", *PROXY_KINDS)
+from envctl.faults.kinds import FAULT_KINDS, PROXY_KINDS  # their home
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m)?\s*$")
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmg]i?b?|b)?\s*$", re.IGNORECASE)

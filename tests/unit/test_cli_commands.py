@@ -35,3 +35,23 @@ def test_importing_the_cli_loads_no_command_module_nor_library() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     ).stdout
     assert out.strip() == "[]"
+
+
+def test_help_loads_the_command_modules_but_no_library() -> None:
+    """``envctl --help`` imports every command module (for the short help) and nothing
+    heavy: command modules import the library inside their commands (start-up speed)."""
+    code = (
+        "import contextlib, io, sys\n"
+        "from envctl.cli import main\n"
+        "with contextlib.redirect_stdout(io.StringIO()):\n"
+        "    try:\n"
+        "        main(['--help'])\n"
+        "    except SystemExit:\n"
+        "        pass\n"
+        "heavy = ('pydantic', 'docker', 'confluent_kafka', 'psycopg', 'redis', 'yaml', 'rich')\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in heavy))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
+    assert out.strip() == "[]"

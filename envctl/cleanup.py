@@ -155,18 +155,6 @@ class KeptReport:
 # -- doing it -----------------------------------------------------------------------------------
 
 
-def _names(kind: str, state: Any, plugin: Any) -> list[str]:
-    handle = state.handle
-    resources = handle.resources if handle is not None else {}
-    if kind == "topics":
-        return list(resources.get("topics", [])) or [plugin.namespace.topic("*")]
-    if kind == "consumer_groups":
-        return [plugin.namespace.group("*")]
-    if kind == "databases" and state.type == "redis":
-        return [plugin.namespace.key_prefix + "*"]
-    return list(resources.get(kind, []))
-
-
 def finish(env: Environment, passed: bool, *, settings: Settings | None = None) -> KeptReport:
     """End a scenario run: remove what its cleanup_after policy removes, keep the rest.
 
@@ -207,7 +195,9 @@ def finish(env: Environment, passed: bool, *, settings: Settings | None = None) 
             if kind == "consumer_groups" and "topics" in service_plan.remove_data:
                 note = "brokers drop committed offsets of deleted topics"
             report.kept.append(
-                KeptResource(name, kind, _names(kind, state, plugin), reach.get(kind, ""), note)
+                KeptResource(
+                    name, kind, plugin.resource_names(kind, state.handle), reach.get(kind, ""), note
+                )
             )
         mine = [r for r in resources if r.labels.get(LABEL_SERVICE) == name]
         volumes = [r for r in mine if r.kind == "volume"]
@@ -330,8 +320,8 @@ def remove_recorded(
             env.services.values(), env.scenario, env.run_id, settings
         )
         for name in cleaned:
-            kinds = plugin_for(env.services[name].type).resource_kinds
-            what = "keys" if env.services[name].type == "redis" else ", ".join(kinds)
+            plugin_cls = plugin_for(env.services[name].type)
+            what = plugin_cls.resources_phrase(plugin_cls.resource_kinds)
             done.append(f"removed {what} of run {env.run_id} on external service '{name}'")
         errors += [f"run {env.run_id}: {failure}" for failure in failures]
         if not failures:  # a run whose service could not be reached keeps its record

@@ -1,10 +1,12 @@
-"""Looking into a run's data from outside: its Kafka topics with counts and newest messages."""
+"""Looking into a run's data from outside: its Kafka topics with counts and newest messages
+(of every service whose type keeps topics: ``ServicePlugin.has_topics``)."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
 from envctl.errors import EnvctlError
+from envctl.services.registry import plugin_for
 
 if TYPE_CHECKING:
     from envctl.engine import Environment
@@ -22,23 +24,18 @@ def kafka_topics(
     physical name, partitions with start/end offsets, message count, the ``last`` newest
     messages decoded)."""
     from envctl.engine import build_plugin
-    from envctl.services.kafka import data as kafka_data
-    from envctl.services.kafka.plugin import KafkaService
 
-    chosen = services or [n for n, s in env.services.items() if s.type == "kafka"]
+    chosen = services or [n for n, s in env.services.items() if plugin_for(s.type).has_topics]
     result: dict[str, Any] = {}
     for name in chosen:
         state = env.services.get(name)
-        if state is None or state.type != "kafka":
+        if state is None or not plugin_for(state.type).has_topics:
             raise EnvctlError(f"run {env.run_id} has no Kafka service '{name}'")
         if state.handle is None:
             raise EnvctlError(f"service '{name}' of run {env.run_id} is not running")
         plugin = build_plugin(env.scenario, name, env.run_id, settings)
-        assert isinstance(plugin, KafkaService)
         try:
-            topics = kafka_data.describe_topics(
-                plugin, state.handle, last, plugin.context.timeouts.setup
-            )
+            topics = plugin.describe_topics(state.handle, last)
         except Exception as exc:  # noqa: BLE001 - the broker is gone or unreachable
             servers = state.endpoints.get("bootstrap_servers")
             raise EnvctlError(

@@ -283,10 +283,9 @@ def _scale_timeouts(data: dict[str, Any], scale: float) -> None:
         return  # not a mapping: validation reports it
     scaled_all: dict[str, dict[str, Any]] = {}
     for name, spec in _services(data).items():
-        kind = str(spec.get("type")) if isinstance(spec, dict) else ""
-        if not registry.is_registered(kind):
+        plugin = registry.find(spec.get("type")) if isinstance(spec, dict) else None
+        if plugin is None:
             continue  # an unknown type: validation reports it
-        plugin = registry.plugin_for(kind)
         current = _current_timeouts(profiles, str(name), spec)
         scaled: dict[str, Any] = {}
         for phase in PHASES:

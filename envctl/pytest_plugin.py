@@ -61,12 +61,19 @@ MARKERS = {
     "envctl_scenario(name, scope='function', mode=None)": "the scenario whose environment "
     "the envctl_env fixture brings up",
 }
-REQUIRES = {
-    "requires_kafka": ("kafka",),
-    "requires_postgres": ("postgres",),
-    "requires_redis": ("redis",),
-    "requires_all_services": ("kafka", "postgres", "redis"),
-}
+ALL_SERVICES = ("kafka", "postgres", "redis")
+"""What the ``requires_all_services`` marker needs."""
+
+
+def requires_markers() -> dict[str, tuple[str, ...]]:
+    """``requires_<type>`` for every registered service type, and ``requires_all_services``."""
+    from envctl.services.registry import type_names
+
+    markers: dict[str, tuple[str, ...]] = {f"requires_{name}": (name,) for name in type_names()}
+    markers["requires_all_services"] = ALL_SERVICES
+    return markers
+
+
 SCENARIO_GLOB = "scenario_*.yaml"
 _STATE = pytest.StashKey["_PluginState"]()
 
@@ -101,6 +108,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def pytest_configure(config: pytest.Config) -> None:
     for name, text in MARKERS.items():
         config.addinivalue_line("markers", f"{name}: {text}")
+    for name, services in requires_markers().items():
+        if name not in MARKERS:
+            text = f"needs a real {services[0]} service (as requires_kafka)"
+            config.addinivalue_line("markers", f"{name}: {text}")
     force = config.getoption("envctl_force_mode", None)
     if force is not None:
         from envctl.errors import ConfigError
@@ -195,7 +206,7 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
     if isinstance(item, ScenarioItem):
         return
     needed: list[str] = []
-    for marker, services in REQUIRES.items():
+    for marker, services in requires_markers().items():
         if item.get_closest_marker(marker) is not None:
             needed.extend(s for s in services if s not in needed)
     if not needed:
@@ -375,9 +386,8 @@ class ScenarioFile(pytest.File):
             real = {scenario.external_services[n].type for n in modes.real_services()}
         except ConfigError:
             real = set()
-        for service_type in ("kafka", "postgres", "redis"):
-            if service_type in real:
-                item.add_marker(f"requires_{service_type}")
+        for service_type in sorted(real):
+            item.add_marker(f"requires_{service_type}")
         yield item
 
 

@@ -172,20 +172,8 @@ def _external_url(
     spec: ServiceSpecBase, endpoints: dict[str, Any], ports: list[FixedPort]
 ) -> str | None:
     """What to put in ``ENVCTL_<SERVICE>_URL`` for the plugin's ``external_endpoints``."""
-    if spec.type == "kafka":
-        return str(endpoints["bootstrap_servers"])
-    if spec.type == "postgres":
-        return str(endpoints["dsn"])
-    if spec.type == "redis":
-        return str(endpoints["url"])
-    if "url" in endpoints:
-        return str(endpoints["url"])
-    probe = getattr(spec, "probe", None)
-    port = probe.port if probe is not None else None
-    chosen = next((p for p in ports if p.container == port), ports[0] if ports else None)
-    if chosen is None or chosen.protocol != "tcp":
-        return None
-    return f"127.0.0.1:{chosen.host}"
+    published = [(p.container, p.host, p.protocol) for p in ports]
+    return plugin_for(spec.type).external_url(spec, endpoints, published)
 
 
 def _job_service_limits(spec: ServiceSpecBase, service: StandaloneService) -> list[str]:

@@ -198,17 +198,9 @@ def save_command(
 
 
 def _details(info: dict[str, Any]) -> str:
-    details = info["details"]
-    if info["type"] == "kafka":
-        return (
-            f"{details['messages']} messages in {details['topics']} topics, "
-            f"{details['consumer_groups']} groups"
-        )
-    if info["type"] == "postgres":
-        return f"{details['rows']} rows in {details['tables']} tables"
-    if info["type"] == "redis":
-        return f"{details['keys']} keys"
-    return info["type"]
+    from envctl.services.registry import plugin_for
+
+    return plugin_for(info["type"]).snapshot_summary(info["details"])
 
 
 @snapshot.command("restore")

@@ -12,9 +12,14 @@ from pathlib import Path
 
 from envctl.compose.export import compose_project, render_compose
 from envctl.scenario.models import Scenario
+from envctl.services.registry import plugins
 
-STANDARD = ("kafka", "postgres", "redis")
 COMMAND = "python -m envctl.compose.standard"
+
+
+def standard_types() -> list[str]:
+    """The registered types with a ready-made file (``ServicePlugin.standard_compose``)."""
+    return [name for name, plugin in plugins().items() if plugin.standard_compose]
 
 
 def standard_scenario(service_type: str) -> Scenario:
@@ -32,7 +37,7 @@ def standard_files() -> dict[str, str]:
     """File name -> text of every ready-made compose file."""
     return {
         f"{kind}.yaml": render_compose(compose_project(standard_scenario(kind)), COMMAND)
-        for kind in STANDARD
+        for kind in standard_types()
     }
 
 

@@ -43,13 +43,17 @@ import shlex
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import Field, ValidationError
 
 from envctl.errors import ConfigError, Problem
 from envctl.scenario.spec import StrictModel
 from envctl.scenario.yamlfile import as_written
+from envctl.services.registry import plugins
+
+if TYPE_CHECKING:
+    from envctl.services.base import ServicePlugin
 
 IGNORED_KEYS = frozenset(
     {
@@ -79,8 +83,6 @@ IGNORED_KEYS = frozenset(
 COMPOSE_HEALTH_DEFAULTS = {"interval": 30.0, "timeout": 30.0, "retries": 3, "start_period": 0.0}
 """Docker's defaults for a healthcheck's unset timings."""
 MIN_HEALTH_TIMEOUT = 10.0
-TYPED_PORTS = {"postgres": 5432, "redis": 6379}
-"""Images recognised as a service type, and the port that type publishes itself."""
 
 
 class ComposeSource(StrictModel):
@@ -227,22 +229,21 @@ class _Translator:
         if unknown:
             self.note(f"left out (no envctl equivalent): {', '.join(unknown)}")
 
-        kind = _typed(image) if command is None and not volumes else None
-        if kind is None and "kafka" in image.rsplit("/", 1)[-1]:
-            self.note(
-                "imported as a generic container; `type: kafka` gets envctl's own broker "
-                "settings, a metadata probe and topic creation"
-            )
-        spec: dict[str, Any] = {"type": kind or "generic", "image": image}
-        if kind == "postgres":
-            self.postgres_fields(spec, env)
+        typed = _typed(image) if command is None and not volumes else None
+        if typed is None:
+            for note in _image_notes(image):
+                self.note(note)
+        kind = typed.type_name if typed is not None else None
+        spec: dict[str, Any] = {"type": kind or GENERIC, "image": image}
+        if typed is not None:
+            spec.update(typed.compose_fields(env, self.note))
         if "healthcheck" in body and kind is not None:
             self.note(f"healthcheck replaced by envctl's {kind} probe")
         if env:
             spec["env"] = env
-        if kind is not None:
+        if typed is not None:
             # The type publishes its own port; only a pinned host port still says something.
-            ports = [p for p in ports if p != TYPED_PORTS[kind]]
+            ports = [p for p in ports if p != typed.service_port]
         if ports:
             spec["ports"] = ports
         if depends:
@@ -436,19 +437,6 @@ class _Translator:
         self.result.timeout_profiles[self.name] = {"health_check": max(total, MIN_HEALTH_TIMEOUT)}
         return {"exec": {"command": command}}
 
-    def postgres_fields(self, spec: dict[str, Any], env: dict[str, str]) -> None:
-        user = env.pop("POSTGRES_USER", None)
-        password = env.pop("POSTGRES_PASSWORD", None)
-        database = env.pop("POSTGRES_DB", None)
-        if user:
-            spec["user"] = user
-        if password:
-            spec["password"] = password
-        elif env.get("POSTGRES_HOST_AUTH_METHOD") != "trust":
-            self.note("no POSTGRES_PASSWORD: envctl's default test password is used")
-        # The official image names the database after the user when POSTGRES_DB is unset.
-        spec["database"] = database or user or "postgres"
-
 
 _UNSUPPORTED = {
     "build": "builds are not supported: build the image first and set image:",
@@ -458,10 +446,28 @@ _UNSUPPORTED = {
 }
 
 
-def _typed(image: str) -> str | None:
+GENERIC = "generic"
+"""The type of an imported service no registered type recognises: any container."""
+
+
+def _image_name(image: str) -> str:
     repository = image.split("@")[0]
-    last = repository.rsplit("/", 1)[-1].split(":")[0]
-    return last if last in TYPED_PORTS else None
+    return repository.rsplit("/", 1)[-1].split(":")[0]
+
+
+def _typed(image: str) -> type[ServicePlugin] | None:
+    """The registered type that imports this image as itself (``postgres``, ``redis``)."""
+    name = _image_name(image)
+    for plugin in plugins().values():
+        if plugin.recognizes_compose_image(name):
+            return plugin
+    return None
+
+
+def _image_notes(image: str) -> list[str]:
+    """What registered types say about an image imported as a generic container."""
+    notes = (plugin.compose_image_note(image.rsplit("/", 1)[-1]) for plugin in plugins().values())
+    return [note for note in notes if note]
 
 
 def _scalar(value: Any) -> str:

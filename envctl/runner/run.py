@@ -35,7 +35,6 @@ from envctl.runner.context import RunContext
 from envctl.runner.expectations import check_expectations
 from envctl.runner.faulting import RunFaults, has_faults
 from envctl.runner.modes import ModeChoice, ModeDecision, resolve_modes
-from envctl.runner.naming import namespaced
 from envctl.runner.outcome import ScenarioOutcome, ScenarioSkipped, StepFailed, StepRecord
 from envctl.runner.steps import execute
 from envctl.runtime.base import Runtime
@@ -46,6 +45,7 @@ from envctl.scenario.steps import CONTAINER_STEPS, STEP_MODELS
 from envctl.scenario.timeouts import PhaseTimeouts, resolve_timeouts
 from envctl.services.registry import plugin_for
 from envctl.settings import Settings
+from envctl.tools.naming import namespaced
 from envctl.variables import UnknownVariable
 
 if TYPE_CHECKING:

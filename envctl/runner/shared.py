@@ -24,7 +24,7 @@ from typing import Any
 from envctl.runner.modes import ModeDecision
 from envctl.scenario.models import Scenario
 from envctl.scenario.spec import DependencyMode, ServiceMode
-from envctl.services import registry
+from envctl.services.registry import plugin_for
 
 NOT_SHAPING = {"required", "cleanup_after", "snapshot", "fallback", "dependency_mode"}
 """Service fields that do not change the container, so do not prevent sharing."""
@@ -61,15 +61,14 @@ def group_scenario(scenario: Scenario, modes: ModeDecision, key: str) -> Scenari
     return copy
 
 
-ISOLATABLE_TYPES = {"kafka", "redis"}
-"""Service types whose data a per-scenario namespace separates on one instance (topics and
-groups by name, keys by prefix). PostgreSQL (one database per run) and application
-containers (which do not know the namespace) are shared one scenario at a time."""
-
-
 def isolatable(scenario: Scenario, modes: ModeDecision) -> bool:
+    """Whether every real service's type keeps scenarios apart by namespace on one instance
+    (``ServicePlugin.shares_by_namespace``: Kafka topics and groups by name, Redis keys by
+    prefix). PostgreSQL (one database per run) and application containers (which do not
+    know the namespace) are shared one scenario at a time."""
     return all(
-        scenario.external_services[name].type in ISOLATABLE_TYPES for name in modes.real_services()
+        plugin_for(scenario.external_services[name].type).shares_by_namespace
+        for name in modes.real_services()
     )
 
 
@@ -78,12 +77,9 @@ def prepare_namespace(
 ) -> None:
     """Create the scenario's declared topics in its own namespace on a shared instance."""
     for name, spec in scenario.external_services.items():
-        if modes.get(name) != DependencyMode.REAL or name not in tools or spec.type != "kafka":
+        if modes.get(name) != DependencyMode.REAL or name not in tools:
             continue
-        for topic in getattr(spec, "topics", []):
-            tools[name].create_topic(
-                topic.name, partitions=topic.partitions, config=dict(topic.config)
-            )
+        plugin_for(spec.type).prepare_shared(spec, tools[name])
 
 
 def reset_after_run(
@@ -101,24 +97,8 @@ def reset_after_run(
     for name, spec in scenario.external_services.items():
         if modes.get(name) != DependencyMode.REAL or name not in tools:
             continue
-        tool = tools[name]
         try:
-            if spec.type == "kafka":
-                tool.cleanup(topics=True, groups=True)
-                if not isolated:
-                    for topic in getattr(spec, "topics", []):
-                        tool.create_topic(
-                            topic.name, partitions=topic.partitions, config=dict(topic.config)
-                        )
-            elif spec.type == "redis":
-                keys = tool.keys("*")
-                if keys:
-                    tool.delete(*keys)
-            elif spec.type == "postgres" and not isolated:
-                tool.execute("DROP SCHEMA IF EXISTS public CASCADE")
-                tool.execute("CREATE SCHEMA public")
-            elif not isolated:
-                registry.plugin_for(spec.type).reset_shared(tool)
+            plugin_for(spec.type).reset_shared(spec, tools[name], isolated)
         except Exception as exc:  # noqa: BLE001 - reported; the next scenario may then fail
             errors.append(f"{name}: {exc}")
     return errors

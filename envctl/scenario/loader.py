@@ -148,12 +148,7 @@ def _seed_problems(
     for name, spec in services.items():
         if not isinstance(spec, dict) or not isinstance(spec.get("seed"), list):
             continue
-        topics = [
-            t if isinstance(t, str) else t.get("name")
-            for t in spec.get("topics", []) or []
-            if isinstance(t, str | dict)
-        ]
-        databases = [spec.get("database", "envctl"), *(spec.get("databases") or [])]
+        plugin = registry.find(spec.get("type"))
         for index, entry in enumerate(spec["seed"]):
             if not isinstance(entry, dict):
                 continue
@@ -164,35 +159,9 @@ def _seed_problems(
                 if problem is not None:
                     file, line = _position(positions, (*loc, "from"), display)
                     problems.append(Problem(file, line, _dotted((*loc, "from")), problem))
-            topic = entry.get("topic")
-            if spec.get("type") == "kafka" and isinstance(topic, str) and topic not in topics:
-                close = difflib.get_close_matches(topic, [t for t in topics if t], n=1)
-                hint = f" — did you mean '{close[0]}'?" if close else " (add it to topics)"
-                file, line = _position(positions, (*loc, "topic"), display)
-                problems.append(
-                    Problem(
-                        file,
-                        line,
-                        _dotted((*loc, "topic")),
-                        f"seed topic '{topic}' is not one of the service's topics{hint}",
-                    )
-                )
-            database = entry.get("database")
-            if (
-                spec.get("type") == "postgres"
-                and isinstance(database, str)
-                and database not in databases
-            ):
-                file, line = _position(positions, (*loc, "database"), display)
-                problems.append(
-                    Problem(
-                        file,
-                        line,
-                        _dotted((*loc, "database")),
-                        f"database '{database}' is neither the service's database nor in "
-                        "its databases",
-                    )
-                )
+            for key, message in plugin.seed_entry_problems(spec, entry) if plugin else []:
+                file, line = _position(positions, (*loc, key), display)
+                problems.append(Problem(file, line, _dotted((*loc, key)), message))
     return problems
 
 

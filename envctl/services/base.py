@@ -14,15 +14,17 @@ hooks so ``envctl --help`` stays fast.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 
+from envctl.errors import SeedError
 from envctl.namespace import Namespace
 from envctl.runtime.base import ContainerHandle
 from envctl.scenario.spec import PortMapping, ServiceSpecBase
 from envctl.scenario.timeouts import PhaseTimeouts  # a plugin's default_timeouts
+from envctl.services.healthcheck import HealthCheck, NoHealthCheck
 
 if TYPE_CHECKING:
     from envctl.services.native import NativeContext, NativeProvider
@@ -90,6 +92,13 @@ def with_password(url: str, password: str) -> str:
     user = parts.username or ""
     host = parts.netloc.rsplit("@", 1)[-1]
     return urlunsplit(parts._replace(netloc=f"{user}:{quote(password, safe='')}@{host}"))
+
+
+def tcp_address(port: tuple[int, int, str] | None) -> str | None:
+    """``127.0.0.1:<host port>`` of a published (container, host, protocol) TCP port."""
+    if port is None or port[2] != "tcp":
+        return None
+    return f"127.0.0.1:{port[1]}"
 
 
 def secret(endpoints: Endpoints, key: str) -> Any:
@@ -305,39 +314,6 @@ class ServicePlugin(ABC, Generic[SpecT]):
         """How a person reaches the run's data, by resource kind (for kept resources)."""
         return {}
 
-    @classmethod
-    def diff_snapshots(cls, a: Path, b: Path) -> dict[str, Any] | None:
-        """What changed from this type's snapshot folder ``a`` to ``b`` (pure, files only):
-        a dict with ``changed`` (bool) and the type's details; None: no diff support."""
-        return None
-
-    @classmethod
-    def format_snapshot_diff(cls, result: dict[str, Any]) -> list[str]:
-        """:meth:`diff_snapshots`' result as indented text lines."""
-        return []
-
-    # -- what the type offers the runner and the exports ---------------------------------
-    serves: ClassVar[frozenset[str]] = frozenset()
-    """Step kinds (``sql``, ...) and ``expected:`` kinds (``rows``, ...) this type's tool
-    answers, beyond the step table's own type for each kind."""
-
-    @classmethod
-    def seed_mock(cls, tool: Any, seed: Any, path: Path, service: str) -> bool:
-        """Load one seed entry (``path``: its checked file) into the mock-mode double ``tool``;
-        False: this type has no mock seeding."""
-        return False
-
-    @classmethod
-    def reset_shared(cls, tool: Any) -> None:
-        """Remove what a scenario left on an instance shared by the scenarios of a run-all,
-        through its real tool, before the next scenario runs. Default: nothing to remove."""
-
-    @classmethod
-    def healthcheck_command(cls, spec: Any, image: str) -> list[str] | None:
-        """A command run inside the container that succeeds once the service is ready (the
-        compose / GitHub Actions health check); None: no such command."""
-        return None
-
     def _no_snapshots(self) -> Exception:
         from envctl.errors import SnapshotError
 
@@ -345,6 +321,120 @@ class ServicePlugin(ABC, Generic[SpecT]):
             f"service '{self.context.service}' is of type '{self.type_name}', which has no "
             "snapshot support (kafka, postgres and redis have)"
         )
+
+    # -- what code outside the type's package asks -------------------------------------
+    # Hooks with a default fit a type that has nothing to say; a type overrides what
+    # applies to it. Class methods need no running service (export, import, planning).
+
+    @classmethod
+    def container_health_check(
+        cls, spec: ServiceSpecBase, image: str, start_period: float
+    ) -> HealthCheck | NoHealthCheck:
+        """The probe said as a command inside the container, for tools that start it
+        themselves (GitHub job services, compose); ``start_period``: the health_check
+        timeout."""
+        return NoHealthCheck(f"service type '{cls.type_name}' has no health check")
+
+    @classmethod
+    def external_url(
+        cls,
+        spec: ServiceSpecBase,
+        endpoints: Mapping[str, Any],
+        ports: Sequence[tuple[int, int, str]],
+    ) -> str | None:
+        """What ``ENVCTL_<SERVICE>_URL`` says when the container runs elsewhere (a GitHub job
+        service) and envctl attaches in external mode. ``ports``: (container port, host
+        port, protocol) in the scenario's order. Default: the ``url`` endpoint, else the
+        first port when it is TCP."""
+        if "url" in endpoints:
+            return str(endpoints["url"])
+        return tcp_address(ports[0] if ports else None)
+
+    standard_compose: ClassVar[bool] = False
+    """A ready-made compose file of this type alone ships in ``compose/``."""
+
+    @classmethod
+    def recognizes_compose_image(cls, name: str) -> bool:
+        """Whether a compose service running image ``name`` (last path part, no tag) is
+        imported as this type rather than as a generic container."""
+        return False
+
+    @classmethod
+    def compose_image_note(cls, name: str) -> str | None:
+        """A note for an image of this kind imported as a generic container."""
+        return None
+
+    @classmethod
+    def compose_fields(cls, env: dict[str, str], note: Callable[[str], None]) -> dict[str, Any]:
+        """Spec fields read from an imported compose service's environment (the variables
+        used are removed from ``env``)."""
+        return {}
+
+    def resource_names(self, kind: str, handle: ServiceHandle | None) -> list[str]:
+        """The physical names of the run's resources of cleanup kind ``kind``, for reports
+        (patterns where the names are not listed)."""
+        resources = handle.resources if handle is not None else {}
+        return list(resources.get(kind, []))
+
+    @classmethod
+    def resources_phrase(cls, kinds: Collection[str]) -> str:
+        """How to say what removing ``kinds`` of this type removed (``topics, ...``)."""
+        return ", ".join(kinds)
+
+    @classmethod
+    def diff_snapshots(cls, before: Path, after: Path) -> dict[str, Any]:
+        """The changes between two snapshot folders of one service (pure, from files)."""
+        return {"changed": False, "note": f"type '{cls.type_name}' has no snapshot support"}
+
+    @classmethod
+    def format_snapshot_diff(cls, diff: dict[str, Any]) -> list[str]:
+        """Lines saying :meth:`diff_snapshots`'s result to a person."""
+        return []
+
+    @classmethod
+    def snapshot_summary(cls, details: Mapping[str, Any]) -> str:
+        """A snapshot manifest's details said in a few words (``3 keys``)."""
+        return cls.type_name
+
+    has_topics: ClassVar[bool] = False
+    """The type keeps topics that ``envctl topics`` can describe."""
+
+    def describe_topics(self, handle: ServiceHandle, last: int) -> list[dict[str, Any]]:
+        """The run's topics: names, partitions, counts and the ``last`` newest messages."""
+        raise NotImplementedError(f"service type '{self.type_name}' has no topics")
+
+    @classmethod
+    def namespaced_tool(cls, tool: Any, namespace: Namespace) -> Any:
+        """The real tool speaking the run's logical names (topics, keys); default: as is."""
+        return tool
+
+    @classmethod
+    def seed_mock(cls, tool: Any, seed: Any, path: Path, service: str) -> None:
+        """Load one seed entry's file (already resolved) into the type's in-memory double."""
+        raise SeedError(
+            str(path), None, f"service '{service}': type '{cls.type_name}' has no mock seeding"
+        )
+
+    shares_by_namespace: ClassVar[bool] = False
+    """Scenarios sharing one instance of this type (run-all) are kept apart by the run's
+    namespace (topic and group names, a key prefix), so they can run side by side."""
+
+    @classmethod
+    def prepare_shared(cls, spec: ServiceSpecBase, tool: Any) -> None:
+        """Create a scenario's declared resources in its namespace on a shared instance."""
+
+    @classmethod
+    def reset_shared(cls, spec: ServiceSpecBase, tool: Any, isolated: bool) -> None:
+        """Remove what a scenario left on a shared instance (``isolated``: only its
+        namespace's), ready for the next scenario."""
+
+    @classmethod
+    def seed_entry_problems(
+        cls, spec: Mapping[str, Any], entry: Mapping[str, Any]
+    ) -> list[tuple[str, str]]:
+        """Problems of one raw ``seed:`` entry against its raw service, as (key, message),
+        found before validation so they carry the file's line numbers."""
+        return []
 
     @property
     def namespace(self) -> Namespace:

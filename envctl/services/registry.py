@@ -71,8 +71,14 @@ def unknown_type_message(name: str) -> str:
     return f"unknown service type '{name}'{suggestion(name)} (valid: {', '.join(type_names())})"
 
 
-def is_registered(name: str) -> bool:
-    return name in _entry_points()
+def is_registered(name: object) -> bool:
+    return isinstance(name, str) and name in _entry_points()
+
+
+def find(name: object) -> type[ServicePlugin] | None:
+    """The plugin of a type name read from raw data; None when no type has that name
+    (validation reports it)."""
+    return plugin_for(name) if isinstance(name, str) and is_registered(name) else None
 
 
 @functools.cache

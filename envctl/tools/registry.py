@@ -519,9 +519,6 @@ def _timeouts_of(
         return timeouts[service]
     from envctl.services import registry
 
-    defaults = (
-        registry.plugin_for(service_type).default_timeouts
-        if registry.is_registered(service_type)
-        else PhaseTimeouts()
-    )
+    plugin = registry.find(service_type)
+    defaults = plugin.default_timeouts if plugin is not None else PhaseTimeouts()
     return resolve_timeouts(scenario, service, defaults, None)

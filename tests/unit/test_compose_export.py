@@ -22,7 +22,7 @@ from doc_examples import EXAMPLES, REPO, check_doc, commands
 
 from envctl.cli import cli
 from envctl.compose.export import compose_project, project_name, render_compose
-from envctl.compose.standard import STANDARD, standard_files
+from envctl.compose.standard import standard_files, standard_types
 from envctl.compose.translate import (
     expand_compose_source,
     parse_duration,
@@ -239,7 +239,7 @@ def test_the_ready_made_compose_files_are_up_to_date(compose_cli: None) -> None:
     from envctl.export.compose_cli import compose_config
 
     files = standard_files()
-    assert sorted(files) == [f"{kind}.yaml" for kind in STANDARD]
+    assert sorted(files) == [f"{kind}.yaml" for kind in standard_types()]
     for name, text in files.items():
         path = REPO / "compose" / name
         assert path.read_text() == text, f"{path} is stale: run python -m envctl.compose.standard"

@@ -17,7 +17,7 @@ import re
 import shlex
 import socket
 import threading
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Annotated, Any, ClassVar, Literal
 from urllib.parse import urlsplit
@@ -38,7 +38,9 @@ from envctl.services.base import (
     ProbeFailed,
     ServiceHandle,
     ServicePlugin,
+    tcp_address,
 )
+from envctl.services.healthcheck import HealthCheck, NoHealthCheck
 
 HOLD_OPEN = 0.25
 """Seconds a TCP probe's connection must stay open to count (see the module docstring)."""
@@ -264,6 +266,51 @@ class GenericService(ServicePlugin[GenericSpec]):
     type_name: ClassVar[str] = "generic"
     spec_model = GenericSpec
     default_image: ClassVar[str] = ""
+
+    # -- what code outside this package asks ---------------------------------------------
+    @classmethod
+    def container_health_check(
+        cls, spec: ServiceSpecBase, image: str, start_period: float
+    ) -> HealthCheck | NoHealthCheck:
+        # The scenario's probe: exec as is, http/tcp through curl/wget/nc/bash inside the
+        # image; a log probe has no health-check form.
+        assert isinstance(spec, GenericSpec)
+        probe = spec.probe
+        if probe is None:
+            return NoHealthCheck("no probe: ready as soon as the container runs")
+        if probe.exec is not None:
+            command = list(probe.exec.command)
+            if command[:2] == ["sh", "-c"] and len(command) == 3:
+                return HealthCheck(("CMD-SHELL", command[2]), start_period=start_period)
+            return HealthCheck(("CMD", *command), start_period=start_period)
+        if probe.http is not None:
+            url = f"http://127.0.0.1:{probe.http.port}{probe.http.path}"
+            if probe.http.status is None:
+                line = f"curl -fsS -o /dev/null {url} || wget -q -O /dev/null {url}"
+            else:
+                status = probe.http.status
+                line = f"curl -s -o /dev/null -w %{{http_code}} {url} | grep -qx {status}"
+            return HealthCheck(("CMD-SHELL", line), start_period=start_period)
+        if probe.tcp is not None:
+            port = probe.tcp.port
+            line = f"nc -z 127.0.0.1 {port} || bash -c 'exec 3<>/dev/tcp/127.0.0.1/{port}'"
+            return HealthCheck(("CMD-SHELL", line), start_period=start_period)
+        return NoHealthCheck("a log probe has no health-check form")
+
+    @classmethod
+    def external_url(
+        cls,
+        spec: ServiceSpecBase,
+        endpoints: Mapping[str, Any],
+        ports: Sequence[tuple[int, int, str]],
+    ) -> str | None:
+        # the probe's port, else the first
+        if "url" in endpoints:
+            return str(endpoints["url"])
+        probe = getattr(spec, "probe", None)
+        port = probe.port if probe is not None else None
+        chosen = next((p for p in ports if p[0] == port), ports[0] if ports else None)
+        return tcp_address(chosen)
 
     def ports(self) -> list[PortMapping]:
         ports = list(self.spec.ports)

@@ -23,7 +23,11 @@ import uuid
 import weakref
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
 
+from envctl.seed.records import read_records
+from envctl.services.kafka.seed import kafka_records
 from envctl.tools.codec import (
     decode_key,
     decode_value,
@@ -553,3 +557,19 @@ def seed_record(
     no correlation id or content type added (``publish`` adds those, as the real bus does)."""
     stamp = timestamp_ms / 1000 if timestamp_ms is not None else time.time()
     bus._append(topic, key, value, dict(headers or {}), partition, stamp)
+
+
+def seed_double(bus: Any, topic: str, path: Path) -> None:
+    """Store a seed file's records in the double as real seeding produces them (no
+    correlation id or content type added): a mock run starts from the seed data."""
+    for record in kafka_records(read_records(path), topic):
+        headers = {k: (v or b"").decode(errors="replace") for k, v in record.headers}
+        seed_record(
+            bus,
+            topic,
+            record.value,
+            key=record.key,
+            headers=headers,
+            partition=record.partition,
+            timestamp_ms=record.timestamp,
+        )

@@ -10,11 +10,14 @@ Flavors:
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import difflib
+from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any, ClassVar, Literal
 
 from pydantic import Field, field_validator, model_validator
 
+from envctl.namespace import Namespace
 from envctl.scenario.spec import ScalarStr, ServiceSpecBase, StrictModel, service_variable
 from envctl.services.base import (
     Endpoints,
@@ -23,6 +26,7 @@ from envctl.services.base import (
     ServiceHandle,
     ServicePlugin,
 )
+from envctl.services.healthcheck import HealthCheck, NoHealthCheck
 
 KAFKA_PORT = 9092
 INTERNAL_PORT = 19092
@@ -339,6 +343,126 @@ class KafkaService(ServicePlugin[KafkaSpec]):
             "consumer_groups": f"bootstrap {servers}; groups named "
             f"{self.namespace.group('<name>')}",
         }
+
+    # -- what code outside this package asks ---------------------------------------------
+    @classmethod
+    def container_health_check(
+        cls, spec: ServiceSpecBase, image: str, start_period: float
+    ) -> HealthCheck | NoHealthCheck:
+        # tansu: its own CLI (the image has no shell, so exec form only); apache: the
+        # broker API versions against the internal listener.
+        assert isinstance(spec, KafkaSpec)
+        if flavor_of(spec, image) == "tansu":
+            return HealthCheck(
+                ("CMD", "/tansu", "topic", "list", "--broker", f"tcp://localhost:{KAFKA_PORT}"),
+                start_period=start_period,
+                shell=False,
+            )
+        return HealthCheck(
+            (
+                "CMD-SHELL",
+                "/opt/kafka/bin/kafka-broker-api-versions.sh "
+                f"--bootstrap-server localhost:{INTERNAL_PORT} >/dev/null 2>&1",
+            ),
+            start_period=start_period,
+            timeout=15.0,
+            heavy=True,
+        )
+
+    @classmethod
+    def external_url(
+        cls,
+        spec: ServiceSpecBase,
+        endpoints: Mapping[str, Any],
+        ports: Sequence[tuple[int, int, str]],
+    ) -> str | None:
+        return str(endpoints["bootstrap_servers"])
+
+    standard_compose: ClassVar[bool] = True
+
+    @classmethod
+    def compose_image_note(cls, name: str) -> str | None:
+        if "kafka" not in name:
+            return None
+        return (
+            "imported as a generic container; `type: kafka` gets envctl's own broker "
+            "settings, a metadata probe and topic creation"
+        )
+
+    def resource_names(self, kind: str, handle: ServiceHandle | None) -> list[str]:
+        if kind == "topics":
+            return super().resource_names(kind, handle) or [self.namespace.topic("*")]
+        if kind == "consumer_groups":
+            return [self.namespace.group("*")]
+        return super().resource_names(kind, handle)
+
+    @classmethod
+    def diff_snapshots(cls, before: Path, after: Path) -> dict[str, Any]:
+        from envctl.services.kafka.diff import diff_kafka
+
+        return diff_kafka(before, after)
+
+    @classmethod
+    def format_snapshot_diff(cls, diff: dict[str, Any]) -> list[str]:
+        from envctl.services.kafka.diff import format_diff
+
+        return format_diff(diff)
+
+    @classmethod
+    def snapshot_summary(cls, details: Mapping[str, Any]) -> str:
+        return (
+            f"{details['messages']} messages in {details['topics']} topics, "
+            f"{details['consumer_groups']} groups"
+        )
+
+    has_topics: ClassVar[bool] = True
+
+    def describe_topics(self, handle: ServiceHandle, last: int) -> list[dict[str, Any]]:
+        from envctl.services.kafka.data import describe_topics
+
+        return describe_topics(self, handle, last, self.context.timeouts.setup)
+
+    @classmethod
+    def namespaced_tool(cls, tool: Any, namespace: Namespace) -> Any:
+        from envctl.tools.naming import NamespacedEventBus
+
+        return NamespacedEventBus(tool, namespace)
+
+    @classmethod
+    def seed_mock(cls, tool: Any, seed: Any, path: Path, service: str) -> None:
+        from envctl.services.kafka.mock import seed_double
+
+        seed_double(tool, seed.topic, path)
+
+    shares_by_namespace: ClassVar[bool] = True
+
+    @classmethod
+    def prepare_shared(cls, spec: ServiceSpecBase, tool: Any) -> None:
+        assert isinstance(spec, KafkaSpec)
+        for topic in spec.topics:
+            tool.create_topic(topic.name, partitions=topic.partitions, config=dict(topic.config))
+
+    @classmethod
+    def reset_shared(cls, spec: ServiceSpecBase, tool: Any, isolated: bool) -> None:
+        tool.cleanup(topics=True, groups=True)
+        if not isolated:
+            cls.prepare_shared(spec, tool)
+
+    @classmethod
+    def seed_entry_problems(
+        cls, spec: Mapping[str, Any], entry: Mapping[str, Any]
+    ) -> list[tuple[str, str]]:
+        topic = entry.get("topic")
+        topics = [
+            t if isinstance(t, str) else t.get("name")
+            for t in spec.get("topics", []) or []
+            if isinstance(t, str | dict)
+        ]
+        if not isinstance(topic, str) or topic in topics:
+            return []
+        close = difflib.get_close_matches(topic, [t for t in topics if t], n=1)
+        hint = f" — did you mean '{close[0]}'?" if close else " (add it to topics)"
+        return [("topic", f"seed topic '{topic}' is not one of the service's topics{hint}")]
 
 
 class _SilentLogger:

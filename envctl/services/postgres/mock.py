@@ -17,12 +17,17 @@ lock.
 from __future__ import annotations
 
 import asyncio
+import csv
+import io
 import re
 import sqlite3
 import threading
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
+from envctl.errors import SeedError
+from envctl.seed.records import read_seed_text
 from envctl.tools.errors import SqlError, ToolClosed
 from envctl.tools.faces import ensure_no_running_loop
 from envctl.tools.mock.state import shared_state
@@ -223,3 +228,29 @@ class AsyncSqliteSqlStore:
 
     async def close(self) -> None:
         self._sync._closed = True
+
+
+def seed_double(store: Any, seed: Any, path: Path, service: str) -> None:
+    """Run a seed SQL file, or insert a CSV file's rows, in the double."""
+    text = read_seed_text(path, str(path))
+    if path.suffix.lower() != ".csv":
+        try:
+            store.execute(text)
+        except Exception as exc:  # noqa: BLE001 - the double's SqlError; reported with the file
+            raise SeedError(str(path), None, f"service '{service}': {exc}") from None
+        return
+    table = str(seed.table).rsplit(".", 1)[-1]  # SQLite has no schemas
+    try:
+        rows = list(csv.reader(io.StringIO(text, newline=""), delimiter=seed.delimiter))
+    except csv.Error as exc:  # e.g. a field over the csv module's size limit
+        raise SeedError(str(path), None, f"service '{service}': cannot read CSV: {exc}") from None
+    if not rows:
+        return
+    columns = rows[0] if seed.header else None
+    for line, row in enumerate(rows[1:] if seed.header else rows, start=2 if seed.header else 1):
+        names = f" ({', '.join(columns)})" if columns else ""
+        marks = ", ".join(["%s"] * len(row))
+        try:
+            store.execute(f"INSERT INTO {table}{names} VALUES ({marks})", list(row))
+        except Exception as exc:  # noqa: BLE001 - reported with the file and line
+            raise SeedError(str(path), line, f"service '{service}': {exc}") from None

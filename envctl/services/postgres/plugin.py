@@ -10,7 +10,7 @@ initialisation has finished (the database exists, the password is set).
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 from urllib.parse import quote, unquote, urlsplit
@@ -29,6 +29,7 @@ from envctl.services.base import (
     secret,
     with_password,
 )
+from envctl.services.healthcheck import HealthCheck, NoHealthCheck
 
 POSTGRES_PORT = 5432
 POSTGRES_IMAGE = "postgres:16"
@@ -276,6 +277,104 @@ class PostgresService(ServicePlugin[PostgresSpec]):
         databases: Any = handle.endpoints.get("databases") or {}
         names = ", ".join(f"{k} = {v}" for k, v in databases.items())
         return {"databases": f"psql '{handle.endpoints.get('dsn', '')}' (databases: {names})"}
+
+    # -- what code outside this package asks ---------------------------------------------
+    @classmethod
+    def container_health_check(
+        cls, spec: ServiceSpecBase, image: str, start_period: float
+    ) -> HealthCheck | NoHealthCheck:
+        # pg_isready over TCP: the image's temporary init server listens on the unix socket
+        # only, so TCP answers once the real server runs (why envctl's probe uses TCP too).
+        assert isinstance(spec, PostgresSpec)
+        return HealthCheck(
+            (
+                "CMD",
+                "pg_isready",
+                "-h",
+                "127.0.0.1",
+                "-p",
+                str(POSTGRES_PORT),
+                "-U",
+                spec.user,
+                "-d",
+                spec.database,
+            ),
+            start_period=start_period,
+        )
+
+    @classmethod
+    def external_url(
+        cls,
+        spec: ServiceSpecBase,
+        endpoints: Mapping[str, Any],
+        ports: Sequence[tuple[int, int, str]],
+    ) -> str | None:
+        return str(endpoints["dsn"])
+
+    standard_compose: ClassVar[bool] = True
+
+    @classmethod
+    def recognizes_compose_image(cls, name: str) -> bool:
+        return name == "postgres"
+
+    @classmethod
+    def compose_fields(cls, env: dict[str, str], note: Callable[[str], None]) -> dict[str, Any]:
+        fields: dict[str, Any] = {}
+        user = env.pop("POSTGRES_USER", None)
+        password = env.pop("POSTGRES_PASSWORD", None)
+        database = env.pop("POSTGRES_DB", None)
+        if user:
+            fields["user"] = user
+        if password:
+            fields["password"] = password
+        elif env.get("POSTGRES_HOST_AUTH_METHOD") != "trust":
+            note("no POSTGRES_PASSWORD: envctl's default test password is used")
+        # The official image names the database after the user when POSTGRES_DB is unset.
+        fields["database"] = database or user or "postgres"
+        return fields
+
+    @classmethod
+    def diff_snapshots(cls, before: Path, after: Path) -> dict[str, Any]:
+        from envctl.services.postgres.diff import diff_postgres
+
+        return diff_postgres(before, after)
+
+    @classmethod
+    def format_snapshot_diff(cls, diff: dict[str, Any]) -> list[str]:
+        from envctl.services.postgres.diff import format_diff
+
+        return format_diff(diff)
+
+    @classmethod
+    def snapshot_summary(cls, details: Mapping[str, Any]) -> str:
+        return f"{details['rows']} rows in {details['tables']} tables"
+
+    @classmethod
+    def seed_mock(cls, tool: Any, seed: Any, path: Path, service: str) -> None:
+        from envctl.services.postgres.mock import seed_double
+
+        seed_double(tool, seed, path, service)
+
+    @classmethod
+    def reset_shared(cls, spec: ServiceSpecBase, tool: Any, isolated: bool) -> None:
+        if not isolated:
+            tool.execute("DROP SCHEMA IF EXISTS public CASCADE")
+            tool.execute("CREATE SCHEMA public")
+
+    @classmethod
+    def seed_entry_problems(
+        cls, spec: Mapping[str, Any], entry: Mapping[str, Any]
+    ) -> list[tuple[str, str]]:
+        database = entry.get("database")
+        databases = [spec.get("database", "envctl"), *(spec.get("databases") or [])]
+        if not isinstance(database, str) or database in databases:
+            return []
+        return [
+            (
+                "database",
+                f"database '{database}' is neither the service's database nor in its databases",
+            )
+        ]
 
 
 def _one_line(exc: BaseException) -> str:

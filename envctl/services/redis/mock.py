@@ -13,7 +13,12 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
+from envctl.errors import SeedError
+from envctl.seed.records import read_records
+from envctl.services.redis.seed import redis_keys
 from envctl.tools.codec import kv_ttl_ms, kv_value
 from envctl.tools.errors import KeyValueError, ToolClosed
 from envctl.tools.faces import ensure_no_running_loop
@@ -232,3 +237,19 @@ class AsyncInMemoryKeyValueStore:
 
     async def close(self) -> None:
         self._sync._closed = True
+
+
+def seed_double(store: Any, path: Path, service: str) -> None:
+    """Set a seed file's keys in the double (strings and hashes, as the double holds)."""
+    for key in redis_keys(read_records(path)):
+        if key.type == "string":
+            store.set(key.key, key.value, ttl=key.ttl)
+        elif key.type == "hash":
+            store.hset(key.key, dict(key.value))  # type: ignore[arg-type]
+        else:
+            raise SeedError(
+                str(path),
+                key.line,
+                f"service '{service}': the mock key-value store holds strings and hashes; "
+                f"a {key.type} seed needs dependency_mode: real",
+            )

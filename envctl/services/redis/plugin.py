@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import ClassVar, Literal
+from collections.abc import Collection, Mapping
+from pathlib import Path
+from typing import Any, ClassVar, Literal
 from urllib.parse import urlsplit
 
 from pydantic import Field
 
+from envctl.namespace import Namespace
 from envctl.scenario.spec import ServiceSpecBase, StrictModel, service_variable
 from envctl.services.base import (
     Endpoints,
@@ -19,6 +21,7 @@ from envctl.services.base import (
     secret,
     with_password,
 )
+from envctl.services.healthcheck import HealthCheck, NoHealthCheck
 
 REDIS_PORT = 6379
 REDIS_IMAGE = "redis:7"
@@ -127,3 +130,67 @@ class RedisService(ServicePlugin[RedisSpec]):
         url = handle.endpoints.get("url", "")
         pattern = self.namespace.key_prefix + "*"
         return {"databases": f"redis-cli -u '{url}' --scan --pattern '{pattern}'"}
+
+    # -- what code outside this package asks ---------------------------------------------
+    @classmethod
+    def container_health_check(
+        cls, spec: ServiceSpecBase, image: str, start_period: float
+    ) -> HealthCheck | NoHealthCheck:
+        # PING must answer PONG: a server still loading its data answers an error.
+        return HealthCheck(
+            ("CMD-SHELL", f"redis-cli -h 127.0.0.1 -p {REDIS_PORT} ping | grep -q PONG"),
+            start_period=start_period,
+        )
+
+    standard_compose: ClassVar[bool] = True
+
+    @classmethod
+    def recognizes_compose_image(cls, name: str) -> bool:
+        return name == "redis"
+
+    def resource_names(self, kind: str, handle: ServiceHandle | None) -> list[str]:
+        if kind == "databases":  # the run's key space: its key prefix
+            return [self.namespace.key_prefix + "*"]
+        return super().resource_names(kind, handle)
+
+    @classmethod
+    def resources_phrase(cls, kinds: Collection[str]) -> str:
+        return "keys"
+
+    @classmethod
+    def diff_snapshots(cls, before: Path, after: Path) -> dict[str, Any]:
+        from envctl.services.redis.diff import diff_redis
+
+        return diff_redis(before, after)
+
+    @classmethod
+    def format_snapshot_diff(cls, diff: dict[str, Any]) -> list[str]:
+        from envctl.services.redis.diff import format_diff
+
+        return format_diff(diff)
+
+    @classmethod
+    def snapshot_summary(cls, details: Mapping[str, Any]) -> str:
+        return f"{details['keys']} keys"
+
+    @classmethod
+    def namespaced_tool(cls, tool: Any, namespace: Namespace) -> Any:
+        if not namespace.key_prefix:
+            return tool
+        from envctl.tools.naming import NamespacedKeyValueStore
+
+        return NamespacedKeyValueStore(tool, namespace)
+
+    @classmethod
+    def seed_mock(cls, tool: Any, seed: Any, path: Path, service: str) -> None:
+        from envctl.services.redis.mock import seed_double
+
+        seed_double(tool, path, service)
+
+    shares_by_namespace: ClassVar[bool] = True
+
+    @classmethod
+    def reset_shared(cls, spec: ServiceSpecBase, tool: Any, isolated: bool) -> None:
+        keys = tool.keys("*")
+        if keys:
+            tool.delete(*keys)

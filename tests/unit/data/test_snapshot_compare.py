@@ -7,7 +7,8 @@ from pathlib import Path
 from typing import Any
 
 from envctl.services.postgres.pgdump import decode_field, decode_row, parse_copy_header
-from envctl.snapshot.compare import diff_service, format_diff, ttl_changed
+from envctl.services.redis.diff import ttl_changed
+from envctl.snapshot.compare import diff_service, format_diff
 
 
 def write_json(path: Path, data: Any) -> None:

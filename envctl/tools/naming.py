@@ -8,7 +8,10 @@ topics, group, keys) and results on the way out (a message's or delivery's topic
 keys and groups), for the sync and the async face alike. Mock tools need none of this:
 their state is already private to the run.
 
-When the tools accept a namespace themselves, :func:`namespaced` is the one call to drop.
+The proxies follow the tool protocols (:class:`~envctl.tools.protocols.EventBus`,
+:class:`~envctl.tools.protocols.KeyValueStore`); a service type picks one in its plugin's
+``namespaced_tool`` hook. When the tools accept a namespace themselves, :func:`namespaced`
+is the one call to drop.
 """
 
 from __future__ import annotations
@@ -18,18 +21,17 @@ import inspect
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
+from envctl.services.registry import plugin_for
+
 _TOPIC_FIRST = {"publish", "consume", "create_topic"}
 
 
 def namespaced(tool: Any, service_type: str, namespace: Any) -> Any:
-    """``tool`` speaking logical names, or ``tool`` itself when there is nothing to map."""
+    """``tool`` speaking logical names, or ``tool`` itself when there is nothing to map
+    (the type's plugin chooses the proxy: ``ServicePlugin.namespaced_tool``)."""
     if namespace is None:
         return tool
-    if service_type == "kafka":
-        return NamespacedEventBus(tool, namespace)
-    if service_type == "redis" and namespace.key_prefix:
-        return NamespacedKeyValueStore(tool, namespace)
-    return tool
+    return plugin_for(service_type).namespaced_tool(tool, namespace)
 
 
 def _maybe_async(result: Any, convert: Callable[[Any], Any]) -> Any:

@@ -39,7 +39,7 @@ def check_expectations(
     results: list[dict[str, Any]] = []
     for item in items:
         if item.messages:
-            service = expected_service(scenario, item, "kafka", "messages")
+            service = expected_service(scenario, item, "event_bus")
             bus = ctx.tool(service)
             real = ctx.modes.get(service) == DependencyMode.REAL
             settle = item.settle if real else 0.0
@@ -56,7 +56,7 @@ def check_expectations(
                     _record(what, count.accepts(found), count.describe(), str(found), where)
                 )
         if item.rows:
-            service = expected_service(scenario, item, "postgres", "rows")
+            service = expected_service(scenario, item, "sql")
             store = ctx.tool(service)
             for table, count in item.rows.items():
                 sql = f"SELECT count(*) AS n FROM {table}"
@@ -75,7 +75,7 @@ def check_expectations(
                     _record(what, count.accepts(found), count.describe(), str(found), where)
                 )
         if item.keys:
-            service = expected_service(scenario, item, "redis", "keys")
+            service = expected_service(scenario, item, "key_value")
             store = ctx.tool(service)
             for key, spec in item.keys.items():
                 results.append(_check_key(store, service, key, spec))

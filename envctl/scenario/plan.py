@@ -24,7 +24,7 @@ from envctl.scenario.messages import friendly_message
 from envctl.scenario.models import Scenario
 from envctl.scenario.steps import (
     STEP_MODELS,
-    STEP_SERVICE_TYPE,
+    STEP_NEEDS,
     Expected,
     StepBody,
     parse_expected,
@@ -70,26 +70,21 @@ def _display(path: Path) -> str:
         return str(path)
 
 
-def serves(service_type: str, kind: str, type_name: str) -> bool:
-    """Whether a service of ``service_type`` answers step or ``expected:`` kind ``kind``
-    (whose own type is ``type_name``): that type, or one whose plugin lists ``kind`` in
-    :attr:`~envctl.services.base.ServicePlugin.serves`."""
-    if service_type == type_name:
-        return True
-    return registry.is_registered(service_type) and kind in registry.plugin_for(service_type).serves
+def serving(scenario: Scenario, capability: str) -> list[str]:
+    """The scenario's services whose type serves ``capability`` (``event_bus``, ``sql``, ...:
+    :attr:`~envctl.services.base.ServicePlugin.serves`)."""
+    types = set(registry.types_serving(capability))
+    return [n for n, s in scenario.external_services.items() if s.type in types]
 
 
-def types_serving(kind: str, type_name: str) -> str:
-    """``postgres or mysql``: the types that answer ``kind`` (for messages; imports every
-    registered type)."""
-    others = sorted(t for t, p in registry.plugins().items() if t != type_name and kind in p.serves)
-    return " or ".join([type_name, *others])
+def needed_types(capability: str) -> str:
+    """The types serving ``capability``, said in an error (``kafka``, ``mysql or postgres``)."""
+    return " or ".join(registry.types_serving(capability)) or capability
 
 
-def default_service(scenario: Scenario, kind: str, type_name: str) -> str | None:
-    """The only service answering ``kind`` (see :func:`serves`), or None when there is none
-    or several."""
-    names = [n for n, s in scenario.external_services.items() if serves(s.type, kind, type_name)]
+def default_service(scenario: Scenario, capability: str) -> str | None:
+    """The only service serving ``capability``, or None when there is none or several."""
+    names = serving(scenario, capability)
     return names[0] if len(names) == 1 else None
 
 
@@ -205,29 +200,25 @@ def _step_service(scenario: Scenario, kind: str, service: str | None, at: _At) -
     """The service a step talks to: the one it names, or the only one of the type its kind
     needs; a missing, unknown or wrong-typed service is noted as a problem."""
     services = scenario.external_services
-    wanted_type = STEP_SERVICE_TYPE.get(kind)
-    if wanted_type is None:
+    needs = STEP_NEEDS.get(kind)
+    if needs is None:
         return service
-    if service is None and wanted_type:
-        service = default_service(scenario, kind, wanted_type)
+    if service is None and needs:
+        service = default_service(scenario, needs)
         if service is None:
-            count = sum(serves(s.type, kind, wanted_type) for s in services.values())
+            count = len(serving(scenario, needs))
             at.problem(
-                f"needs a {types_serving(kind, wanted_type)} service; the scenario has "
+                f"needs a {needed_types(needs)} service; the scenario has "
                 + ("none" if count == 0 else f"{count}, name one with service:")
             )
     elif service is not None and service not in services:
         close = difflib.get_close_matches(service, list(services), n=1)
         hint = f" — did you mean '{close[0]}'?" if close else ""
         at.problem(f"service '{service}' is not defined{hint}", ".service")
-    elif (
-        service is not None
-        and wanted_type
-        and not serves(services[service].type, kind, wanted_type)
-    ):
+    elif service is not None and needs and service not in serving(scenario, needs):
         at.problem(
             f"'{service}' is a {services[service].type} service; {kind} needs "
-            f"a {types_serving(kind, wanted_type)} service",
+            f"a {needed_types(needs)} service",
             ".service",
         )
     return service
@@ -260,27 +251,23 @@ def _expected(scenario: Scenario, file: str, problems: list[Problem]) -> list[Ex
             )
     for item in expected:
         for kind_name, wanted, used in (
-            ("messages", "kafka", item.messages),
-            ("rows", "postgres", item.rows),
-            ("keys", "redis", item.keys),
+            ("messages", "event_bus", item.messages),
+            ("rows", "sql", item.rows),
+            ("keys", "key_value", item.keys),
         ):
             if not used:
                 continue
             service = item.service
             if service is None:
-                service = default_service(scenario, kind_name, wanted)
-            if (
-                service is None
-                or service not in services
-                or not serves(services[service].type, kind_name, wanted)
-            ):
+                service = default_service(scenario, wanted)
+            if service is None or service not in serving(scenario, wanted):
                 at_file, at_line = where((kind_name,))
                 problems.append(
                     Problem(
                         at_file,
                         at_line,
                         f"expected.{kind_name}",
-                        f"needs a {types_serving(kind_name, wanted)} service (set "
+                        f"needs a {needed_types(wanted)} service (set "
                         "expected.service when there are several)",
                     )
                 )
@@ -291,7 +278,7 @@ def _dotted_loc(loc: Loc) -> str:
     return "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in loc)
 
 
-def expected_service(scenario: Scenario, item: Expected, type_name: str, kind: str) -> str:
-    service = item.service or default_service(scenario, kind, type_name)
+def expected_service(scenario: Scenario, item: Expected, capability: str) -> str:
+    service = item.service or default_service(scenario, capability)
     assert service is not None  # checked by plan_scenario
     return service

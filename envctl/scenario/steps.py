@@ -218,19 +218,20 @@ STEP_KINDS: tuple[str, ...] = tuple(STEP_MODELS)
 CONTAINER_STEPS = ("http", "exec")
 """Step kinds that need a service's container (no mock can stand in for one)."""
 
-STEP_SERVICE_TYPE: dict[str, str] = {
-    "publish": "kafka",
-    "expect_message": "kafka",
-    "consume": "kafka",
-    "sql": "postgres",
-    "redis": "redis",
-    "http": "generic",
+STEP_NEEDS: dict[str, str] = {
+    "publish": "event_bus",
+    "expect_message": "event_bus",
+    "consume": "event_bus",
+    "sql": "sql",
+    "redis": "key_value",
+    "http": "http",
     "exec": "",
     "fault": "",
     "expect_recovery": "",
-    "no_message_lost": "kafka",
+    "no_message_lost": "event_bus",
 }
-"""The service type a step kind talks to ('' = any with a container)."""
+"""What a step kind needs of its service ('' = any with a container): a capability that
+service types declare in ``ServicePlugin.serves``."""
 
 
 # -- expected: ------------------------------------------------------------------------------

@@ -326,6 +326,12 @@ class ServicePlugin(ABC, Generic[SpecT]):
     # Hooks with a default fit a type that has nothing to say; a type overrides what
     # applies to it. Class methods need no running service (export, import, planning).
 
+    serves: ClassVar[frozenset[str]] = frozenset()
+    """What steps and ``expected:`` may ask a service of this type for, by the protocol of
+    its tool: ``event_bus`` (publish, expect_message, consume; expected messages), ``sql``
+    (the sql step; expected rows), ``key_value`` (the redis step; expected keys), ``http``
+    (the http step)."""
+
     @classmethod
     def container_health_check(
         cls, spec: ServiceSpecBase, image: str, start_period: float

@@ -112,6 +112,11 @@ def plugins() -> dict[str, type[ServicePlugin]]:
     return {name: plugin_for(name) for name in type_names()}
 
 
+def types_serving(capability: str) -> list[str]:
+    """The registered types whose services serve ``capability`` (``ServicePlugin.serves``)."""
+    return [name for name, plugin in plugins().items() if capability in plugin.serves]
+
+
 def spec_models() -> list[type[ServiceSpecBase]]:
     """The spec models of every registered type, in name order: the members of the
     scenario model's union of services (discriminated by ``type``)."""

@@ -268,6 +268,8 @@ class GenericService(ServicePlugin[GenericSpec]):
     default_image: ClassVar[str] = ""
 
     # -- what code outside this package asks ---------------------------------------------
+    serves: ClassVar[frozenset[str]] = frozenset({"http"})
+
     @classmethod
     def container_health_check(
         cls, spec: ServiceSpecBase, image: str, start_period: float

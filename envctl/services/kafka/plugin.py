@@ -345,6 +345,8 @@ class KafkaService(ServicePlugin[KafkaSpec]):
         }
 
     # -- what code outside this package asks ---------------------------------------------
+    serves: ClassVar[frozenset[str]] = frozenset({"event_bus"})
+
     @classmethod
     def container_health_check(
         cls, spec: ServiceSpecBase, image: str, start_period: float

@@ -279,6 +279,8 @@ class PostgresService(ServicePlugin[PostgresSpec]):
         return {"databases": f"psql '{handle.endpoints.get('dsn', '')}' (databases: {names})"}
 
     # -- what code outside this package asks ---------------------------------------------
+    serves: ClassVar[frozenset[str]] = frozenset({"sql"})
+
     @classmethod
     def container_health_check(
         cls, spec: ServiceSpecBase, image: str, start_period: float

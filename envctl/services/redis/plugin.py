@@ -132,6 +132,8 @@ class RedisService(ServicePlugin[RedisSpec]):
         return {"databases": f"redis-cli -u '{url}' --scan --pattern '{pattern}'"}
 
     # -- what code outside this package asks ---------------------------------------------
+    serves: ClassVar[frozenset[str]] = frozenset({"key_value"})
+
     @classmethod
     def container_health_check(
         cls, spec: ServiceSpecBase, image: str, start_period: float

@@ -1,0 +1,99 @@
+#!/usr/bin/env python3
+"""Figures about envctl's layout (issue 9): import cycles, service-type branches outside
+their package, top-level modules, in-function imports of envctl modules, the longest
+functions. Prints figures, asserts nothing (tests/unit/test_layout.py holds the rules).
+
+Usage: scripts/layout_report.py [--root PATH]   (PATH: a checkout; default this one)
+
+Cycles come from grimp, the import graph library import-linter is built on: strongly
+connected components of the module graph (TYPE_CHECKING imports excluded), counted as
+modules and as the number of components of more than one module.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _functions(tree: ast.AST) -> list[tuple[int, str, int]]:
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            end = node.end_lineno or node.lineno
+            found.append((end - node.lineno + 1, node.name, node.lineno))
+    return found
+
+
+def _in_function_imports(tree: ast.AST) -> int:
+    count = 0
+    for node in ast.walk(tree):
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            for inner in ast.walk(node):
+                if isinstance(inner, ast.ImportFrom) and (inner.module or "").startswith("envctl"):
+                    count += 1
+                elif isinstance(inner, ast.Import) and any(
+                    a.name.startswith("envctl") for a in inner.names
+                ):
+                    count += 1
+    return count
+
+
+def _cycles(root: Path) -> tuple[int, int, list[list[str]]]:
+    import grimp
+    import networkx as nx
+
+    sys.path.insert(0, str(root))
+    graph = grimp.build_graph("envctl", exclude_type_checking_imports=True, cache_dir=None)
+    digraph = nx.DiGraph()
+    for module in graph.modules:
+        digraph.add_node(module)
+        for imported in graph.find_modules_directly_imported_by(module):
+            digraph.add_edge(module, imported)
+    components = [sorted(c) for c in nx.strongly_connected_components(digraph) if len(c) > 1]
+    return sum(len(c) for c in components), len(components), components
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--root", type=Path, default=REPO)
+    parser.add_argument("--show-cycles", action="store_true")
+    args = parser.parse_args()
+    root: Path = args.root.resolve()
+    package = root / "envctl"
+
+    sys.path.insert(0, str(root / "tests" / "unit"))
+    sys.path.insert(0, str(REPO / "tests" / "unit"))
+    from test_layout import type_branches  # the rule's own finder
+
+    functions: list[tuple[int, str, str]] = []
+    in_function = 0
+    for path in sorted(package.rglob("*.py")):
+        tree = ast.parse(path.read_text(), str(path))
+        rel = path.relative_to(root).as_posix()
+        functions += [(n, f"{rel}:{line} {name}", rel) for n, name, line in _functions(tree)]
+        in_function += _in_function_imports(tree)
+    top_level = sorted(p.name for p in package.glob("*.py") if p.name != "__init__.py")
+    branches = type_branches(root)
+    in_cycles, components, cycles = _cycles(root)
+
+    print(f"import cycles: {components} strongly connected components, {in_cycles} modules")
+    if args.show_cycles:
+        for component in cycles:
+            print("   ", " ".join(component))
+    print(f"in-function imports of envctl modules: {in_function}")
+    print(f"service-type branches outside services/<type>/: {len(branches)}")
+    for hit in branches:
+        print(f"    {hit}")
+    print(f"top-level modules: {len(top_level)} ({', '.join(top_level)})")
+    print("longest functions:")
+    for lines, where, _ in sorted(functions, reverse=True)[:8]:
+        print(f"    {lines:4d}  {where}")
+
+
+if __name__ == "__main__":
+    main()

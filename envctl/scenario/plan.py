@@ -226,7 +226,6 @@ def _step_service(scenario: Scenario, kind: str, service: str | None, at: _At) -
 
 def _expected(scenario: Scenario, file: str, problems: list[Problem]) -> list[Expected]:
     """The scenario's ``expected:``, validated, each item's service checked."""
-    services = scenario.external_services
     expected: list[Expected] = []
     lines = scenario._lines
     prefix: Loc = ("expected",)

@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 
 from envctl.errors import SeedError, ServiceFailed, SnapshotError
 from envctl.services.base import ServiceHandle, SnapshotOptions, SnapshotResult
+from envctl.services.kafka.admin import TopicRequest, TopicsNotCreated, create_topics
 from envctl.snapshot.codec import from_text_or_base64, text_or_base64
 
 if TYPE_CHECKING:
@@ -499,7 +500,16 @@ def restore(plugin: KafkaService, handle: ServiceHandle, source: Path, timeout: 
 
     # 2. topics: delete every topic of the run, recreate the snapshot's ones
     _delete_topics(admin, sorted(set(current) | set(wanted)), _deadline_left(deadline))
-    _create_topics(plugin, admin, {p: info for p, (_t, info) in wanted.items()}, deadline)
+    requests = [
+        TopicRequest(name, info["partitions"], info.get("config") or {})
+        for name, (_t, info) in wanted.items()
+    ]
+    try:
+        create_topics(admin, requests, max(1.0, _deadline_left(deadline)), existing="retry")
+    except TopicsNotCreated as exc:
+        raise SnapshotError(
+            f"service '{plugin.context.service}': cannot recreate topics: {exc}"
+        ) from None
 
     # 3. messages, in offset order per partition, with their partitions and timestamps
     producer = _producer(plugin, handle, _deadline_left(deadline))
@@ -600,66 +610,6 @@ def _delete_topics(admin: Any, topics: list[str], timeout: float) -> None:
         lambda: not set(topics) & set(admin.list_topics(timeout=5).topics),
         timeout=max(1.0, timeout),
     )
-
-
-def _create_topics(
-    plugin: KafkaService, admin: Any, topics: dict[str, dict[str, Any]], deadline: float
-) -> None:
-    from confluent_kafka import KafkaError, KafkaException
-    from confluent_kafka.admin import NewTopic
-
-    from envctl.retry import poll_until, retry_call
-
-    service = plugin.context.service
-    pending = dict(topics)
-
-    def attempt() -> None:
-        # Brokers delete asynchronously: a name may be "marked for deletion" for a moment;
-        # those are tried again (with a backoff from a few milliseconds) until the deadline.
-        futures = admin.create_topics(
-            [
-                NewTopic(name, num_partitions=info["partitions"], config=info.get("config") or {})
-                for name, info in pending.items()
-            ],
-            operation_timeout=max(1.0, _deadline_left(deadline)),
-        )
-        for name, future in futures.items():
-            try:
-                future.result(timeout=max(1.0, _deadline_left(deadline)))
-            except KafkaException as exc:
-                error = exc.args[0]
-                if (
-                    isinstance(error, KafkaError)
-                    and error.code() == KafkaError.TOPIC_ALREADY_EXISTS
-                ):
-                    continue
-                raise SnapshotError(
-                    f"service '{service}': cannot recreate topic '{name}': {_kafka_error(exc)}"
-                ) from None
-            del pending[name]
-        if pending:
-            raise _StillThere
-
-    try:
-        retry_call(attempt, _deadline_left(deadline), (_StillThere,))
-    except _StillThere:
-        raise SnapshotError(
-            f"service '{service}': topics {', '.join(pending)} were not deleted in time"
-        ) from None
-
-    def visible() -> bool:
-        metadata = admin.list_topics(timeout=5)
-        return all(
-            name in metadata.topics and len(metadata.topics[name].partitions) >= info["partitions"]
-            for name, info in topics.items()
-        )
-
-    if not poll_until(visible, timeout=max(1.0, _deadline_left(deadline))):
-        raise SnapshotError(f"service '{service}': recreated topics did not become visible")
-
-
-class _StillThere(Exception):
-    """A topic to recreate still exists (its deletion is in progress)."""
 
 
 # -- cleanup --------------------------------------------------------------------------------------

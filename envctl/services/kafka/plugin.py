@@ -241,48 +241,31 @@ class KafkaService(ServicePlugin[KafkaSpec]):
         handle.endpoints["topics"] = physical
         if not self.spec.topics:
             return
-        from confluent_kafka import KafkaError, KafkaException
-        from confluent_kafka.admin import NewTopic
-
         from envctl.errors import ServiceFailed
+        from envctl.services.kafka.admin import (
+            TopicCreateTimedOut,
+            TopicRequest,
+            TopicsNotCreated,
+            create_topics,
+        )
 
-        admin = self._shared_admin(handle, timeout)
-        new = [
-            NewTopic(
-                physical[t.name],
-                num_partitions=t.partitions,
-                replication_factor=t.replication_factor,
-                config=dict(t.config),
-            )
+        requests = [
+            TopicRequest(physical[t.name], t.partitions, dict(t.config), t.replication_factor)
             for t in self.spec.topics
         ]
-        futures = admin.create_topics(new, operation_timeout=timeout, request_timeout=timeout)
-        logical = {p: name for name, p in physical.items()}
-        for name, future in futures.items():
-            try:
-                future.result(timeout=timeout)
-            except TimeoutError:
-                raise ServiceFailed(
-                    self.context.service,
-                    self._create_timed_out(admin, handle, logical.get(name, name), name, timeout),
-                ) from None
-            except KafkaException as exc:
-                error = exc.args[0]
-                exists = KafkaError.TOPIC_ALREADY_EXISTS
-                if isinstance(error, KafkaError) and error.code() == exists:
-                    continue
-                if isinstance(error, KafkaError) and error.code() == KafkaError._TIMED_OUT:
-                    raise ServiceFailed(
-                        self.context.service,
-                        self._create_timed_out(
-                            admin, handle, logical.get(name, name), name, timeout
-                        ),
-                    ) from None
-                raise ServiceFailed(
-                    self.context.service, f"cannot create topic '{name}': {error}"
-                ) from None
+        # recorded first: cleanup removes what exists of them even when the wait fails
         handle.resources.setdefault("topics", []).extend(physical.values())
-        self._confirm_visible(handle, list(physical.values()), timeout)
+        admin = self._shared_admin(handle, timeout)
+        logical = {p: name for name, p in physical.items()}
+        try:
+            create_topics(admin, requests, timeout)
+        except TopicCreateTimedOut as exc:
+            reason = self._create_timed_out(
+                admin, handle, logical.get(exc.topic, exc.topic), exc.topic, timeout
+            )
+            raise ServiceFailed(self.context.service, reason) from None
+        except TopicsNotCreated as exc:
+            raise ServiceFailed(self.context.service, str(exc)) from None
 
     def _create_timed_out(
         self, admin: Any, handle: ServiceHandle, logical: str, physical: str, timeout: float
@@ -306,32 +289,6 @@ class KafkaService(ServicePlugin[KafkaSpec]):
             "KAFKA_ADVERTISED_LISTENERS in env:), or raise timeout_profiles."
             f"{self.context.service}.setup"
         )
-
-    def _confirm_visible(self, handle: ServiceHandle, names: list[str], timeout: float) -> None:
-        from envctl.errors import ServiceFailed
-        from envctl.retry import poll_until
-
-        admin = self._shared_admin(handle, timeout)
-        wanted = {
-            self.namespace.topic(t.name): t.partitions
-            for t in self.spec.topics
-            if self.namespace.topic(t.name) in names
-        }
-
-        def missing() -> list[str]:
-            metadata = admin.list_topics(timeout=min(timeout, 5.0))
-            return [
-                name
-                for name, partitions in wanted.items()
-                if name not in metadata.topics or len(metadata.topics[name].partitions) < partitions
-            ]
-
-        left = poll_until(lambda: not missing(), timeout=timeout)
-        if not left:
-            raise ServiceFailed(
-                self.context.service,
-                f"topics {', '.join(missing())} not visible in metadata after {timeout:.0f}s",
-            )
 
     def reach(self, handle: ServiceHandle) -> dict[str, str]:
         servers = handle.endpoints.get("bootstrap_servers", "?")

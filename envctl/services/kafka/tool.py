@@ -39,6 +39,7 @@ import weakref
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, ClassVar
 
+from envctl.services.kafka.admin import TopicRequest, TopicsNotCreated, create_topics
 from envctl.tools.codec import (
     decode_headers,
     decode_key,
@@ -238,7 +239,7 @@ class KafkaEventBus:
             missing = [t for t in topics if t not in found]
             if missing and self.auto_create_topics and not created:
                 # What the broker would do for a client that allows auto-creation.
-                self._create([(t, 1, {}) for t in missing], exist_ok=True)
+                self._create([(t, 1, {}) for t in missing])
                 created = True
                 return attempt()
             if missing:
@@ -259,32 +260,18 @@ class KafkaEventBus:
     ) -> None:
         ensure_no_running_loop(self, "create_topic")
         self._check_open()
-        self._create([(topic, partitions, dict(config or {}))], exist_ok=True)
+        self._create([(topic, partitions, dict(config or {}))])
         with self._lock:
             self._used_topics.add(topic)
 
-    def _create(self, topics: list[tuple[str, int, dict[str, str]]], *, exist_ok: bool) -> None:
-        from confluent_kafka import KafkaError, KafkaException
-        from confluent_kafka.admin import NewTopic
-
-        new = [
-            NewTopic(name, num_partitions=n, replication_factor=1, config=c)
-            for name, n, c in topics
-        ]
+    def _create(self, topics: list[tuple[str, int, dict[str, str]]]) -> None:
+        """Create topics (an existing one is fine) and wait until they are visible."""
+        requests = [TopicRequest(name, n, c, replication_factor=1) for name, n, c in topics]
         timeout = self.admin_timeout
-        futures = self._get_admin().create_topics(
-            new, operation_timeout=timeout, request_timeout=timeout
-        )
-        for name, future in futures.items():
-            try:
-                future.result(timeout=timeout)
-            except KafkaException as exc:
-                error = exc.args[0]
-                if exist_ok and getattr(error, "code", lambda: None)() == (
-                    KafkaError.TOPIC_ALREADY_EXISTS
-                ):
-                    continue
-                raise EventBusError(f"cannot create topic '{name}': {error}") from None
+        try:
+            create_topics(self._get_admin(), requests, timeout)
+        except TopicsNotCreated as exc:
+            raise EventBusError(str(exc)) from None
         self._wait_for_topics([name for name, _, _ in topics], time.monotonic() + timeout)
 
     # -- publish -----------------------------------------------------------------------------

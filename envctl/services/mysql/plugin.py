@@ -32,6 +32,7 @@ from envctl.services.base import (
     mask_url,
     secret,
 )
+from envctl.services.healthcheck import HealthCheck, NoHealthCheck
 
 MYSQL_PORT = 3306
 MYSQL_IMAGE = "mysql:8.4"
@@ -214,7 +215,7 @@ class MysqlService(ServicePlugin[MysqlSpec]):
     )
     resource_kinds: ClassVar[tuple[str, ...]] = ("databases",)
     supports_snapshot: ClassVar[bool] = True
-    serves: ClassVar[frozenset[str]] = frozenset({"sql", "rows"})
+    serves: ClassVar[frozenset[str]] = frozenset({"sql"})
     """The ``sql`` step and ``expected: rows`` (its tool is a SQL store)."""
 
     @property
@@ -256,13 +257,15 @@ class MysqlService(ServicePlugin[MysqlSpec]):
         }
 
     @classmethod
-    def healthcheck_command(cls, spec: Any, image: str) -> list[str] | None:
+    def container_health_check(
+        cls, spec: ServiceSpecBase, image: str, start_period: float
+    ) -> HealthCheck | NoHealthCheck:
         """``mysqladmin ping`` over TCP for compose/GitHub Actions (``mariadb-admin`` in the
         mariadb image, which has no ``mysql*`` names): the temporary server of the first start
         listens on the socket only, so the check cannot pass before initialisation is done."""
         assert isinstance(spec, MysqlSpec)
         program = "mariadb-admin" if flavor_of(spec, image) == "mariadb" else "mysqladmin"
-        return [
+        command = (
             program,
             "ping",
             "--host=127.0.0.1",
@@ -270,7 +273,8 @@ class MysqlService(ServicePlugin[MysqlSpec]):
             f"--user={spec.user}",
             f"--password={spec.password}",
             "--silent",
-        ]
+        )
+        return HealthCheck(("CMD", *command), start_period=start_period)
 
     # -- external / cloud mode -------------------------------------------------------------
     def external_endpoints(self, url: str, credentials: Mapping[str, str]) -> Endpoints:
@@ -372,7 +376,7 @@ class MysqlService(ServicePlugin[MysqlSpec]):
 
     # -- snapshots: diff ---------------------------------------------------------------------
     @classmethod
-    def diff_snapshots(cls, a: Path, b: Path) -> dict[str, Any] | None:
+    def diff_snapshots(cls, a: Path, b: Path) -> dict[str, Any]:
         from envctl.services.mysql import data
 
         return data.diff(a, b)
@@ -404,8 +408,7 @@ class MysqlService(ServicePlugin[MysqlSpec]):
 
     # -- mock mode -----------------------------------------------------------------------------
     @classmethod
-    def seed_mock(cls, tool: Any, seed: Any, path: Path, service: str) -> bool:
+    def seed_mock(cls, tool: Any, seed: Any, path: Path, service: str) -> None:
         from envctl.services.mysql import data
 
         data.seed_double(tool, seed, path, service)
-        return True

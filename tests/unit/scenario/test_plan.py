@@ -69,7 +69,7 @@ def test_missing_and_ambiguous_services(load_text: Callable[..., Scenario]) -> N
     )
     text = "\n".join(lines)
     assert "steps[0].publish: needs a kafka service; the scenario has none" in text
-    assert "steps[1].sql: needs a postgres or mysql service; the scenario has 2, name one" in text
+    assert "steps[1].sql: needs a mysql or postgres service; the scenario has 2, name one" in text
     assert "steps[2].redis.service: service 'kafak' is not defined" in text
 
 
@@ -87,7 +87,7 @@ def test_wrong_service_type_and_duplicate_ids(load_text: Callable[..., Scenario]
         """,
     )
     text = "\n".join(lines)
-    assert "'kafka' is a kafka service; sql needs a postgres or mysql service" in text
+    assert "'kafka' is a kafka service; sql needs a mysql or postgres service" in text
     assert "id 'a' is used twice" in text
 
 
@@ -113,7 +113,7 @@ def test_expected_is_validated(load_text: Callable[..., Scenario]) -> None:
           rows: {t: 1}
         """,
     )
-    assert "expected.rows: needs a postgres or mysql service" in lines[0]
+    assert "expected.rows: needs a mysql or postgres service" in lines[0]
 
 
 def test_expected_list_form(load_text: Callable[..., Scenario]) -> None:

@@ -78,6 +78,6 @@ def test_sql_step_needs_a_name_when_two_sql_services_exist(tmp_path: Path) -> No
 
 def test_sql_step_refuses_a_service_that_is_not_sql(tmp_path: Path) -> None:
     with pytest.raises(
-        ConfigError, match="'c' is a redis service; sql needs a postgres or mysql service"
+        ConfigError, match="'c' is a redis service; sql needs a mysql or postgres service"
     ):
         _scenario(tmp_path, "c: {type: redis}", "  - sql: {service: c, query: SELECT 1}")

@@ -13,6 +13,7 @@ from pydantic import ValidationError
 from envctl.errors import SeedError, ServiceFailed
 from envctl.scenario.spec import PortMapping, ServiceMode
 from envctl.services.base import PhaseTimeouts, ServiceContext
+from envctl.services.healthcheck import HealthCheck
 from envctl.services.mysql import data
 from envctl.services.mysql.plugin import (
     MARIADB_IMAGE,
@@ -160,15 +161,17 @@ def test_attach_reads_the_service_url_variable() -> None:
     ("image", "program"), [("mysql:8.4", "mysqladmin"), ("mariadb:11", "mariadb-admin")]
 )
 def test_export_health_check_pings_over_tcp(image: str, program: str) -> None:
-    command = MysqlService.healthcheck_command(spec(user="app", password="pw"), image)
-    assert command is not None
+    check = MysqlService.container_health_check(spec(user="app", password="pw"), image, 30.0)
+    assert isinstance(check, HealthCheck)
+    command = list(check.test[1:])
+    assert check.test[0] == "CMD"
     assert command[:3] == [program, "ping", "--host=127.0.0.1"]
     assert "--user=app" in command
     assert "--password=pw" in command
 
 
 def test_serves_the_sql_step_and_row_expectations() -> None:
-    assert {"sql", "rows"} <= MysqlService.serves
+    assert "sql" in MysqlService.serves  # the capability of the sql step and expected rows
 
 
 # -- statements ----------------------------------------------------------------------------------
@@ -263,7 +266,7 @@ def test_seed_double_loads_sql_and_csv(tmp_path: Path) -> None:
     rows = tmp_path / "customers.csv"
     rows.write_text("name,id,tier\nada,1,gold\nbob,2,\n")
     seed = spec(seed=[{"from": "schema.sql"}, {"from": "customers.csv", "table": "customers"}])
-    assert MysqlService.seed_mock(store, seed.seed[0], schema, "db") is True
+    MysqlService.seed_mock(store, seed.seed[0], schema, "db")
     MysqlService.seed_mock(store, seed.seed[1], rows, "db")
     assert store.query("SELECT id, name, tier FROM customers ORDER BY id") == [
         {"id": 1, "name": "ada", "tier": "gold"},

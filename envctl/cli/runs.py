@@ -355,7 +355,7 @@ def logs(ctx: click.Context, run_id: str, service: str | None) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the divergences as JSON.")
 def check_protocols(as_json: bool) -> None:
     """Compare the real and mock tools of every service type; exit 1 when their APIs differ."""
-    from envctl.tools.drift import check_protocols as check
+    from envctl.tools.registry import check_protocols as check
 
     divergences = check()
     if as_json:

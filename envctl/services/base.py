@@ -410,6 +410,12 @@ class ServicePlugin(ABC, Generic[SpecT]):
         raise NotImplementedError(f"service type '{self.type_name}' has no topics")
 
     @classmethod
+    def tool_factories(cls) -> Sequence[Any]:
+        """The type's own tool factories (real and mock), the tool registry's built-ins for
+        it (:mod:`envctl.tools.registry`); another package may still register others."""
+        return ()
+
+    @classmethod
     def namespaced_tool(cls, tool: Any, namespace: Namespace) -> Any:
         """The real tool speaking the run's logical names (topics, keys); default: as is."""
         return tool

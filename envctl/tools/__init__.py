@@ -21,7 +21,7 @@ if TYPE_CHECKING:
         current_correlation_id,
         new_correlation_id,
     )
-    from envctl.tools.drift import Divergence, check_protocols, format_divergences
+    from envctl.tools.drift import Divergence, format_divergences
     from envctl.tools.errors import (
         ConsumeFailed,
         EventBusError,
@@ -67,6 +67,7 @@ if TYPE_CHECKING:
         ToolFactory,
         ToolRegistry,
         ToolRequest,
+        check_protocols,
         default_registry,
         mock_state_key,
         register_factory,
@@ -79,7 +80,7 @@ _MODULES = {
         "current_correlation_id",
         "new_correlation_id",
     ),
-    "envctl.tools.drift": ("Divergence", "check_protocols", "format_divergences"),
+    "envctl.tools.drift": ("Divergence", "format_divergences"),
     "envctl.tools.errors": (
         "ConsumeFailed",
         "EventBusError",
@@ -122,6 +123,7 @@ _MODULES = {
     ),
     "envctl.services.redis.tool": ("AsyncRedisStore", "RedisStore"),
     "envctl.tools.registry": (
+        "check_protocols",
         "MockToolFactory",
         "RealToolFactory",
         "ResolvedTools",

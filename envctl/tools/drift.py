@@ -2,8 +2,8 @@
 
 A scenario that passes in mock mode must not fail in real mode because the mock accepts an
 argument the real tool does not (or returns something else). For every service type with a
-real and a mock factory, :func:`check_protocols` compares the two tool classes — and their
-async faces — member by member:
+real and a mock factory, :func:`~envctl.tools.registry.check_protocols` compares the two
+tool classes — and their async faces — member by member:
 
 - ``missing``: a public method or property one side has and the other lacks (or both lack
   although the protocol the factory names requires it),
@@ -34,7 +34,7 @@ from envctl.tools.protocols import (
 )
 
 if TYPE_CHECKING:
-    from envctl.tools.registry import ToolRegistry
+    pass
 
 ASYNC_PROTOCOLS: dict[type[Any], type[Any]] = {
     EventBus: AsyncEventBus,
@@ -117,7 +117,7 @@ class _Shape:
         return f"{self.kind} {text} -> {self.returns}"
 
 
-def _qualname(cls: type[Any] | None) -> str:
+def qualname(cls: type[Any] | None) -> str:
     return f"{cls.__module__}.{cls.__qualname__}" if cls is not None else "-"
 
 
@@ -212,8 +212,8 @@ def compare_classes(
                 face,
                 member,
                 kind,
-                _qualname(real),
-                _qualname(mock),
+                qualname(real),
+                qualname(mock),
                 real_detail,
                 mock_detail,
             )
@@ -263,8 +263,8 @@ def compare_pair(service_type: str, real_factory: Any, mock_factory: Any) -> lis
                 "async",
                 "-",
                 "missing",
-                _qualname(real_async),
-                _qualname(mock_async),
+                qualname(real_async),
+                qualname(mock_async),
                 "present" if real_async else "no async face",
                 "present" if mock_async else "no async face",
             )
@@ -280,34 +280,6 @@ def compare_pair(service_type: str, real_factory: Any, mock_factory: Any) -> lis
         face="async",
         protocol=async_protocol,
     )
-    return found
-
-
-def check_protocols(registry: ToolRegistry | None = None) -> list[Divergence]:
-    """Every divergence between the real and mock tools of every registered service type."""
-    from envctl.tools.registry import default_registry
-
-    registry = registry or default_registry()
-    found: list[Divergence] = []
-    for service_type in registry.service_types():
-        real, mock = registry.pair(service_type)
-        if real is None or mock is None:
-            have = real or mock
-            assert have is not None
-            found.append(
-                Divergence(
-                    service_type,
-                    "sync",
-                    "-",
-                    "unpaired",
-                    _qualname(real.factory.tool_class) if real else "-",
-                    _qualname(mock.factory.tool_class) if mock else "-",
-                    f"from {real.source}" if real else "no real factory registered",
-                    f"from {mock.source}" if mock else "no mock factory registered",
-                )
-            )
-            continue
-        found += compare_pair(service_type, real.factory, mock.factory)
     return found
 
 

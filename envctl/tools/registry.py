@@ -6,7 +6,9 @@ for each ``(service type, mode)``, the factory to use, chosen by precedence:
 1. factories registered in code with :func:`register_factory` (the last one wins),
 2. factories of installed packages, through the entry-point group ``envctl.tool_factories``
    (the entry point's object: a factory instance, a factory class, or a sequence of them),
-3. envctl's built-ins: ``kafka`` → :class:`~envctl.services.kafka.tool.KafkaEventBus` /
+3. the built-ins of each registered service type (``ServicePlugin.tool_factories``, e.g.
+   ``envctl/services/kafka/factories.py``): ``kafka`` →
+   :class:`~envctl.services.kafka.tool.KafkaEventBus` /
    :class:`~envctl.tools.mock.InMemoryEventBus`, ``postgres`` →
    :class:`~envctl.services.postgres.tool.PostgresStore` /
    :class:`~envctl.tools.mock.SqliteSqlStore`,
@@ -36,6 +38,8 @@ from typing import TYPE_CHECKING, Any, ClassVar, Protocol, TypeVar, runtime_chec
 
 from envctl.scenario.spec import DependencyMode, ServiceSpecBase
 from envctl.scenario.timeouts import PhaseTimeouts, resolve_timeouts
+from envctl.services.registry import plugins as service_plugins
+from envctl.tools.drift import Divergence, compare_pair, format_divergences, qualname
 from envctl.tools.errors import ProtocolDriftWarning, SyncCallInEventLoop, ToolResolutionError
 from envctl.tools.faces import ensure_no_running_loop, registry_building
 from envctl.tools.protocols import EventBus, KeyValueStore, SqlStore
@@ -143,6 +147,18 @@ class Registration:
     source: str
 
 
+def endpoint(request: ToolRequest, key: str) -> Any:
+    """One connection field of the service; a clear error when the plugin gave none."""
+    try:
+        return request.endpoints[key]
+    except KeyError:
+        have = ", ".join(sorted(request.endpoints)) or "none"
+        raise ToolResolutionError(
+            f"service '{request.service}' (type '{request.spec.type}') has no endpoint "
+            f"'{key}' (it has: {have})"
+        ) from None
+
+
 class ToolRegistry:
     """Factories by (service type, mode), with the precedence described in the module doc."""
 
@@ -152,10 +168,9 @@ class ToolRegistry:
         self._registered: dict[tuple[str, DependencyMode], Registration] = {}
         self._drift_warned: set[tuple[type[Any], type[Any]]] = set()
         if builtins:
-            from envctl.tools.factories import BUILTIN_FACTORIES
-
-            for factory in BUILTIN_FACTORIES:
-                self._builtin[_key(factory)] = Registration(factory, "builtin")
+            for plugin in service_plugins().values():
+                for factory in plugin.tool_factories():
+                    self._builtin[_key(factory)] = Registration(factory, "builtin")
         if entry_points:
             self._load_entry_points()
 
@@ -228,8 +243,6 @@ class ToolRegistry:
 
     def warn_if_drifted(self, service_type: str, *, stacklevel: int = 2) -> None:
         """Warn (once per pair) when the real and mock tools of a type differ in their API."""
-        from envctl.tools.drift import compare_pair, format_divergences
-
         real, mock = self.pair(service_type)
         if real is None or mock is None:
             return
@@ -522,3 +535,29 @@ def _timeouts_of(
     plugin = registry.find(service_type)
     defaults = plugin.default_timeouts if plugin is not None else PhaseTimeouts()
     return resolve_timeouts(scenario, service, defaults, None)
+
+
+def check_protocols(registry: ToolRegistry | None = None) -> list[Divergence]:
+    """Every divergence between the real and mock tools of every registered service type."""
+    registry = registry or default_registry()
+    found: list[Divergence] = []
+    for service_type in registry.service_types():
+        real, mock = registry.pair(service_type)
+        if real is None or mock is None:
+            have = real or mock
+            assert have is not None
+            found.append(
+                Divergence(
+                    service_type,
+                    "sync",
+                    "-",
+                    "unpaired",
+                    qualname(real.factory.tool_class) if real else "-",
+                    qualname(mock.factory.tool_class) if mock else "-",
+                    f"from {real.source}" if real else "no real factory registered",
+                    f"from {mock.source}" if mock else "no mock factory registered",
+                )
+            )
+            continue
+        found += compare_pair(service_type, real.factory, mock.factory)
+    return found

@@ -1,4 +1,5 @@
-"""Creating topics on a broker, the one way envctl does it: create them, then wait until the
+"""Talking to a broker as its admin: client settings from a service's endpoints, and creating
+topics the one way envctl does it: create them, then wait until the
 broker's metadata shows each with its partitions (a created topic is not at once visible to
 every client). Used by the plugin's setup, the restore of a snapshot and the real event bus's
 ``create_topic``; each says a failure in its own error type.
@@ -26,6 +27,32 @@ class TopicRequest:
     config: Mapping[str, str] = field(default_factory=dict)
     replication_factor: int = -1
     """-1: the broker's default."""
+
+
+def client_config(endpoints: Mapping[str, Any]) -> dict[str, str]:
+    """librdkafka settings to reach a broker from its endpoints (SASL/SSL when present)."""
+    config = {"bootstrap.servers": str(endpoints["bootstrap_servers"])}
+    names = {
+        "security_protocol": "security.protocol",
+        "sasl_mechanism": "sasl.mechanism",
+        "sasl_username": "sasl.username",
+        "_sasl_password": "sasl.password",
+        "ssl_ca_location": "ssl.ca.location",
+    }
+    for key, setting in names.items():
+        if endpoints.get(key):
+            config[setting] = str(endpoints[key])
+    return config
+
+
+class _SilentLogger:
+    """librdkafka logs connection refusals to stderr while a broker boots; keep them quiet."""
+
+    def log(self, *_args: object, **_kwargs: object) -> None:
+        return None
+
+
+SILENT_LOGGER = _SilentLogger()
 
 
 class TopicsNotCreated(Exception):

@@ -31,7 +31,13 @@ from typing import TYPE_CHECKING, Any
 
 from envctl.errors import SeedError, ServiceFailed, SnapshotError
 from envctl.services.base import ServiceHandle, SnapshotOptions, SnapshotResult
-from envctl.services.kafka.admin import TopicRequest, TopicsNotCreated, create_topics
+from envctl.services.kafka.admin import (
+    SILENT_LOGGER,
+    TopicRequest,
+    TopicsNotCreated,
+    client_config,
+    create_topics,
+)
 from envctl.snapshot.codec import from_text_or_base64, text_or_base64
 
 if TYPE_CHECKING:
@@ -67,8 +73,6 @@ def _consumer(plugin: KafkaService, handle: ServiceHandle) -> Any:
     """A reader that joins no group and commits nothing (the group id is never used)."""
     from confluent_kafka import Consumer
 
-    from envctl.services.kafka.plugin import _SILENT_LOGGER, client_config
-
     return Consumer(
         {
             **client_config(handle.endpoints),
@@ -78,15 +82,13 @@ def _consumer(plugin: KafkaService, handle: ServiceHandle) -> Any:
             "auto.offset.reset": "earliest",
             "fetch.wait.max.ms": 10,
             "log_level": 0,
-            "logger": _SILENT_LOGGER,
+            "logger": SILENT_LOGGER,
         }
     )
 
 
 def _producer(plugin: KafkaService, handle: ServiceHandle, timeout: float) -> Any:
     from confluent_kafka import Producer
-
-    from envctl.services.kafka.plugin import _SILENT_LOGGER, client_config
 
     return Producer(
         {
@@ -102,7 +104,7 @@ def _producer(plugin: KafkaService, handle: ServiceHandle, timeout: float) -> An
             "queue.buffering.max.kbytes": 1_048_576,
             "message.timeout.ms": max(1000, int(timeout * 1000)),
             "log_level": 0,
-            "logger": _SILENT_LOGGER,
+            "logger": SILENT_LOGGER,
         }
     )
 

@@ -43,7 +43,7 @@ from envctl.tools.errors import (
     UnknownTopic,
 )
 from envctl.tools.faces import ensure_no_running_loop
-from envctl.tools.mock.state import shared_state
+from envctl.tools.mock_state import shared_state
 from envctl.tools.protocols import (
     CORRELATION_HEADER,
     AsyncEventBus,

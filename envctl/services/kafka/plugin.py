@@ -27,6 +27,7 @@ from envctl.services.base import (
     ServicePlugin,
 )
 from envctl.services.healthcheck import HealthCheck, NoHealthCheck
+from envctl.services.kafka.admin import SILENT_LOGGER, client_config
 
 KAFKA_PORT = 9092
 INTERNAL_PORT = 19092
@@ -92,22 +93,6 @@ class KafkaSpec(ServiceSpecBase):
                 raise ValueError(f"topic '{topic.name}' is listed twice")
             seen.add(topic.name)
         return topics
-
-
-def client_config(endpoints: Mapping[str, Any]) -> dict[str, str]:
-    """librdkafka settings to reach a broker from its endpoints (SASL/SSL when present)."""
-    config = {"bootstrap.servers": str(endpoints["bootstrap_servers"])}
-    names = {
-        "security_protocol": "security.protocol",
-        "sasl_mechanism": "sasl.mechanism",
-        "sasl_username": "sasl.username",
-        "_sasl_password": "sasl.password",
-        "ssl_ca_location": "ssl.ca.location",
-    }
-    for key, setting in names.items():
-        if endpoints.get(key):
-            config[setting] = str(endpoints[key])
-    return config
 
 
 def flavor_of(spec: KafkaSpec, image: str) -> Literal["apache", "tansu"]:
@@ -212,7 +197,7 @@ class KafkaService(ServicePlugin[KafkaSpec]):
             "reconnect.backoff.ms": "10",
             "reconnect.backoff.max.ms": "200",
             "log_level": "0",
-            "logger": _SILENT_LOGGER,
+            "logger": SILENT_LOGGER,
         }
         return AdminClient(config)
 
@@ -302,6 +287,12 @@ class KafkaService(ServicePlugin[KafkaSpec]):
         }
 
     # -- what code outside this package asks ---------------------------------------------
+    @classmethod
+    def tool_factories(cls) -> Sequence[Any]:
+        from envctl.services.kafka.factories import FACTORIES  # the tools load on first use
+
+        return FACTORIES
+
     serves: ClassVar[frozenset[str]] = frozenset({"event_bus"})
 
     @classmethod
@@ -422,13 +413,3 @@ class KafkaService(ServicePlugin[KafkaSpec]):
         close = difflib.get_close_matches(topic, [t for t in topics if t], n=1)
         hint = f" — did you mean '{close[0]}'?" if close else " (add it to topics)"
         return [("topic", f"seed topic '{topic}' is not one of the service's topics{hint}")]
-
-
-class _SilentLogger:
-    """librdkafka logs connection refusals to stderr while a broker boots; keep them quiet."""
-
-    def log(self, *_args: object, **_kwargs: object) -> None:
-        return None
-
-
-_SILENT_LOGGER = _SilentLogger()

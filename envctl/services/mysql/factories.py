@@ -1,5 +1,5 @@
 """The tools of ``type: mysql``: :class:`~.tool.MysqlStore` in real mode, the SQL double in
-mock mode. Registered through the entry-point group ``envctl.tool_factories``."""
+mock mode (``MysqlService.tool_factories``)."""
 
 from __future__ import annotations
 

@@ -14,7 +14,7 @@ heal by waiting: the probe says so and the engine stops waiting at once.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 from urllib.parse import quote, unquote, urlsplit
@@ -255,6 +255,12 @@ class MysqlService(ServicePlugin[MysqlSpec]):
             # docker mode: root creates and drops the run's databases (same password)
             "_admin_url": mysql_url("root", spec.password, "127.0.0.1", port, ""),
         }
+
+    @classmethod
+    def tool_factories(cls) -> Sequence[Any]:
+        from envctl.services.mysql.factories import FACTORIES  # the tools load on first use
+
+        return FACTORIES
 
     @classmethod
     def container_health_check(

@@ -30,7 +30,7 @@ from envctl.errors import SeedError
 from envctl.seed.records import read_seed_text
 from envctl.tools.errors import SqlError, ToolClosed
 from envctl.tools.faces import ensure_no_running_loop
-from envctl.tools.mock.state import shared_state
+from envctl.tools.mock_state import shared_state
 from envctl.tools.protocols import AsyncSqlStore, SqlParams
 
 _TOKEN = re.compile(

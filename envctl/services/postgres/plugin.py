@@ -279,6 +279,12 @@ class PostgresService(ServicePlugin[PostgresSpec]):
         return {"databases": f"psql '{handle.endpoints.get('dsn', '')}' (databases: {names})"}
 
     # -- what code outside this package asks ---------------------------------------------
+    @classmethod
+    def tool_factories(cls) -> Sequence[Any]:
+        from envctl.services.postgres.factories import FACTORIES  # the tools load on first use
+
+        return FACTORIES
+
     serves: ClassVar[frozenset[str]] = frozenset({"sql"})
 
     @classmethod

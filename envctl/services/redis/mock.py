@@ -22,7 +22,7 @@ from envctl.services.redis.seed import redis_keys
 from envctl.tools.codec import kv_ttl_ms, kv_value
 from envctl.tools.errors import KeyValueError, ToolClosed
 from envctl.tools.faces import ensure_no_running_loop
-from envctl.tools.mock.state import shared_state
+from envctl.tools.mock_state import shared_state
 from envctl.tools.protocols import AsyncKeyValueStore, KeyValue
 
 now: Callable[[], float] = time.monotonic

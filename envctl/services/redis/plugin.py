@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 from urllib.parse import urlsplit
@@ -132,6 +132,12 @@ class RedisService(ServicePlugin[RedisSpec]):
         return {"databases": f"redis-cli -u '{url}' --scan --pattern '{pattern}'"}
 
     # -- what code outside this package asks ---------------------------------------------
+    @classmethod
+    def tool_factories(cls) -> Sequence[Any]:
+        from envctl.services.redis.factories import FACTORIES  # the tools load on first use
+
+        return FACTORIES
+
     serves: ClassVar[frozenset[str]] = frozenset({"key_value"})
 
     @classmethod

@@ -28,7 +28,7 @@ from envctl.services.kafka.mock import (
 )
 from envctl.services.postgres.mock import AsyncSqliteSqlStore, SqliteSqlStore
 from envctl.services.redis.mock import AsyncInMemoryKeyValueStore, InMemoryKeyValueStore
-from envctl.tools.mock.state import reset_mock_state
+from envctl.tools.mock_state import reset_mock_state
 
 __all__ = [
     "AsyncInMemoryEventBus",

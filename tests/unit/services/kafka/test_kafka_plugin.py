@@ -132,7 +132,8 @@ def test_phase_timeouts_scaled() -> None:
 def test_cloud_mode_takes_sasl_secrets_from_the_environment_only() -> None:
     from envctl.errors import ServiceFailed
     from envctl.services.base import PhaseTimeouts, ServiceContext
-    from envctl.services.kafka.plugin import KafkaService, KafkaSpec, client_config
+    from envctl.services.kafka.admin import client_config
+    from envctl.services.kafka.plugin import KafkaService, KafkaSpec
 
     spec = KafkaSpec.model_validate({"type": "kafka", "mode": "cloud"})
     context = ServiceContext("r1", "s", "events", "events", PhaseTimeouts())

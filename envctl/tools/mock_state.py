@@ -1,4 +1,6 @@
-"""Process-wide state of the mock tools, one object per (kind, namespace)."""
+"""Process-wide state of the mock tools, one object per (kind, namespace). Outside the
+``envctl.tools.mock`` package (which re-exports every type's double) so the doubles in
+``envctl/services/<type>/mock.py`` can use it without importing each other."""
 
 from __future__ import annotations
 

@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING, Any
 
 from envctl.errors import SeedError, SeedRejected, ServiceFailed, SnapshotError
 from envctl.services.base import ServiceHandle, SnapshotOptions, SnapshotResult, mask_url, secret
-from envctl.services.mysql.plugin import connect_args, error_code, one_line
+from envctl.services.mysql.client import connect_args, error_code, one_line
 
 if TYPE_CHECKING:
     from envctl.services.mysql.plugin import MysqlService

@@ -30,11 +30,10 @@ from envctl.services.base import (
     ServiceHandle,
     ServicePlugin,
     mask_url,
-    secret,
 )
 from envctl.services.healthcheck import HealthCheck, NoHealthCheck
+from envctl.services.mysql.client import MYSQL_PORT, connect_args, error_code, one_line
 
-MYSQL_PORT = 3306
 MYSQL_IMAGE = "mysql:8.4"
 MARIADB_IMAGE = "mariadb:11"
 
@@ -166,41 +165,6 @@ def mysql_url(user: str, password: str, host: str, port: int, database: str) -> 
         f"mysql://{quote(user, safe='')}:{quote(password, safe='')}@{host}:{port}/"
         f"{quote(database, safe='')}"
     )
-
-
-def connect_args(endpoints: Mapping[str, Any], database: str | None = None) -> dict[str, Any]:
-    """PyMySQL ``connect`` keywords from a service's endpoints (the secret URL's credentials).
-
-    ``database``: another database than the URL's; ``""`` for none.
-    """
-    parts = urlsplit(str(secret(dict(endpoints), "url")))
-    args: dict[str, Any] = {
-        "host": parts.hostname or "127.0.0.1",
-        "port": parts.port or MYSQL_PORT,
-        "user": unquote(parts.username or "root"),
-        "password": unquote(parts.password or ""),
-        "charset": "utf8mb4",
-    }
-    db = unquote(parts.path.lstrip("/")) if database is None else database
-    if db:
-        args["database"] = db
-    if endpoints.get("ssl"):
-        args["ssl"] = {"check_hostname": True}
-    return args
-
-
-def error_code(exc: BaseException) -> int | None:
-    """The server's error number of a PyMySQL error (None when the server sent none)."""
-    args: tuple[Any, ...] = tuple(getattr(exc, "args", ()))
-    return args[0] if args and isinstance(args[0], int) else None
-
-
-def one_line(exc: BaseException) -> str:
-    """A PyMySQL error on one line: ``(1045) Access denied for user ...``."""
-    args: tuple[Any, ...] = tuple(getattr(exc, "args", ()))
-    if len(args) == 2 and isinstance(args[0], int):
-        return f"({args[0]}) {' '.join(str(args[1]).split())}"
-    return " ".join(str(exc).split()) or type(exc).__name__
 
 
 class MysqlService(ServicePlugin[MysqlSpec]):

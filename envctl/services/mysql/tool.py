@@ -30,7 +30,7 @@ import weakref
 from typing import Any, ClassVar
 from urllib.parse import unquote, urlsplit
 
-from envctl.services.mysql.plugin import one_line
+from envctl.services.mysql.client import one_line
 from envctl.tools.errors import SqlError, StoreError, ToolClosed
 from envctl.tools.faces import ensure_no_running_loop, registry_building, warn_unless_registry
 from envctl.tools.protocols import AsyncSqlStore, SqlParams

@@ -50,6 +50,7 @@ from envctl.scenario.spec import (
     service_variable,
 )
 from envctl.scenario.timeouts import PHASES, profile_entry
+from envctl.services import registry
 
 if TYPE_CHECKING:
     from envctl.scenario.models import Scenario
@@ -276,8 +277,6 @@ def _scale_timeouts(data: dict[str, Any], scale: float) -> None:
     (as the engine resolves them). All are read before any is written: a service named like
     a type (``kafka``) must not be scaled again through another service of that type.
     """
-    from envctl.services import registry
-
     profiles = data.setdefault("timeout_profiles", {})
     if not isinstance(profiles, dict):
         return  # not a mapping: validation reports it
@@ -345,10 +344,8 @@ def scenario_data(scenario: Scenario) -> dict[str, Any]:
 
 def validated(data: Mapping[str, Any], like: Scenario) -> Scenario:
     """``data`` validated as a scenario that keeps ``like``'s file (and tree)."""
-    from envctl.scenario.models import Scenario
-
     try:
-        result = Scenario.model_validate(dict(data))
+        result = type(like).model_validate(dict(data))
     except ValidationError as exc:
         where = str(like.source) if like.source is not None else like.name
         raise ConfigError(

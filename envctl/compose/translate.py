@@ -48,6 +48,8 @@ from typing import TYPE_CHECKING, Any
 from pydantic import Field, ValidationError
 
 from envctl.errors import ConfigError, Problem
+from envctl.scenario.merge import deep_merge
+from envctl.scenario.paths import path_problem
 from envctl.scenario.spec import StrictModel
 from envctl.scenario.yamlfile import as_written
 from envctl.services.registry import plugins
@@ -571,9 +573,6 @@ def expand_compose_source(
     Returns a new dict; without a ``compose:`` key, a copy. The compose file must lie
     under one of ``allowed`` (default: the scenario's folder).
     """
-    from envctl.scenario.loader import deep_merge
-    from envctl.scenario.paths import path_problem
-
     data = dict(raw_scenario)
     if "compose" not in data:
         return data

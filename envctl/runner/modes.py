@@ -104,3 +104,18 @@ def resolve_modes(
         else:
             services[name] = top
     return ModeDecision(top.mode, top.source, services)
+
+
+def real_part(scenario: Scenario, names: list[str]) -> Scenario:
+    """The scenario with only ``names`` as services (dependencies on others dropped)."""
+    keep = set(names)
+    services = {
+        name: spec.model_copy(update={"depends_on": [d for d in spec.depends_on if d in keep]})
+        for name, spec in scenario.external_services.items()
+        if name in keep
+    }
+    if len(services) == len(scenario.external_services):
+        return scenario
+    copy = scenario.model_copy(update={"external_services": services})
+    copy._source = scenario.source
+    return copy

@@ -34,8 +34,9 @@ from envctl.report.run_folder import runs_root as default_runs_root
 from envctl.runner.context import RunContext
 from envctl.runner.expectations import check_expectations
 from envctl.runner.faulting import RunFaults, has_faults
-from envctl.runner.modes import ModeChoice, ModeDecision, resolve_modes
+from envctl.runner.modes import ModeChoice, ModeDecision, real_part, resolve_modes
 from envctl.runner.outcome import ScenarioOutcome, ScenarioSkipped, StepFailed, StepRecord
+from envctl.runner.shared import prepare_namespace, reset_after_run
 from envctl.runner.steps import execute
 from envctl.runtime.base import Runtime
 from envctl.scenario.models import Scenario
@@ -723,8 +724,6 @@ class Runner:
                 self._check_expected(scenario, plan, ctx, audit, outcome)
         finally:
             if shared is not None:
-                from envctl.runner.shared import reset_after_run
-
                 t0 = time.monotonic()
                 errors = reset_after_run(scenario, ctx.tools, mode_map, shared.isolated)
                 audit.event(
@@ -798,8 +797,6 @@ class Runner:
         """The scenario's topics in its own namespace on a shared instance; seed data in mocks
         (real services were seeded when they came up)."""
         if shared is not None and shared.isolated:
-            from envctl.runner.shared import prepare_namespace
-
             t0 = time.monotonic()
             prepare_namespace(scenario, step_tools, mode_map)
             outcome.phases["prepare"] = time.monotonic() - t0
@@ -1009,21 +1006,6 @@ def _conclude(outcome: ScenarioOutcome) -> None:
 
 def _inputs(raw: Any) -> dict[str, Any]:
     return dict(raw) if isinstance(raw, dict) else {"value": raw}
-
-
-def real_part(scenario: Scenario, names: list[str]) -> Scenario:
-    """The scenario with only ``names`` as services (dependencies on others dropped)."""
-    keep = set(names)
-    services = {
-        name: spec.model_copy(update={"depends_on": [d for d in spec.depends_on if d in keep]})
-        for name, spec in scenario.external_services.items()
-        if name in keep
-    }
-    if len(services) == len(scenario.external_services):
-        return scenario
-    copy = scenario.model_copy(update={"external_services": services})
-    copy._source = scenario.source
-    return copy
 
 
 def _note_cleanup(interrupt: BaseException, outcome: ScenarioOutcome, errors: list[str]) -> None:

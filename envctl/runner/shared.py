@@ -21,7 +21,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from envctl.runner.modes import ModeDecision
+from envctl.runner.modes import ModeDecision, real_part
 from envctl.scenario.models import Scenario
 from envctl.scenario.spec import DependencyMode, ServiceMode
 from envctl.services.registry import plugin_for
@@ -53,8 +53,6 @@ def share_key(scenario: Scenario, modes: ModeDecision) -> str | None:
 
 def group_scenario(scenario: Scenario, modes: ModeDecision, key: str) -> Scenario:
     """The scenario a group's instance is brought up from: only the real services."""
-    from envctl.runner.run import real_part
-
     part = real_part(scenario, modes.real_services())
     copy = part.model_copy(update={"name": f"shared-{key[:8]}", "steps": [], "expected": {}})
     copy._source = scenario.source

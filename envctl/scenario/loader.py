@@ -17,9 +17,12 @@ from typing import Any, Union
 
 from pydantic import BaseModel, ValidationError
 
+from envctl.compose.translate import expand_compose_source
 from envctl.errors import ConfigError, Problem
 from envctl.graph import find_cycle, format_cycle
+from envctl.profiles import apply_profile
 from envctl.scenario.interpolate import InterpolationError, interpolate
+from envctl.scenario.merge import deep_merge
 from envctl.scenario.messages import friendly_message
 from envctl.scenario.models import Category, Scenario
 from envctl.scenario.paths import path_problem
@@ -82,9 +85,6 @@ def load_scenario(
         if inferred is not None:
             data["category"] = inferred.value
     if not problems:
-        from envctl.compose.translate import expand_compose_source
-        from envctl.profiles import apply_profile
-
         try:
             data = expand_compose_source(data, file.resolve(), env, state.allowed)
             data = apply_profile(data, profile, project_profiles, env)
@@ -274,17 +274,6 @@ def _display_path(target: Path, child_display: Path) -> str:
         return os.path.relpath(target, Path.cwd())
     except ValueError:
         return str(target)
-
-
-def deep_merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
-    """Maps merge recursively; anything else (lists included) is replaced by ``override``."""
-    result = dict(base)
-    for key, value in override.items():
-        if isinstance(value, Mapping) and isinstance(result.get(key), Mapping):
-            result[key] = deep_merge(result[key], value)
-        else:
-            result[key] = value
-    return result
 
 
 def _interpolate_tree(

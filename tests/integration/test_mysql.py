@@ -436,7 +436,9 @@ def test_reset_of_a_shared_instance_empties_the_main_database(
             "INSERT INTO parent VALUES (1); INSERT INTO child VALUES (1, 1); "
             "CREATE VIEW v AS SELECT id FROM parent"
         )
-        MysqlService.reset_shared(store)
+        MysqlService.reset_shared(
+            MysqlService.spec_model.model_validate({"type": "mysql"}), store, False
+        )
         assert store.query("SHOW FULL TABLES") == []
         assert "shop" in _databases(outside_mysql)
     finally:

@@ -358,8 +358,11 @@ class MysqlService(ServicePlugin[MysqlSpec]):
         return data.format_diff(result)
 
     @classmethod
-    def reset_shared(cls, tool: Any) -> None:
-        """Drop the tables and views of the main database (as PostgreSQL drops its schema)."""
+    def reset_shared(cls, spec: ServiceSpecBase, tool: Any, isolated: bool) -> None:
+        """Drop the tables and views of the main database (as PostgreSQL drops its schema);
+        a shared instance is never isolated by namespace (one database per run)."""
+        if isolated:
+            return
         names = tool.query(
             "SELECT TABLE_NAME AS name, TABLE_TYPE AS kind FROM information_schema.TABLES "
             "WHERE TABLE_SCHEMA = DATABASE()"

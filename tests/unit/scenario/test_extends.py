@@ -9,7 +9,7 @@ import pytest
 
 from envctl.errors import ConfigError
 from envctl.scenario import Category, DependencyMode, ServiceMode, load_scenario
-from envctl.scenario.loader import deep_merge
+from envctl.scenario.merge import deep_merge
 from envctl.services.kafka.plugin import KafkaSpec
 
 BASE = """

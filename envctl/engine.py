@@ -71,6 +71,7 @@ from envctl.runtime.combined import Runtimes
 from envctl.scenario.models import Scenario
 from envctl.scenario.spec import ServiceMode
 from envctl.services.base import (
+    PROBE_ATTEMPT_MAX,
     ProbeFailed,
     ProbeRefused,
     ServiceHandle,
@@ -80,8 +81,6 @@ from envctl.services.native import NativeContext, native_context
 from envctl.services.registry import plugin_for
 from envctl.settings import IMAGE_ENV_PREFIX, Settings
 
-PROBE_ATTEMPT_MAX = 2.0
-"""Seconds one readiness attempt may take; the overall wait is the health_check timeout."""
 PROBE_MAX_INTERVAL = 0.025
 """Longest pause between readiness attempts (they start at 5 ms and grow): a ready service
 is noticed within this. An attempt is one cheap request over 127.0.0.1."""

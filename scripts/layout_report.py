@@ -6,8 +6,8 @@ functions. Prints figures, asserts nothing (tests/unit/test_layout.py holds the 
 Usage: scripts/layout_report.py [--root PATH]   (PATH: a checkout; default this one)
 
 Cycles come from grimp, the import graph library import-linter is built on: strongly
-connected components of the module graph (TYPE_CHECKING imports excluded), counted as
-modules and as the number of components of more than one module.
+connected components of the module graph (TYPE_CHECKING imports excluded; the same finder
+as tests/unit/test_layout.py), counted as components and as the modules in them.
 """
 
 from __future__ import annotations
@@ -43,19 +43,11 @@ def _in_function_imports(tree: ast.AST) -> int:
     return count
 
 
-def _cycles(root: Path) -> tuple[int, int, list[list[str]]]:
-    import grimp
-    import networkx as nx
-
+def _cycles(root: Path) -> list[list[str]]:
     sys.path.insert(0, str(root))
-    graph = grimp.build_graph("envctl", exclude_type_checking_imports=True, cache_dir=None)
-    digraph = nx.DiGraph()
-    for module in graph.modules:
-        digraph.add_node(module)
-        for imported in graph.find_modules_directly_imported_by(module):
-            digraph.add_edge(module, imported)
-    components = [sorted(c) for c in nx.strongly_connected_components(digraph) if len(c) > 1]
-    return sum(len(c) for c in components), len(components), components
+    from test_layout import import_cycles
+
+    return import_cycles()
 
 
 def main() -> None:
@@ -79,9 +71,9 @@ def main() -> None:
         in_function += _in_function_imports(tree)
     top_level = sorted(p.name for p in package.glob("*.py") if p.name != "__init__.py")
     branches = type_branches(root)
-    in_cycles, components, cycles = _cycles(root)
-
-    print(f"import cycles: {components} strongly connected components, {in_cycles} modules")
+    cycles = _cycles(root)
+    in_cycles = sum(len(c) for c in cycles)
+    print(f"import cycles: {len(cycles)} strongly connected components, {in_cycles} modules")
     if args.show_cycles:
         for component in cycles:
             print("   ", " ".join(component))

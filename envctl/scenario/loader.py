@@ -551,14 +551,6 @@ def _semantic_problems(data: Any, positions: Positions, display: str) -> list[Pr
 # -- helpers ----------------------------------------------------------------------------------
 
 
-def _position(positions: Positions, loc: Loc, display: str) -> tuple[str, int | None]:
-    for end in range(len(loc), -1, -1):
-        found = positions.get(tuple(loc[:end]))
-        if found is not None:
-            return found
-    return display, None
-
-
 def _dotted(loc: Loc) -> str:
     text = ""
     for part in loc:
@@ -567,6 +559,14 @@ def _dotted(loc: Loc) -> str:
         else:
             text += ("." if text else "") + str(part)
     return text
+
+
+def _position(positions: Positions, loc: Loc, display: str) -> tuple[str, int | None]:
+    for end in range(len(loc), -1, -1):
+        found = positions.get(tuple(loc[:end]))
+        if found is not None:
+            return found
+    return display, None
 
 
 def _dedupe_sorted(problems: list[Problem]) -> list[Problem]:

@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, NamedTuple
 
-from envctl.errors import SeedError
+from envctl.errors import Problem, SeedError
+from envctl.scenario.yamlfile import parse_yaml
 
 JSONL_SUFFIXES = (".jsonl", ".ndjson")
 JSON_SUFFIXES = (".json",)
@@ -156,8 +157,6 @@ def _json(text: str, display: str) -> RecordFile:
 
 
 def _yaml(text: str, display: str) -> RecordFile:
-    from envctl.errors import Problem
-    from envctl.scenario.yamlfile import parse_yaml
 
     problems: list[Problem] = []
     data, positions = parse_yaml(text, display, problems, max_nodes=SEED_MAX_NODES)

@@ -106,6 +106,11 @@ def secret(endpoints: Endpoints, key: str) -> Any:
     return endpoints.get(f"_{key}", endpoints.get(key))
 
 
+PROBE_ATTEMPT_MAX = 2.0
+"""Seconds one readiness attempt (one :meth:`ServicePlugin.probe` call) may take; the overall
+wait is the health_check timeout."""
+
+
 class ProbeFailed(Exception):
     """One readiness attempt failed; the message says why (shown if the deadline passes)."""
 

@@ -1,5 +1,7 @@
-"""Layout rules of issue 9: code outside ``envctl/services/<type>/`` never branches on a
-service type's name; it asks the type's plugin through a hook instead.
+"""Layout rules of issue 9: no import cycles between envctl's modules (the layering itself is
+import-linter's contract in pyproject.toml, run by ``lint-imports`` in CI), and code outside
+``envctl/services/<type>/`` never branches on a service type's name; it asks the type's
+plugin through a hook instead.
 
 A "branch on a type name" is a string literal naming a service type that takes part in a
 decision: a comparison (``spec.type == "kafka"``, ``kind in ("kafka", "redis")``, also
@@ -182,3 +184,24 @@ def test_the_finder_sees_each_kind_of_branch(tmp_path: Path) -> None:
         "loop over types on 'nats'",
     ]
     assert all(h.startswith("envctl/somewhere.py:") for h in hits)
+
+
+def import_cycles() -> list[list[str]]:
+    """Groups of envctl modules that import each other (strongly connected components of the
+    import graph grimp builds, imports inside functions included, TYPE_CHECKING ones not)."""
+    import grimp
+    import networkx as nx
+
+    graph = grimp.build_graph("envctl", exclude_type_checking_imports=True, cache_dir=None)
+    edges = nx.DiGraph()
+    for module in graph.modules:
+        edges.add_node(module)
+        edges.add_edges_from((module, i) for i in graph.find_modules_directly_imported_by(module))
+    return sorted(sorted(c) for c in nx.strongly_connected_components(edges) if len(c) > 1)
+
+
+def test_no_import_cycles() -> None:
+    cycles = import_cycles()
+    assert not cycles, "envctl modules import each other: " + "; ".join(
+        " <-> ".join(c) for c in cycles
+    )

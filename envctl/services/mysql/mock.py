@@ -5,6 +5,6 @@ stay in the subset SQLite understands (no ``AUTO_INCREMENT``, backticks are fine
 
 from __future__ import annotations
 
-from envctl.tools.mock import AsyncSqliteSqlStore, SqliteSqlStore
+from envctl.services.postgres.mock import AsyncSqliteSqlStore, SqliteSqlStore
 
 __all__ = ["AsyncSqliteSqlStore", "SqliteSqlStore"]

@@ -253,8 +253,8 @@ class PostgresNative(NativeProvider[PostgresService]):
         import psycopg
         from psycopg import sql
 
-        from envctl.engine import PROBE_ATTEMPT_MAX
         from envctl.retry import retry_call
+        from envctl.services.base import PROBE_ATTEMPT_MAX
 
         endpoints = handle.endpoints
         admin = str(secret(endpoints, "dsn")).rsplit("/", 1)[0] + "/postgres"

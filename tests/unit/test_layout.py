@@ -7,7 +7,9 @@ A "branch on a type name" is a string literal naming a service type that takes p
 decision: a comparison (``spec.type == "kafka"``, ``kind in ("kafka", "redis")``, also
 through a module-level constant such as ``ISOLATABLE = {"kafka", "redis"}``), a ``match``
 case, a dict keyed by type names (dispatch tables), or a loop over a literal list of types.
-Plain mentions (docstrings, messages, examples) are not decisions and are allowed.
+A collection counts when all its strings are type names (``("envctl", "redis")`` lists
+packages, ``{"publish": ..., "redis": ...}`` step kinds). Plain mentions (docstrings,
+messages, examples) are not decisions and are allowed.
 """
 
 from __future__ import annotations
@@ -36,11 +38,6 @@ WELL_KNOWN_TYPES = frozenset(
 types users ask for, so a branch on one cannot appear before its package does."""
 
 
-STEP_KIND_MARK = "publish"
-"""A table that also names the step kind ``publish`` is a table of step kinds: its ``redis``
-is the redis step (the scenario format names that step after its tool), not the type."""
-
-
 def service_type_names(root: Path) -> frozenset[str]:
     packages = {p.parent.name for p in (root / "envctl" / "services").glob("*/__init__.py")}
     return WELL_KNOWN_TYPES | packages
@@ -60,12 +57,11 @@ def _literals(node: ast.AST | None, names: frozenset[str]) -> set[str]:
     if isinstance(node, ast.Tuple | ast.List | ast.Set | ast.Dict):
         elements = node.keys if isinstance(node, ast.Dict) else node.elts
         strings = {e.value for e in elements if isinstance(e, ast.Constant)}
-        if STEP_KIND_MARK in strings:
-            return set()  # a table of step kinds
-        found: set[str] = set()
-        for element in elements:
-            found |= _literals(element, names)
-        return found
+        if not strings or not strings <= names:
+            # not a collection of type names: step kinds (the step ``redis`` sits beside
+            # ``publish``), package names (``redis`` beside ``psycopg``), ...
+            return set()
+        return set(strings)
     if (
         isinstance(node, ast.Call)
         and isinstance(node.func, ast.Name)

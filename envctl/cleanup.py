@@ -22,8 +22,24 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from envctl.engine import build_plugin, container_name
+from envctl.environment import (
+    cleanup_external,
+    environment_from_record,
+    find_records,
+    forget_run,
+    record_run,
+)
 from envctl.errors import EnvctlError
+from envctl.runtime.base import (
+    LABEL_DETACHED,
+    LABEL_MANAGED,
+    LABEL_RUN_ID,
+    LABEL_SCENARIO,
+    LABEL_SERVICE,
+)
 from envctl.scenario.spec import CleanupMap, CleanupSetting, ServiceMode
+from envctl.services.registry import plugin_for
 
 if TYPE_CHECKING:
     from envctl.environment import Environment
@@ -161,9 +177,6 @@ def finish(env: Environment, passed: bool, *, settings: Settings | None = None) 
     Called by the runner after the steps (``passed``: whether the scenario passed). Safe to
     call twice. Errors are collected in the report, never raised: cleanup goes on.
     """
-    from envctl.engine import build_plugin, container_name
-    from envctl.environment import forget_run, record_run
-    from envctl.runtime.base import LABEL_DETACHED, LABEL_SERVICE
 
     report = KeptReport(env.run_id, env.scenario.name, passed)
     plugins = {
@@ -243,7 +256,6 @@ def _mark_detached(
     runtime: Runtime, env: Environment, resources: list[Any], name_of: Callable[..., str]
 ) -> None:
     """Mark the run as left up on purpose, so `envctl gc` keeps what was kept."""
-    from envctl.runtime.base import LABEL_DETACHED, LABEL_MANAGED, LABEL_RUN_ID, LABEL_SCENARIO
 
     if any(r.labels.get(LABEL_DETACHED) == "true" for r in resources):
         return
@@ -283,13 +295,6 @@ def remove_recorded(
     Containers are ``envctl down``'s own business (labels). Returns (done, errors); a run
     whose service could not be reached keeps its record, so ``down`` can be run again.
     """
-    from envctl.environment import (
-        cleanup_external,
-        environment_from_record,
-        find_records,
-        forget_run,
-    )
-    from envctl.services.registry import plugin_for
 
     if everything:
         records = find_records(settings)

@@ -68,6 +68,7 @@ from envctl.runtime.choice import (
     requested_runtime,
 )
 from envctl.runtime.combined import Runtimes
+from envctl.runtime.native import LABEL_RUNTIME
 from envctl.scenario.models import Scenario
 from envctl.scenario.spec import ServiceMode
 from envctl.services.base import (
@@ -80,6 +81,7 @@ from envctl.services.base import (
 from envctl.services.native import NativeContext, native_context
 from envctl.services.registry import plugin_for
 from envctl.settings import IMAGE_ENV_PREFIX, Settings
+from envctl.variables import UnknownVariable, substitute
 
 PROBE_MAX_INTERVAL = 0.025
 """Longest pause between readiness attempts (they start at 5 ms and grow): a ready service
@@ -664,8 +666,6 @@ class Engine:
         abort: threading.Event,
     ) -> ServiceHandle:
         """Start the service as a local process (its type's native provider)."""
-        from envctl.retry import GaveUp
-        from envctl.runtime.native import LABEL_RUNTIME
 
         spec = plugin.spec
         state = env.services[name]
@@ -733,8 +733,6 @@ class Engine:
 
     @staticmethod
     def _resolve(name: str, key: str, value: Any, scope: Mapping[str, Any]) -> Any:
-        from envctl.variables import UnknownVariable, substitute
-
         try:
             return substitute(value, scope)
         except UnknownVariable as exc:

@@ -36,7 +36,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from envctl.errors import EnvctlError
+from envctl.errors import ConfigError, EnvctlError
 from envctl.namespace import Namespace
 from envctl.report.run_folder import (
     AUDIT_FILE,
@@ -322,7 +322,6 @@ KEEP_RUNS_DAYS = 7.0
 def retention(settings: Settings) -> tuple[int, timedelta]:
     """How many finished run folders to keep, and for how long (ENVCTL_KEEP_RUNS,
     ENVCTL_KEEP_RUNS_DAYS; defaults 100 and 7 days)."""
-    from envctl.errors import ConfigError
 
     def number(name: str, default: float) -> float:
         text = settings.environ.get(name, "").strip()
@@ -500,9 +499,6 @@ def environment_from_record(
     Containers are looked up by name through the runtime (made only when a service runs
     in Docker); external services get their secrets again from the environment.
     """
-    from envctl.scenario.models import Scenario
-    from envctl.scenario.spec import ServiceMode
-    from envctl.services.base import ServiceHandle
 
     data = record.data
     try:

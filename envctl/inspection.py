@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from envctl.engine import build_plugin
 from envctl.errors import EnvctlError
 from envctl.services.registry import plugin_for
 
@@ -23,7 +24,6 @@ def kafka_topics(
     """Per Kafka service of the run: where it is and each of the run's topics (logical and
     physical name, partitions with start/end offsets, message count, the ``last`` newest
     messages decoded)."""
-    from envctl.engine import build_plugin
 
     chosen = services or [n for n, s in env.services.items() if plugin_for(s.type).has_topics]
     result: dict[str, Any] = {}

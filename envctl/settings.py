@@ -19,6 +19,8 @@ from envctl.errors import ConfigError, Problem
 from envctl.profiles import Profiles
 from envctl.scenario.models import ReuseConfig
 from envctl.scenario.modes import RUNTIMES, RuntimeName
+from envctl.scenario.paths import project_roots
+from envctl.scenario.yamlfile import read_yaml_file
 
 if TYPE_CHECKING:
     from envctl.scenario.models import Scenario
@@ -105,7 +107,6 @@ class Settings:
     @property
     def allowed_roots(self) -> tuple[Path, ...]:
         """Folders scenarios may read files from besides their scenario tree."""
-        from envctl.scenario.paths import project_roots
 
         return project_roots(self.project_config_path, self.cwd, self.allowed_paths)
 
@@ -241,8 +242,6 @@ def _find_project_config(env: Mapping[str, str], start: Path) -> Path | None:
 
 
 def _read_project_config(path: Path) -> ProjectConfig:
-    from envctl.scenario.yamlfile import read_yaml_file
-
     problems: list[Problem] = []
     data, positions = read_yaml_file(path, str(path), problems)
     if problems:

@@ -48,10 +48,11 @@ from typing import TYPE_CHECKING, Any
 from pydantic import Field, ValidationError
 
 from envctl.errors import ConfigError, Problem
+from envctl.scenario.interpolate import InterpolationError, interpolate
 from envctl.scenario.merge import deep_merge
 from envctl.scenario.paths import path_problem
 from envctl.scenario.spec import StrictModel
-from envctl.scenario.yamlfile import as_written
+from envctl.scenario.yamlfile import as_written, read_yaml_file
 from envctl.services.registry import plugins
 
 if TYPE_CHECKING:
@@ -526,8 +527,6 @@ def parse_duration(value: Any) -> float | None:
 
 def read_compose_file(path: Path, environ: Mapping[str, str]) -> dict[str, Any]:
     """Parse a compose file, resolving ``${VAR}``/``${VAR:-default}`` like compose does."""
-    from envctl.scenario.interpolate import InterpolationError, interpolate
-    from envctl.scenario.yamlfile import read_yaml_file
 
     read_problems: list[Problem] = []
     data, _positions = read_yaml_file(path, str(path), read_problems)

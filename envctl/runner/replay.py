@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from envctl.errors import ConfigError
-from envctl.report.audit import RecordedRun, read_run
+from envctl.report.audit import RecordedRun, jsonable, read_run
 from envctl.runner.modes import ModeChoice, ModeDecision, resolve_modes
 from envctl.runner.outcome import ScenarioOutcome
 from envctl.runner.run import Runner
@@ -140,8 +140,6 @@ def compare(recorded: RecordedRun, outcome: ScenarioOutcome) -> list[Difference]
 
 
 def _as_json(value: Any) -> Any:
-    from envctl.report.audit import jsonable
-
     return json.loads(json.dumps(jsonable(value), default=str))
 
 

@@ -22,10 +22,13 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import ValidationError
 
+from envctl import snapshot
+from envctl.cleanup import finish
 from envctl.engine import Engine, Progress, new_run_id
 from envctl.environment import Environment, prune_runs, resolve_image
 from envctl.errors import ConfigError, DockerUnavailable, EnvctlError, ImageNotFound
 from envctl.interrupts import REMOVED_NOTE, shielded
+from envctl.report import otel
 from envctl.report.audit import AuditLog, public
 from envctl.report.bundle import parse_trace, wants_bundle, write_bundle
 from envctl.report.history import History, history_path
@@ -39,6 +42,7 @@ from envctl.runner.outcome import ScenarioOutcome, ScenarioSkipped, StepFailed, 
 from envctl.runner.shared import prepare_namespace, reset_after_run
 from envctl.runner.steps import execute
 from envctl.runtime.base import Runtime
+from envctl.runtime.docker import DockerRuntime
 from envctl.scenario.models import Scenario
 from envctl.scenario.plan import Plan, plan_scenario
 from envctl.scenario.spec import DependencyMode, ServiceMode
@@ -46,7 +50,9 @@ from envctl.scenario.steps import CONTAINER_STEPS, STEP_MODELS
 from envctl.scenario.timeouts import PhaseTimeouts, resolve_timeouts
 from envctl.services.registry import plugin_for
 from envctl.settings import Settings
+from envctl.snapshot.compare import format_diff
 from envctl.tools.naming import namespaced
+from envctl.tools.registry import resolve_tools
 from envctl.variables import UnknownVariable
 
 if TYPE_CHECKING:
@@ -128,7 +134,6 @@ def _step_tools(
 def cleanup_environment(env: Environment, outcome: ScenarioOutcome) -> list[str]:
     """Take a scenario's own environment down after its run, as its ``cleanup_after``
     policy says; what is kept is listed (how to reach it, how to remove it) in the log."""
-    from envctl.cleanup import finish
 
     # Cleanup runs before the final status is set: judge from what has happened so far.
     passed = (
@@ -171,8 +176,6 @@ class Runner:
         if runtime_factory is None:
 
             def runtime_factory() -> Runtime:
-                from envctl.runtime.docker import DockerRuntime
-
                 return DockerRuntime.connect(settings.environ)
 
         self.engine = Engine(settings, runtime_factory, progress)
@@ -302,7 +305,6 @@ class Runner:
 
     def _export_trace(self, directory: Path, outcome: ScenarioOutcome) -> None:
         """The run as an OpenTelemetry trace, when OTEL_EXPORTER_OTLP_* says where to."""
-        from envctl.report import otel
 
         if otel.wanted(self.settings.environ):
             problem = otel.export_run(directory, self.settings.environ)
@@ -351,7 +353,6 @@ class Runner:
         """The scenario's services up (real ones) and its tools resolved, without running its
         steps; everything is closed and cleaned up on exit. Raises ScenarioSkipped when an
         optional service without fallback cannot be had."""
-        from envctl.tools.registry import resolve_tools
 
         run_id = run_id or new_run_id()
         audit = AuditLog(self.runs_root / run_id, run_id)
@@ -743,7 +744,6 @@ class Runner:
         shared: SharedInstance | None,
     ) -> tuple[ResolvedTools, RunContext]:
         """The run's tools (real or mock, by the registry) and what steps see of the run."""
-        from envctl.tools.registry import resolve_tools
 
         mock_namespace = outcome.run_id
         t0 = time.monotonic()
@@ -845,7 +845,6 @@ class Runner:
         outcome: ScenarioOutcome,
     ) -> bool:
         """The scenario's ``snapshot.before`` / ``after``; True when one was taken."""
-        from envctl import snapshot
 
         t0 = time.monotonic()
         try:
@@ -868,7 +867,6 @@ class Runner:
         of every service that keeps data); best effort: the run's outcome does not change."""
         if not wants_bundle("failed", self.trace):
             return
-        from envctl import snapshot
 
         t0 = time.monotonic()
         try:
@@ -881,9 +879,6 @@ class Runner:
     def _store_diff(self, env: Environment, audit: AuditLog) -> None:
         """The before -> after diff, beside the audit log (diff.json and diff.txt)."""
         import json
-
-        from envctl import snapshot
-        from envctl.snapshot.compare import format_diff
 
         result = snapshot.diff(env, "before", "after", settings=self.settings)
         try:

@@ -26,7 +26,9 @@ from envctl.scenario.merge import deep_merge
 from envctl.scenario.messages import friendly_message
 from envctl.scenario.models import Category, Scenario
 from envctl.scenario.paths import path_problem
+from envctl.scenario.plan import plan_scenario
 from envctl.scenario.yamlfile import Loc, Positions, parse_yaml, read_yaml_file, shorten
+from envctl.seed.paths import seed_path_problem
 from envctl.services import registry
 
 __all__ = ["deep_merge", "infer_category", "load_scenario", "parse_yaml", "scenario_tree"]
@@ -120,7 +122,6 @@ def load_scenario(
         if loc[:1] in (("steps",), ("expected",), ("faults",))
     }
     # Steps and expected: are checked here too, so `validate` refuses what `run` would.
-    from envctl.scenario.plan import plan_scenario
 
     plan_scenario(scenario)
     return scenario
@@ -139,7 +140,6 @@ def _seed_problems(
 ) -> list[Problem]:
     """Seed files that escape the scenario tree or do not exist; seeds naming a topic or
     database the service does not declare."""
-    from envctl.seed.paths import seed_path_problem
 
     problems: list[Problem] = []
     services = data.get("external_services") if isinstance(data, dict) else None

@@ -19,11 +19,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 
-from envctl.errors import SeedError
+from envctl.errors import SeedError, ServiceFailed, SnapshotError
 from envctl.namespace import Namespace
 from envctl.runtime.base import ContainerHandle
-from envctl.scenario.spec import PortMapping, ServiceSpecBase
+from envctl.scenario.spec import PortMapping, ServiceSpecBase, service_variable
 from envctl.scenario.timeouts import PhaseTimeouts  # a plugin's default_timeouts
+from envctl.seed.paths import resolve_seed_path
 from envctl.services.healthcheck import HealthCheck, NoHealthCheck
 
 if TYPE_CHECKING:
@@ -193,7 +194,6 @@ class ServicePlugin(ABC, Generic[SpecT]):
         from the scenario file. Secret fields go under keys starting with ``_``; they are
         used to connect but never printed, labelled or logged.
         """
-        from envctl.errors import ServiceFailed
 
         raise ServiceFailed(
             self.context.service, f"service type '{self.type_name}' has no external mode"
@@ -203,8 +203,6 @@ class ServicePlugin(ABC, Generic[SpecT]):
         """The handle of an external or cloud service: its address from
         ``ENVCTL_<SERVICE>_URL`` (else the scenario's ``url``), its credentials from the
         other ``ENVCTL_<SERVICE>_*`` variables."""
-        from envctl.errors import ServiceFailed
-        from envctl.scenario.spec import service_variable
 
         service = self.context.service
         variable = service_variable(service, "URL")
@@ -320,8 +318,6 @@ class ServicePlugin(ABC, Generic[SpecT]):
         return {}
 
     def _no_snapshots(self) -> Exception:
-        from envctl.errors import SnapshotError
-
         return SnapshotError(
             f"service '{self.context.service}' is of type '{self.type_name}', which has no "
             "snapshot support (kafka, postgres and redis have)"
@@ -460,7 +456,6 @@ class ServicePlugin(ABC, Generic[SpecT]):
 
     def seed_file(self, relative: str) -> Path:
         """A seed file's path: relative to the scenario file, never outside the tree."""
-        from envctl.seed.paths import resolve_seed_path
 
         return resolve_seed_path(
             relative, self.context.scenario_dir, self.context.scenario_root, self.context.service

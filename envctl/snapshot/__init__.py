@@ -25,7 +25,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
+from envctl.environment import build_plugin as make_plugin
 from envctl.errors import SnapshotError
+from envctl.services.base import SnapshotOptions
 from envctl.snapshot import store
 from envctl.snapshot.compare import diff_service, format_diff
 
@@ -65,8 +67,6 @@ def _run_dir(env: Environment) -> Path:
 
 
 def _plugin(env: Environment, name: str, settings: Settings | None) -> ServicePlugin[Any]:
-    from envctl.environment import build_plugin as make_plugin
-
     return make_plugin(env.scenario, name, env.run_id, settings)
 
 
@@ -108,7 +108,6 @@ def save(
     settings: Settings | None = None,
 ) -> dict[str, Any]:
     """Write snapshot ``name`` of the run's services; returns its manifest."""
-    from envctl.services.base import SnapshotOptions
 
     run_dir = _run_dir(env)
     store.check_name(name)

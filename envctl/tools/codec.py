@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from envctl.tools.correlation import correlation_for
+from envctl.tools.errors import KeyValueError
 from envctl.tools.protocols import CONTENT_TYPE_HEADER, CORRELATION_HEADER, MessageValue
 
 JSON_TYPE = "application/json"
@@ -156,7 +157,6 @@ def partition_for_key(key: bytes, partitions: int) -> int:
 
 def kv_value(value: object) -> str:
     """A key-value store's value as the string Redis stores (as redis-py encodes it)."""
-    from envctl.tools.errors import KeyValueError
 
     if isinstance(value, bool) or not isinstance(value, str | bytes | int | float):
         raise TypeError(
@@ -175,7 +175,6 @@ def kv_value(value: object) -> str:
 
 def kv_ttl_ms(ttl: float | None) -> int | None:
     """A TTL in seconds as whole milliseconds (Redis ``PX``); an error when not positive."""
-    from envctl.tools.errors import KeyValueError
 
     if ttl is None:
         return None

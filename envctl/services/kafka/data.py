@@ -30,6 +30,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from envctl.errors import SeedError, ServiceFailed, SnapshotError
+from envctl.retry import poll_until
+from envctl.seed.records import read_records
 from envctl.services.base import ServiceHandle, SnapshotOptions, SnapshotResult
 from envctl.services.kafka.admin import (
     SILENT_LOGGER,
@@ -38,6 +40,7 @@ from envctl.services.kafka.admin import (
     client_config,
     create_topics,
 )
+from envctl.services.kafka.seed import KafkaRecord, kafka_records
 from envctl.snapshot.codec import from_text_or_base64, text_or_base64
 
 if TYPE_CHECKING:
@@ -255,8 +258,6 @@ def seed(plugin: KafkaService, handle: ServiceHandle, timeout: float) -> None:
     """
     if not plugin.spec.seed:
         return
-    from envctl.seed.records import read_records
-    from envctl.services.kafka.seed import KafkaRecord, kafka_records
 
     deadline = time.monotonic() + timeout
     service = plugin.context.service
@@ -601,8 +602,6 @@ def _delete_group(admin: Any, group: str, service: str, timeout: float) -> None:
 
 
 def _delete_topics(admin: Any, topics: list[str], timeout: float) -> None:
-    from envctl.retry import poll_until
-
     if not topics:
         return
     for future in admin.delete_topics(topics, operation_timeout=timeout).values():

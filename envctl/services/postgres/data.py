@@ -28,7 +28,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from envctl.errors import SeedError, SeedRejected, ServiceFailed, SnapshotError
-from envctl.services.base import ServiceHandle, SnapshotOptions, SnapshotResult, secret
+from envctl.seed.records import read_seed_text
+from envctl.services.base import ServiceHandle, SnapshotOptions, SnapshotResult, mask_url, secret
 
 if TYPE_CHECKING:
     from envctl.services.postgres.plugin import PostgresService
@@ -128,7 +129,6 @@ def setup(plugin: PostgresService, handle: ServiceHandle, timeout: float) -> Non
 
 def _point_endpoints_at(handle: ServiceHandle, main: str, databases: dict[str, str]) -> None:
     """``dsn`` and ``database`` name the run's main database from now on."""
-    from envctl.services.base import mask_url
 
     endpoints = handle.endpoints
     real = _with_database(str(secret(endpoints, "dsn")), main)
@@ -206,8 +206,6 @@ def seed(plugin: PostgresService, handle: ServiceHandle, timeout: float) -> None
 
 def _seed_sql(conn: Any, path: Path, display: str, service: str) -> None:
     import psycopg
-
-    from envctl.seed.records import read_seed_text
 
     text = read_seed_text(path, display)
     try:

@@ -21,7 +21,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from envctl.errors import ServiceFailed, SnapshotError
+from envctl.seed.records import read_records
 from envctl.services.base import ServiceHandle, SnapshotOptions, SnapshotResult, secret
+from envctl.services.redis.seed import redis_keys
 from envctl.snapshot.codec import from_text_or_base64, text_or_base64
 
 if TYPE_CHECKING:
@@ -72,9 +74,6 @@ def seed(plugin: RedisService, handle: ServiceHandle, timeout: float) -> None:
     if not plugin.spec.seed:
         return
     import redis
-
-    from envctl.seed.records import read_records
-    from envctl.services.redis.seed import redis_keys
 
     deadline = time.monotonic() + timeout
     keys = []

@@ -1,14 +1,20 @@
-"""The shape every service plugin has.
+"""The shape every service plugin has: the one interface through which code outside a
+type's package (``envctl/services/<type>/``) learns anything about the type.
 
-A service type is one module in this package with a ``*Spec`` config model and a
-:class:`ServicePlugin` subclass. The engine owns the order the hooks run in:
+A service type is a package with a ``*Spec`` config model and a :class:`ServicePlugin`
+subclass, registered in the entry-point group ``envctl.services``
+(:mod:`envctl.services.registry`, docs/service-plugins.md). The engine owns the order the
+lifecycle hooks run in:
 
     ports() -> container_spec() -> [container starts] -> probe() until ready
     -> setup() -> seed() -> [the scenario runs; snapshot() / restore() on request]
     -> cleanup_resources(kinds) for what the cleanup_after policy removes
 
-Heavy client libraries (confluent-kafka, psycopg, redis) are imported inside the
-hooks so ``envctl --help`` stays fast.
+The other hooks (export health checks, compose import, snapshot diffs, mock seeding,
+shared instances, capabilities for steps, ...) have defaults that fit a type with nothing to
+say. Lazy imports: heavy client libraries (confluent-kafka, psycopg, redis) and a type's own
+data, diff, tool and factory modules are imported inside the hooks, for start-up speed —
+every registered plugin is loaded with the scenario model.
 """
 
 from __future__ import annotations

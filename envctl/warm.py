@@ -37,7 +37,6 @@ import functools
 import hashlib
 import json
 import os
-import re
 import secrets
 import socket
 import threading
@@ -58,6 +57,7 @@ from envctl.runtime.base import (
     ManagedResource,
     Runtime,
 )
+from envctl.scenario.timeouts import parse_ttl
 
 if TYPE_CHECKING:
     from envctl.engine import Engine
@@ -79,8 +79,6 @@ REAP_EVERY = 30.0
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*$")
-_UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
 # -- the decision ---------------------------------------------------------------------------------
@@ -93,15 +91,6 @@ class ReuseSetting:
     enabled: bool
     ttl: float = DEFAULT_TTL
     source: str = "default"
-
-
-def parse_ttl(value: Any, where: str) -> float:
-    """``600``, ``90s``, ``10m``, ``2h``: seconds (positive)."""
-    match = _DURATION.match(str(value))
-    seconds = float(match.group(1)) * _UNITS[match.group(2)] if match else 0.0
-    if seconds <= 0:
-        raise ConfigError(f"{where}: {value!r} is not a duration; write e.g. 600, 90s, 10m or 2h")
-    return seconds
 
 
 def parse_reuse(value: Any, where: str) -> tuple[bool, float | None]:

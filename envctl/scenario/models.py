@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Annotated, Any, TypeAlias, Union
 from pydantic import Field, PrivateAttr, field_validator
 
 from envctl.compose.translate import ComposeSource
+from envctl.errors import ConfigError
 from envctl.profiles import Profiles
 from envctl.scenario.spec import (
     SERVICE_NAME_RE,
@@ -22,7 +23,7 @@ from envctl.scenario.spec import (
     TimeoutProfile,
 )
 from envctl.scenario.steps import STEP_KINDS
-from envctl.scenario.timeouts import profile_entry
+from envctl.scenario.timeouts import parse_ttl, profile_entry
 from envctl.services import registry
 
 
@@ -62,9 +63,6 @@ class ReuseConfig(StrictModel):
     def _duration(cls, value: float | str | None) -> float | str | None:
         if value is None:
             return value
-        from envctl.errors import ConfigError
-        from envctl.warm import parse_ttl
-
         try:
             parse_ttl(value, "ttl")
         except ConfigError as exc:

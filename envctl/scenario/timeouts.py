@@ -10,9 +10,12 @@ else ``timeout_profiles.<service type>``, else the service type's default; then 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from envctl.errors import ConfigError
 
 if TYPE_CHECKING:
     from envctl.scenario.models import Scenario
@@ -69,3 +72,16 @@ def resolve_timeouts(
     ``timeout_profiles`` over them, scaled by the settings (when given)."""
     timeouts = merged(defaults, scenario.timeouts_for(service))
     return timeouts.scaled(settings.timeout_scale) if settings is not None else timeouts
+
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*$")
+_UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_ttl(value: Any, where: str) -> float:
+    """``600``, ``90s``, ``10m``, ``2h``: seconds (positive)."""
+    match = _DURATION.match(str(value))
+    seconds = float(match.group(1)) * _UNITS[match.group(2)] if match else 0.0
+    if seconds <= 0:
+        raise ConfigError(f"{where}: {value!r} is not a duration; write e.g. 600, 90s, 10m or 2h")
+    return seconds

@@ -154,8 +154,11 @@ def list_scenarios(root: Path) -> list[ScenarioRef]:
 def find_scenario(root: Path, name: str) -> Path:
     """The file of the scenario called ``name`` (its ``name:`` or ``scenario_<name>.yaml``)."""
     candidate = Path(name)
-    if candidate.suffix in (".yaml", ".yml") and candidate.is_file():
-        return candidate.resolve()
+    try:
+        if candidate.suffix in (".yaml", ".yml") and candidate.is_file():
+            return candidate.resolve()
+    except (OSError, ValueError):  # a name longer than the file system allows, a NUL
+        pass
     refs = list_scenarios(root)
     matches = {r.path for r in refs if r.name == name}
     matches |= {r.path for r in refs if r.path.name == f"scenario_{name}.yaml"}
@@ -169,7 +172,8 @@ def find_scenario(root: Path, name: str) -> Path:
     names = [r.name for r in refs]
     close = difflib.get_close_matches(name, names, n=1)
     hint = f" — did you mean '{close[0]}'?" if close else ""
+    shown = name if len(name) <= 60 else name[:59] + "…"
     raise ScenarioNotFound(
-        f"no scenario named '{name}' under {root}{hint} "
+        f"no scenario named '{shown}' under {root}{hint} "
         "(see `envctl validate` for the list; --scenarios-dir changes where to look)"
     )

@@ -7,6 +7,7 @@ shows the rejected value cut to a sensible length (:func:`~envctl.scenario.yamlf
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -36,7 +37,51 @@ _BOUNDS = {
     "less_than_equal": "at most {le}",
 }
 
-NAME_CHARACTERS = "letters, digits, '_', '.' and '-'"
+_CLASS = re.compile(r"\[([^\]]+)\]")
+_SIMPLE = re.compile(r"^\^(\[[^\]]+\])?(\[[^\]]+\])[*+](?:\{[^}]*\})?\$$")
+
+
+def describe_class(body: str) -> str:
+    """``A-Za-z0-9_.-`` as words: "letters, digits, '_', '.' and '-'"."""
+    words: list[str] = []
+    rest = body
+    for span, word in (
+        ("A-Za-z", "letters"),
+        ("a-zA-Z", "letters"),
+        ("a-z", "lower-case letters"),
+        ("A-Z", "upper-case letters"),
+        ("0-9", "digits"),
+        ("\\w", "letters, digits and '_'"),
+    ):
+        if span.replace("\\", "\\") in rest:
+            rest = rest.replace(span.replace("\\", "\\"), "")
+            if word not in words:
+                words.append(word)
+    words += [f"'{c}'" for c in rest.replace("\\", "")]
+    if len(words) == 1:
+        return words[0]
+    return ", ".join(words[:-1]) + " and " + words[-1]
+
+
+def describe_pattern(pattern: str) -> str:
+    """What a name pattern allows, in words (the pattern itself when it is not simple)."""
+    simple = _SIMPLE.match(pattern.replace("{0,62}", "*").replace("{0,63}", "*"))
+    if simple is None:
+        if ":" in pattern and "\\w" in pattern:
+            return "write module:function (e.g. my_tests.steps:check)"
+        return f"it must match {pattern}"
+    first, rest = simple.group(1), simple.group(2)
+    text = "use " + describe_class(rest[1:-1])
+    if first is not None:
+        start = describe_class(first[1:-1]).replace(" and ", " or ")
+        for plural, single in (
+            ("lower-case letters", "a lower-case letter"),
+            ("letters", "a letter"),
+            ("digits", "a digit"),
+        ):
+            start = start.replace(plural, single)
+        text += f", starting with {start}"
+    return text
 
 
 def shown(value: Any) -> str:
@@ -80,7 +125,9 @@ def friendly_message(error: Mapping[str, Any], shape: str | None = None) -> str:
     if kind == "too_long":
         return f"must have at most {ctx.get('max_length')} entries"
     if kind == "string_pattern_mismatch":
-        return f"{shown(value)} does not have the allowed form; use {NAME_CHARACTERS}"
+        return (
+            f"{shown(value)} is not allowed here: {describe_pattern(str(ctx.get('pattern', '')))}"
+        )
     if kind in ("enum", "literal_error"):
         expected = str(ctx.get("expected", "")).replace(" or ", " or ")
         return f"{shown(value)} is not valid; use {expected}" if expected else "is not valid"

@@ -433,3 +433,48 @@ def test_timeout_scale_refuses_non_finite(tmp_path: Path) -> None:
     for text in ("nan", "inf", "-inf", "1e999"):
         with pytest.raises(ConfigError, match="ENVCTL_TIMEOUT_SCALE"):
             Settings.load(environ={"ENVCTL_TIMEOUT_SCALE": text}, cwd=tmp_path)
+
+
+def test_name_pattern_errors_say_which_characters_are_allowed(tmp_path: Path) -> None:
+    path = tmp_path / "s.yaml"
+    path.write_text(
+        'name: "bad name!"\nexternal_services:\n  k: {type: kafka, topics: ["or ders"]}\n'
+    )
+    with pytest.raises(ConfigError) as info:
+        load_scenario(path, {})
+    assert str(info.value).splitlines() == [
+        f"{path}:1: name: 'bad name!' is not allowed here: use letters, digits, '_', '.' and '-',"
+        " starting with a letter or a digit",
+        f"{path}:3: external_services.k.topics[0].name: 'or ders' is not allowed here: use"
+        " letters, digits, '.', '_' and '-'",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("name", "data", "needle"),
+    [
+        ("seed.sql", "INSERT INTO t VALUES ('café');\n".encode("latin-1"), "not UTF-8"),
+        ("seed.csv", b"a\n" + b'"' + b"x" * 200_000 + b'"\n', "cannot read CSV"),
+        ("attach.sql", b"ATTACH DATABASE 'x.db' AS x;\n", "not allowed"),
+    ],
+)
+def test_hostile_mock_sql_seeds_are_seed_errors(
+    tmp_path: Path, name: str, data: bytes, needle: str
+) -> None:
+    from envctl.errors import SeedError
+    from envctl.runner.mock_seed import seed_mocks
+    from envctl.scenario.spec import DependencyMode
+    from envctl.tools import SqliteSqlStore
+
+    (tmp_path / name).write_bytes(data)
+    table = ", table: t" if name.endswith(".csv") else ""
+    seed = f"{{from: {name}{table}}}"
+    path = tmp_path / "s.yaml"
+    path.write_text(f"name: s\nexternal_services:\n  db: {{type: postgres, seed: [{seed}]}}\n")
+    scenario = load_scenario(path, {})
+    store = SqliteSqlStore(f"seed-{tmp_path.name}")
+    store.execute("CREATE TABLE t (a TEXT)")
+    with pytest.raises(SeedError) as info:
+        seed_mocks(scenario, {"db": store}, {"db": DependencyMode.MOCK}, tmp_path)
+    assert needle in str(info.value)
+    assert list(tmp_path.glob("*.db")) == []

@@ -57,6 +57,8 @@ def load_scenario(
 
     env = dict(os.environ) if environ is None else environ
     file = Path(path)
+    if "\x00" in str(path):
+        raise ConfigError([Problem(repr(str(path))[1:-1], None, "", "the path has a NUL byte")])
     try:
         file.resolve()
     except (OSError, RuntimeError):  # a symlink loop

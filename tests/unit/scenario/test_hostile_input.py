@@ -478,3 +478,8 @@ def test_hostile_mock_sql_seeds_are_seed_errors(
         seed_mocks(scenario, {"db": store}, {"db": DependencyMode.MOCK}, tmp_path)
     assert needle in str(info.value)
     assert list(tmp_path.glob("*.db")) == []
+
+
+def test_a_path_with_a_nul_byte(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="NUL"):
+        load_scenario(str(tmp_path / "a\x00b.yaml"), {})

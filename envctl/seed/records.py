@@ -74,9 +74,16 @@ def read_seed_text(path: Path, display: str) -> str:
 _TOO_DEEP = "nested too deeply (at most a few hundred levels); flatten the record"
 
 
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a number envctl accepts (finite numbers only)")
+
+
 def _jsonl(text: str, display: str) -> list[Record]:
     records: list[Record] = []
-    loads = json.loads
+
+    def loads(line: str) -> Any:
+        return json.loads(line, parse_constant=_no_constant)
+
     for number, line in enumerate(text.splitlines(), start=1):
         if not line or line.isspace():
             continue
@@ -101,7 +108,7 @@ def _skip_ws(text: str, index: int) -> int:
 
 def _json(text: str, display: str) -> RecordFile:
     """A JSON array (or object), each element with the line it starts on."""
-    decoder = json.JSONDecoder()
+    decoder = json.JSONDecoder(parse_constant=_no_constant)
 
     def line_of(index: int) -> int:
         return text.count("\n", 0, index) + 1

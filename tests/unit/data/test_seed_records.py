@@ -201,6 +201,8 @@ def test_a_key_seeded_twice_is_an_error_naming_the_first_line(tmp_path: Path) ->
         ("latin.jsonl", '{"value": "café"}\n'.encode("latin-1"), "not UTF-8"),
         ("deep.yaml", b"- " + b"[" * 1000 + b"]" * 1000 + b"\n", "nested deeper"),
         ("inf.yaml", b"- {key: a, value: 1, ttl: .inf}\n", ".inf is not allowed"),
+        ("inf.jsonl", b'{"key": "a", "value": 1, "ttl": Infinity}\n', "finite numbers only"),
+        ("nan.json", b'[{"key": "a", "value": NaN}]', "finite numbers only"),
     ],
 )
 def test_hostile_seed_files_are_seed_errors(

@@ -86,6 +86,8 @@ from envctl.variables import UnknownVariable, substitute
 PROBE_MAX_INTERVAL = 0.025
 """Longest pause between readiness attempts (they start at 5 ms and grow): a ready service
 is noticed within this. An attempt is one cheap request over 127.0.0.1."""
+GC_SWEEP_WAIT = 30.0
+"""How long ``up`` waits, at its end, for the sweep of dead runs it started beside it."""
 STATE_CHECK_INTERVAL = 0.25
 """While probing, the container's state (did it exit?) is asked from Docker at most this
 often, not before every attempt (a ``docker inspect`` costs about as much as a probe)."""
@@ -358,10 +360,20 @@ class Engine:
         }
         abort = threading.Event()
         _preload_clients(scenario)
+        sweep: threading.Thread | None = None
         if runtime is not None:
-            garbage, _errors = collect(runtime)
-            for verdict in garbage:
-                self.progress.update("gc", "removed", f"run {verdict.run_id}: {verdict.reason}")
+            # Runs of dead owners are collected beside the start-up, not before it: the sweep
+            # touches only other runs' resources, and costs a listing plus a /proc scan.
+            def collect_garbage() -> None:
+                try:
+                    garbage, _errors = collect(runtime)
+                except Exception:  # noqa: BLE001 - best effort; `envctl gc` reports
+                    return
+                for verdict in garbage:
+                    self.progress.update("gc", "removed", f"run {verdict.run_id}: {verdict.reason}")
+
+            sweep = threading.Thread(target=collect_garbage, name="envctl-gc", daemon=True)
+            sweep.start()
         try:
             for name, choice in sorted(choices.items()):
                 if choice.note:
@@ -382,6 +394,9 @@ class Engine:
             with shielded():
                 self._after_failure(env, exc, labels, keep_on_failure, abort)
             raise
+        finally:
+            if sweep is not None:
+                sweep.join(GC_SWEEP_WAIT)
         return env
 
     def _after_failure(

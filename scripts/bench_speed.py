@@ -141,8 +141,12 @@ def pytest_cmd(*extra: str) -> list[str]:
 @contextmanager
 def tc_containers() -> Iterator[dict[str, str]]:
     """Kafka (Tansu), PostgreSQL and Redis through testcontainers-python, on 127.0.0.1."""
+    import warnings
+
     from confluent_kafka.admin import AdminClient
     from testcontainers.core.container import DockerContainer
+
+    warnings.simplefilter("ignore", DeprecationWarning)  # testcontainers' module moves
     from testcontainers.postgres import PostgresContainer
     from testcontainers.redis import RedisContainer
 
@@ -153,15 +157,16 @@ def tc_containers() -> Iterator[dict[str, str]]:
         DockerContainer(TEST_IMAGES["ENVCTL_IMAGE_KAFKA"])
         .with_env("LISTENER_URL", "tcp://0.0.0.0:9092")
         .with_env("ADVERTISED_LISTENER_URL", f"tcp://127.0.0.1:{kafka_port}")
-        .with_bind_ports(9092, ("127.0.0.1", kafka_port))  # type: ignore[arg-type]
     )
     postgres = PostgresContainer(
         TEST_IMAGES["ENVCTL_IMAGE_POSTGRES"], username="postgres", password="pw", driver=None
-    ).with_bind_ports(5432, ("127.0.0.1", None))  # type: ignore[arg-type]
-    redis = RedisContainer(TEST_IMAGES["ENVCTL_IMAGE_REDIS"]).with_bind_ports(
-        6379,
-        ("127.0.0.1", None),  # type: ignore[arg-type]
     )
+    redis = RedisContainer(TEST_IMAGES["ENVCTL_IMAGE_REDIS"])
+    # testcontainers publishes on every interface by default; this machine allows 127.0.0.1
+    # only. Its port map goes to the docker SDK as it is, which takes (address, port).
+    kafka.ports = {"9092/tcp": ("127.0.0.1", kafka_port)}
+    postgres.ports = {"5432/tcp": ("127.0.0.1", None)}
+    redis.ports = {"6379/tcp": ("127.0.0.1", None)}
     started: list[Any] = []
     try:
         for container in (kafka, postgres, redis):
@@ -235,6 +240,9 @@ def measure_suite(work: Path, env: dict[str, str], skip_tc: bool) -> dict[str, f
     if skip_tc:
         return figures
     os.environ["TESTCONTAINERS_RYUK_DISABLED"] = "true"
+    # its host guess here is the Docker gateway; only 127.0.0.1 may be used on this machine
+    os.environ["TESTCONTAINERS_HOST_OVERRIDE"] = "127.0.0.1"
+    os.environ["TESTCONTAINERS_CONNECTION_MODE"] = "docker_host"
     t0 = time.perf_counter()
     with tc_containers() as urls:
         for n in range(30):

@@ -339,6 +339,9 @@ def _columns(cursor: Any, database: str, table: str) -> tuple[list[str], list[st
     return columns, [r[0] for r in cursor.fetchall()]
 
 
+_DEFINER = re.compile(r"\s*DEFINER\s*=\s*(?:`(?:[^`]|``)*`|\S+?)@(?:`(?:[^`]|``)*`|\S+)")
+
+
 def dump_database(conn: Any, database: str) -> tuple[str, dict[str, Any], dict[str, Any]]:
     """(SQL dump, rows as JSON by table, table info) of one database."""
     lines = [
@@ -367,7 +370,8 @@ def dump_database(conn: Any, database: str) -> tuple[str, dict[str, Any], dict[s
             info[table] = {"columns": columns, "primary_key": key, "rows": len(rows)}
         for view in views:
             cursor.execute(f"SHOW CREATE VIEW {quote_name(view)}")
-            create = cursor.fetchone()[1]
+            # without DEFINER=, anyone who may create views can load the dump
+            create = _DEFINER.sub("", cursor.fetchone()[1], count=1)
             lines += [f"DROP VIEW IF EXISTS {quote_name(view)};", f"{create};", ""]
     lines += ["SET UNIQUE_CHECKS = 1;", "SET FOREIGN_KEY_CHECKS = 1;", ""]
     return "\n".join(lines), rows_json, info

@@ -281,3 +281,23 @@ def test_seed_double_reports_the_failing_line(tmp_path: Path) -> None:
     with pytest.raises(SeedError) as caught:
         MysqlService.seed_mock(store, spec(seed=[{"from": "bad.sql"}]).seed[0], bad, "db")
     assert caught.value.line == 3
+
+
+def test_snapshot_summary_line() -> None:
+    assert MysqlService.describe_snapshot({"databases": 1, "tables": 2, "rows": 5}) == (
+        "5 rows in 2 tables"
+    )
+
+
+@pytest.mark.parametrize(
+    "create",
+    [
+        "CREATE ALGORITHM=UNDEFINED DEFINER=`app`@`%` SQL SECURITY DEFINER VIEW `v` AS select 1",
+        "CREATE ALGORITHM=UNDEFINED DEFINER=root@localhost SQL SECURITY DEFINER VIEW `v` AS "
+        "select 1",
+    ],
+)
+def test_dumped_views_carry_no_definer(create: str) -> None:
+    assert data._DEFINER.sub("", create, count=1) == (
+        "CREATE ALGORITHM=UNDEFINED SQL SECURITY DEFINER VIEW `v` AS select 1"
+    )

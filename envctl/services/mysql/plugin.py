@@ -383,6 +383,23 @@ class MysqlService(ServicePlugin[MysqlSpec]):
                 "SET FOREIGN_KEY_CHECKS = 1"
             )
 
+    @classmethod
+    def seed_entry_problems(
+        cls, spec: Mapping[str, Any], entry: Mapping[str, Any]
+    ) -> list[tuple[str, str]]:
+        """A seed's ``database:`` must be the service's database or one of its databases
+        (said at load time, with the line, rather than when seeding)."""
+        database = entry.get("database")
+        databases = [spec.get("database", "envctl"), *(spec.get("databases") or [])]
+        if not isinstance(database, str) or database in databases:
+            return []
+        return [
+            (
+                "database",
+                f"database '{database}' is neither the service's database nor in its databases",
+            )
+        ]
+
     # -- mock mode -----------------------------------------------------------------------------
     @classmethod
     def seed_mock(cls, tool: Any, seed: Any, path: Path, service: str) -> None:

@@ -81,3 +81,24 @@ def test_sql_step_refuses_a_service_that_is_not_sql(tmp_path: Path) -> None:
         ConfigError, match="'c' is a redis service; sql needs a mysql or postgres service"
     ):
         _scenario(tmp_path, "c: {type: redis}", "  - sql: {service: c, query: SELECT 1}")
+
+
+def test_a_seed_into_an_undeclared_database_is_refused_at_load_time(tmp_path: Path) -> None:
+    path = tmp_path / "scenario_bad.yaml"
+    (tmp_path / "x.sql").write_text("SELECT 1;\n")
+    path.write_text(
+        "name: bad\n"
+        "external_services:\n"
+        "  db:\n"
+        "    type: mysql\n"
+        "    databases: [reports]\n"
+        "    seed:\n"
+        "      - {from: x.sql, database: reports}\n"
+        "      - {from: x.sql, database: report}\n"
+    )
+    with pytest.raises(ConfigError) as caught:
+        load_scenario(path, {})
+    message = str(caught.value)
+    assert "scenario_bad.yaml:8" in message
+    assert "database 'report' is neither the service's database nor in its databases" in message
+    assert "'reports'" not in message

@@ -176,6 +176,30 @@ class _PluginState:
                 self._docker = str(exc)
         return self._docker if isinstance(self._docker, str) else None
 
+    def native_problem(self, types: list[str]) -> str | None:
+        """Why the native runtime cannot stand in for Docker for these service types (None:
+        it can, as ``runtime: auto`` would have it)."""
+        from envctl.environment import build_plugin
+        from envctl.errors import EnvctlError
+        from envctl.scenario.models import Scenario
+        from envctl.services.native import native_context
+
+        if self.settings.runtime == "docker":
+            return f"runtime: docker ({self.settings.runtime_source})"
+        scenario = Scenario.model_validate(
+            {"name": "native-check", "external_services": {t: {"type": t} for t in types}}
+        )
+        for type_name in types:
+            plugin = build_plugin(scenario, type_name, "check", self.settings)
+            provider = plugin.native(native_context(self.settings, type_name))
+            if provider is None:
+                return f"type '{type_name}' has no native form"
+            try:
+                provider.locate()
+            except EnvctlError as exc:
+                return str(exc)
+        return None
+
     def namespace(self, run_id: str) -> str:
         return f"{self.worker}-{run_id}" if self.worker else run_id
 
@@ -215,7 +239,7 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
     if state.force == "mock" or state.settings.environ.get("ENVCTL_DEPENDENCY_MODE") == "mock":
         pytest.skip(f"needs real {', '.join(needed)}; the dependency mode is mock")
     problem = state.docker_problem()
-    if problem is not None:
+    if problem is not None and state.native_problem(needed) is not None:
         state.unavailable(f"needs real {', '.join(needed)}: {problem}")
 
 

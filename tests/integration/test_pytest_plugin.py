@@ -6,7 +6,7 @@ from __future__ import annotations
 import textwrap
 
 import pytest
-from support import TEST_IMAGES
+from support import NATIVE_DIR, TEST_IMAGES, native_resources
 
 pytest_plugins = ["pytester"]
 
@@ -131,6 +131,17 @@ def test_without_docker_skip_or_fail(
     failed = project.runpytest("tests", "scenarios/integration")
     failed.assert_outcomes(passed=3, failed=1, errors=1)  # the marker fails in setup
     failed.stdout.fnmatch_lines(["*ENVCTL_REQUIRE_DOCKER=1 makes this a failure*"])
+
+
+def test_without_docker_native_servers_stand_in(
+    project: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DOCKER_HOST", "unix:///nonexistent/docker.sock")
+    monkeypatch.setenv("ENVCTL_NATIVE_DIR", str(NATIVE_DIR))
+    monkeypatch.delenv("ENVCTL_RUNTIME", raising=False)
+    result = project.runpytest("tests", "scenarios/integration", "-rs")
+    result.assert_outcomes(passed=5)  # the real Kafka ones too, on the native broker
+    assert native_resources() == []
 
 
 def test_under_xdist_each_worker_has_its_own_namespace(

@@ -303,7 +303,8 @@ def _pg_dump(plugin: PostgresService, handle: ServiceHandle, database: str, time
     user = str(handle.endpoints.get("user") or plugin.spec.user)
     flags = ["--no-owner", "--no-privileges", "--username", user, "--dbname", database]
     if handle.container is not None:
-        error_file = "/tmp/envctl-pg_dump.err"
+        # TMPDIR: the container's /tmp, or a native service's own scratch folder
+        error_file = '"${TMPDIR:-/tmp}/envctl-pg_dump.err"'
         script = (
             f"pg_dump {' '.join(shlex.quote(f) for f in flags)} 2>{error_file} "
             f"|| {{ cat {error_file}; exit 1; }}"

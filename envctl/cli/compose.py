@@ -1,6 +1,7 @@
 """``envctl compose export|import``: compose interop.
 
-Parse, call the library (:mod:`envctl.compose`), print or write.
+Parse, call the library (:mod:`envctl.export.compose`; import: :mod:`envctl.scenario.compose`),
+print or write.
 """
 
 from __future__ import annotations
@@ -59,7 +60,7 @@ def compose_export(
     Start it with `docker compose -f FILE up -d --wait`: services start in the scenario's
     dependency order and the command returns when every health check passes.
     """
-    from envctl.compose.export import compose_project, render_compose
+    from envctl.export.compose import compose_project, render_compose
 
     scenario = _load(ctx, name, profile)
     base_dir = output.resolve().parent if output is not None else Path.cwd()
@@ -123,8 +124,8 @@ def compose_import(
     """Write a scenario with the services of a compose file (migrating off compose)."""
     import re
 
-    from envctl.compose.translate import read_compose_file, translate_services
     from envctl.export.yamltext import render_yaml
+    from envctl.scenario.compose import read_compose_file, translate_services
 
     settings = _settings(ctx)
     compose_file = file.resolve()

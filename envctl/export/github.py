@@ -30,8 +30,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from envctl.ci.health import HealthCheck
-from envctl.ci.standalone import StandaloneService, standalone_services
+from envctl.export.health import HealthCheck
+from envctl.export.standalone import StandaloneService, standalone_services
 from envctl.export.yamltext import render_yaml
 from envctl.report.run_folder import DEFAULT_RUNS_PATH
 from envctl.scenario.models import Category, Scenario

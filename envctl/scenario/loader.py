@@ -17,10 +17,10 @@ from typing import Any, Union
 
 from pydantic import BaseModel, ValidationError
 
-from envctl.compose.translate import expand_compose_source
 from envctl.errors import ConfigError, Problem
 from envctl.graph import find_cycle, format_cycle
 from envctl.profiles import apply_profile
+from envctl.scenario.compose import expand_compose_source
 from envctl.scenario.interpolate import InterpolationError, interpolate
 from envctl.scenario.merge import deep_merge
 from envctl.scenario.messages import friendly_message

@@ -8,9 +8,9 @@ from typing import TYPE_CHECKING, Annotated, Any, TypeAlias, Union
 
 from pydantic import Field, PrivateAttr, field_validator
 
-from envctl.compose.translate import ComposeSource
 from envctl.errors import ConfigError
 from envctl.profiles import Profiles
+from envctl.scenario.compose import ComposeSource
 from envctl.scenario.spec import (
     SERVICE_NAME_RE,
     CleanupSetting,

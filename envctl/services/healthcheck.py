@@ -1,7 +1,7 @@
 """A container health check, as data: what a service type says for tools that start its
 container themselves (GitHub job services, ``docker compose``). Each type's plugin builds
 one in :meth:`~envctl.services.base.ServicePlugin.container_health_check`;
-:mod:`envctl.ci.health` documents the choices and the timings.
+:mod:`envctl.export.health` documents the choices and the timings.
 """
 
 from __future__ import annotations

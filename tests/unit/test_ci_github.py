@@ -18,11 +18,11 @@ import yaml
 from click.testing import CliRunner
 from doc_examples import EXAMPLES, REPO, check_doc, commands
 
-from envctl.ci.health import HealthCheck, NoHealthCheck, duration, health_check
 from envctl.cli import cli
 from envctl.errors import ConfigError
 from envctl.export import actions
 from envctl.export.github import Selection, Strategy, WorkflowOptions, github_workflow
+from envctl.export.health import HealthCheck, NoHealthCheck, duration, health_check
 from envctl.report.compare import (
     classify,
     compare,

@@ -21,16 +21,16 @@ from click.testing import CliRunner
 from doc_examples import EXAMPLES, REPO, check_doc, commands
 
 from envctl.cli import cli
-from envctl.compose.export import compose_project, project_name, render_compose
-from envctl.compose.standard import standard_files, standard_types
-from envctl.compose.translate import (
+from envctl.errors import ConfigError
+from envctl.export.compose import compose_project, project_name, render_compose
+from envctl.export.standard import standard_files, standard_types
+from envctl.scenario import Scenario, load_scenario
+from envctl.scenario.compose import (
     expand_compose_source,
     parse_duration,
     read_compose_file,
     translate_services,
 )
-from envctl.errors import ConfigError
-from envctl.scenario import Scenario, load_scenario
 from envctl.settings import Settings
 
 COMPOSE_EXAMPLE = EXAMPLES / "compose"
@@ -242,7 +242,7 @@ def test_the_ready_made_compose_files_are_up_to_date(compose_cli: None) -> None:
     assert sorted(files) == [f"{kind}.yaml" for kind in standard_types()]
     for name, text in files.items():
         path = REPO / "compose" / name
-        assert path.read_text() == text, f"{path} is stale: run python -m envctl.compose.standard"
+        assert path.read_text() == text, f"{path} is stale: run python -m envctl.export.standard"
         service = compose_config(path)["services"][name.removesuffix(".yaml")]
         assert service["labels"]["io.envctl.managed"] == "true"
 

@@ -1,7 +1,7 @@
 """The ready-made compose files in ``compose/``: Kafka, Postgres and Redis on their own.
 
 They are what ``envctl compose export`` writes for the smallest scenario of each type,
-with the default images. Regenerate them with ``python -m envctl.compose.standard``
+with the default images. Regenerate them with ``python -m envctl.export.standard``
 (``--check`` says whether the committed files are up to date).
 """
 
@@ -10,11 +10,11 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from envctl.compose.export import compose_project, render_compose
+from envctl.export.compose import compose_project, render_compose
 from envctl.scenario.models import Scenario
 from envctl.services.registry import plugins
 
-COMMAND = "python -m envctl.compose.standard"
+COMMAND = "python -m envctl.export.standard"
 
 
 def standard_types() -> list[str]:

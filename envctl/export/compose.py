@@ -4,7 +4,7 @@ Each docker-mode service becomes a compose service with the image envctl would r
 environment its plugin sets (Kafka's listeners advertise the published host port), its
 ports on ``127.0.0.1`` (fixed: a pinned port, else the container port), its command and
 bind mounts, a ``healthcheck`` derived from its readiness probe (see
-:mod:`envctl.ci.health`) and ``depends_on`` with ``condition: service_healthy`` mirroring
+:mod:`envctl.export.health`) and ``depends_on`` with ``condition: service_healthy`` mirroring
 the scenario's graph — so ``docker compose up --wait`` starts services in the same order
 envctl would and returns when all are healthy. envctl's labels mark every container, so
 ``envctl status`` lists them and ``envctl down --run-id <project>`` removes them.
@@ -22,8 +22,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from envctl.ci.health import HealthCheck
-from envctl.ci.standalone import StandaloneService, standalone_services
+from envctl.export.health import HealthCheck
+from envctl.export.standalone import StandaloneService, standalone_services
 from envctl.export.yamltext import render_yaml
 from envctl.runtime.base import (
     LABEL_ENDPOINTS,

@@ -17,8 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from envctl.ci.health import HealthCheck, NoHealthCheck, health_check
 from envctl.environment import resolve_image
+from envctl.export.health import HealthCheck, NoHealthCheck, health_check
 from envctl.namespace import Namespace
 from envctl.scenario.models import Scenario
 from envctl.scenario.spec import (

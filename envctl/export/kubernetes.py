@@ -32,6 +32,7 @@ Tests validate every document against the Kubernetes OpenAPI schema
 from __future__ import annotations
 
 import base64
+import gzip
 import io
 import re
 import tarfile
@@ -85,7 +86,11 @@ def _check_name(value: str, what: str) -> None:
 def scenarios_archive(root: Path) -> bytes:
     """The scenario tree as a gzipped tar (files only, paths relative to ``root``)."""
     buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w:gz", compresslevel=9) as tar:
+    # gzip stamps the time into its header: mtime=0 keeps regenerated manifests diff-free
+    with (
+        gzip.GzipFile(fileobj=buffer, mode="wb", compresslevel=9, mtime=0) as packed,
+        tarfile.open(fileobj=packed, mode="w") as tar,
+    ):
         for path in sorted(root.rglob("*")):
             if path.is_file() and not path.is_symlink() and "__pycache__" not in path.parts:
                 info = tar.gettarinfo(str(path), arcname=str(path.relative_to(root)))

@@ -71,9 +71,12 @@ def emit_trace(run_dir: Path, provider: Any) -> None:
         root.set_status(Status(StatusCode.ERROR, mask(str(end.get("reason") or ""))[:500]))
     context = trace.set_span_in_context(root)
 
+    first, last = _ns(start["ts"]), _ns(end["ts"])
+
     def child(name: str, event: Mapping[str, Any], attributes: dict[str, Any]) -> Any:
-        stop = _ns(event["ts"])
-        began = stop - int(float(event.get("seconds") or 0.0) * 1_000_000_000)
+        # the audit log's times are rounded to the millisecond: keep children inside the run
+        stop = min(max(_ns(event["ts"]), first), last)
+        began = max(stop - int(float(event.get("seconds") or 0.0) * 1_000_000_000), first)
         span = tracer.start_span(name, context=context, start_time=began, attributes=attributes)
         return span, stop
 

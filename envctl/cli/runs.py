@@ -337,14 +337,20 @@ def logs(ctx: click.Context, run_id: str, service: str | None) -> None:
     for shared in sorted((recorded.directory / SHARED_DIR).glob("*")):
         for name, path in sorted(read_run(shared.parent, shared.name).logs().items()):
             found.setdefault(name, path)
+    real = any(e.get("dependency_mode") == "real" for e in recorded.of_kind("decision.service"))
+    why_none = (
+        "the run ended before its containers' logs were saved, or started none (see its audit log)"
+        if real
+        else "mock mode starts no container"
+    )
     if service is not None:
         if service not in found:
-            known = ", ".join(sorted(found)) or "none (mock mode starts no container)"
+            known = ", ".join(sorted(found)) or f"none ({why_none})"
             raise ConfigError(f"run {run_id} captured no log of '{service}'; captured: {known}")
         found = {service: found[service]}
     click.echo(f"# run {run_id}: audit log {recorded.directory / 'audit.jsonl'}", err=True)
     if not found:
-        click.echo("no container logs captured (mock mode starts no container)", err=True)
+        click.echo(f"no container logs captured ({why_none})", err=True)
     for name, path in found.items():
         if service is None:
             click.echo(f"==> {name} ({path}) <==")

@@ -15,6 +15,7 @@ from typing import Any
 
 from envctl.errors import ConfigError
 from envctl.report.audit import RecordedRun, jsonable, read_run
+from envctl.report.run_folder import RESULT_FILE
 from envctl.runner.modes import ModeChoice, ModeDecision, resolve_modes
 from envctl.runner.outcome import ScenarioOutcome
 from envctl.runner.run import Runner
@@ -33,7 +34,13 @@ class Difference:
     replayed: Any
 
     def __str__(self) -> str:
+        if self.recorded is NOT_RECORDED:
+            return f"{self.where}: not reached in the recorded run, now {self.replayed!r}"
         return f"{self.where}: recorded {self.recorded!r}, now {self.replayed!r}"
+
+
+NOT_RECORDED: Any = object()
+"""A step the recorded run never reached (it ended before it)."""
 
 
 @dataclass
@@ -69,7 +76,15 @@ def _recorded_status(run: RecordedRun) -> str | None:
 def _scenario_of(run: RecordedRun, runner: Runner) -> Scenario:
     start = run.first("run.start")
     if start is None:
-        raise ConfigError(f"run '{run.run_id}' has no run.start event; it cannot be replayed")
+        if (run.directory / RESULT_FILE).is_file():
+            raise ConfigError(
+                f"run '{run.run_id}' is a run-all of several scenarios; replay one of them by "
+                f"its own run id (listed in {run.directory / RESULT_FILE})"
+            )
+        raise ConfigError(
+            f"run '{run.run_id}' recorded no scenario start (its audit log is empty or cut "
+            "short); it cannot be replayed"
+        )
     source = start.get("source")
     settings = runner.settings
     if source and Path(source).is_file():
@@ -120,7 +135,7 @@ def compare(recorded: RecordedRun, outcome: ScenarioOutcome) -> list[Difference]
         old = old_steps.get(step.index)
         label = step.label
         if old is None:
-            differences.append(Difference(label, "not recorded", step.status))
+            differences.append(Difference(label, NOT_RECORDED, step.status))
             continue
         if old.get("status") != step.status:
             detail_old = str(old.get("status")) + (f" ({old['error']})" if old.get("error") else "")

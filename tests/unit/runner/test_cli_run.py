@@ -69,3 +69,43 @@ def test_check_protocols(tmp_path: Path) -> None:
     assert (result.returncode, json.loads(result.stdout)) == (0, []), result.stdout
     text = _envctl("check-protocols", tmp_path=tmp_path)
     assert (text.returncode, text.stdout.strip()) == (0, "real and mock tools agree")
+
+
+def _recorded(tmp_path: Path, run_id: str, events: list[dict[str, object]]) -> Path:
+    folder = tmp_path / "state" / "runs" / run_id
+    folder.mkdir(parents=True)
+    (folder / "audit.jsonl").write_text("".join(json.dumps(e) + "\n" for e in events))
+    return folder
+
+
+def test_logs_of_a_real_run_without_logs_does_not_blame_mock_mode(tmp_path: Path) -> None:
+    """Issue 10 §6: `logs` of a failed real run said "mock mode starts no container"."""
+    _recorded(
+        tmp_path,
+        "real0001",
+        [{"event": "decision.service", "service": "kafka", "dependency_mode": "real"}],
+    )
+    logs = _envctl("logs", "real0001", tmp_path=tmp_path)
+    assert logs.returncode == 0, logs.stderr
+    assert "mock mode" not in logs.stderr
+    assert "the run ended before its containers' logs were saved" in logs.stderr
+
+
+def test_replay_of_a_run_all_id_says_what_to_replay(tmp_path: Path) -> None:
+    """Issue 10 §6: replay of a run-all id failed with an internal word ("run.start event")."""
+    folder = _recorded(tmp_path, "all00001", [{"event": "run_all.start"}])
+    (folder / "result.json").write_text("{}")
+    replay = _envctl("replay", "all00001", tmp_path=tmp_path)
+    assert replay.returncode == 2, replay.stderr
+    assert "is a run-all of several scenarios; replay one of them by its own run id" in (
+        replay.stderr
+    )
+    assert "run.start" not in replay.stderr
+
+
+def test_a_step_the_recorded_run_never_reached_is_worded_plainly() -> None:
+    from envctl.runner.replay import NOT_RECORDED, Difference
+
+    text = str(Difference("step 2 (publish)", NOT_RECORDED, "passed"))
+    assert text == "step 2 (publish): not reached in the recorded run, now 'passed'"
+    assert "not recorded" not in text

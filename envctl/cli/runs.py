@@ -82,6 +82,11 @@ def _print_outcome(outcome: ScenarioOutcome) -> None:
         click.echo(f"  {outcome.reason}")
     if outcome.bundle:
         click.echo(f"  failure bundle: {outcome.bundle}")
+    if outcome.kept:  # what cleanup_after kept, how to reach it and how to remove it
+        for kept_line in outcome.kept.splitlines():
+            click.echo(f"  {kept_line}")
+    for warning in outcome.warnings:
+        click.echo(f"  warning: {warning}", file=err)
     if outcome.run_dir:
         click.echo(f"  audit log: {outcome.run_dir}/audit.jsonl", file=err)
 

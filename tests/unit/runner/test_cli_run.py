@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 REPO = Path(__file__).resolve().parents[3]
 
 
@@ -109,3 +111,19 @@ def test_a_step_the_recorded_run_never_reached_is_worded_plainly() -> None:
     text = str(Difference("step 2 (publish)", NOT_RECORDED, "passed"))
     assert text == "step 2 (publish): not reached in the recorded run, now 'passed'"
     assert "not recorded" not in text
+
+
+def test_kept_resources_are_in_the_normal_output(capsys: pytest.CaptureFixture[str]) -> None:
+    """Issue 10 §6: what cleanup_after kept was only in --json."""
+    from envctl.cli.runs import _print_outcome
+    from envctl.runner.outcome import ScenarioOutcome
+
+    kept = (
+        "run r1 (s) failed; kept for inspection:\n"
+        "  kafka: container envctl-s-kafka-r1 — bootstrap_servers=127.0.0.1:5\n"
+        "remove with: envctl down --run-id r1"
+    )
+    _print_outcome(ScenarioOutcome("s", "failed", run_id="r1", kept=kept))
+    out = capsys.readouterr().out
+    assert "kafka: container envctl-s-kafka-r1 — bootstrap_servers=127.0.0.1:5" in out
+    assert "remove with: envctl down --run-id r1" in out

@@ -62,7 +62,7 @@ class ProjectConfig(BaseModel):
     allowed_paths: list[str] = Field(
         default_factory=list,
         description="Folders outside the project (relative to this file, or absolute) that "
-        "scenarios may read base templates, compose files and seed files from.",
+        "scenarios may read base templates (extends:) and compose files from.",
     )
     allow_docker_socket: bool = Field(
         default=False,

@@ -50,7 +50,7 @@ def load_scenario(
     overlay(s) to apply (``--profile`` / ``ENVCTL_PROFILE``), from ``project_profiles`` (the
     project config's ``profiles:``) and the scenario's own ``profiles:``. Services of a
     ``compose:`` file are added before the profile is laid over. ``allowed_roots`` are the
-    folders besides the scenario tree that base templates, compose files and seed files may
+    folders besides the scenario tree that base templates and compose files may
     come from (default: the working directory; see :mod:`envctl.scenario.paths`).
     """
     import os

@@ -1,10 +1,11 @@
 """Where files a scenario names may be: inside the project, unless the project allows more.
 
-A scenario's ``extends:``, ``compose: {file}`` and seed files are read by envctl and
-problems in them are printed. So that no scenario can make envctl read (and echo) a file
-such as ``/etc/shadow``, such paths must resolve (symlinks followed) under one of the
-allowed roots: the scenario tree, the project root (the folder of ``envctl.yaml``, else
-the working directory) and the folders the project config lists under ``allowed_paths:``.
+A scenario's ``extends:`` and ``compose: {file}`` are read by envctl and problems in them
+are printed. So that no scenario can make envctl read (and echo) a file such as
+``/etc/shadow``, such paths must resolve (symlinks followed) under one of the allowed roots:
+the scenario tree, the project root (the folder of ``envctl.yaml``, else the working
+directory) and the folders the project config lists under ``allowed_paths:``. Seed files
+stay stricter: under the scenario tree only (:mod:`envctl.seed.paths`).
 """
 
 from __future__ import annotations

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from pathlib import Path
@@ -9,12 +10,23 @@ from pathlib import Path
 import psutil
 import pytest
 
+from envctl.retry import poll_until
 from envctl.runtime.base import LABEL_MANAGED, LABEL_RUN_ID
 from envctl.runtime.native import NativeRuntime, ProcessSpec
 
 # A shell that forks a child into its process group and then blocks on a pipe that never
 # delivers: a server with a worker, minus the server.
 FORKING = ["sh", "-c", "tail -f /dev/null & exec tail -f /dev/null"]
+
+
+def group_of(pgid: int) -> list[psutil.Process]:
+    """The processes of a process group (one that exits meanwhile is left out)."""
+    found = []
+    for process in psutil.process_iter():
+        with contextlib.suppress(ProcessLookupError, psutil.Error):
+            if os.getpgid(process.pid) == pgid:
+                found.append(process)
+    return found
 
 
 @pytest.fixture
@@ -39,8 +51,9 @@ def test_a_process_is_recorded_listed_and_removed_with_its_group(runtime: Native
     assert (process.home / "data" / "prepared").read_text() == "yes"
     record = json.loads((runtime.root / "svc-a.json").read_text())
     assert record["pid"] == process.pid and record["boot_id"] and record["start_time"]
-    group = [p for p in psutil.process_iter() if os.getpgid(p.pid) == process.pid]
-    assert len(group) == 2  # the shell's forked child shares its process group
+    # the shell forks its child while run_process returns: wait for it (bounded)
+    assert poll_until(lambda: len(group_of(process.pid)) == 2, timeout=10)
+    group = group_of(process.pid)
 
     (listed,) = runtime.list_managed({LABEL_RUN_ID: "r1"})
     assert (listed.kind, listed.name, listed.status) == ("container", "svc-a", "running")

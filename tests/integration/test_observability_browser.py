@@ -97,6 +97,7 @@ def test_failure_bundle_and_report_in_a_browser(
             "--scenarios-dir",
             str(scenarios),
             "run-all",
+            "--no-share",  # each scenario's own services: their start-up is on its timeline
             "--json",
             str(tmp_path / "r.json"),
             env=env,

@@ -1,6 +1,10 @@
 """envctl's pytest plugin, exercised with pytester: scenario files as tests, fixtures,
 markers, skip-or-fail without Docker, pytest-xdist."""
 
+# Each inner pytest runs in its own process (runpytest_subprocess), as pytest runs for a
+# user: in-process pytester runs drop the modules they imported between runs, and the
+# service registry's cached classes then no longer match the re-imported models.
+
 from __future__ import annotations
 
 import textwrap
@@ -86,7 +90,7 @@ def project(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> pytes
 
 
 def test_scenario_files_are_tests(project: pytest.Pytester, no_leaks: None) -> None:
-    result = project.runpytest("scenarios", "-v")
+    result = project.runpytest_subprocess("scenarios", "-v")
     result.assert_outcomes(passed=2, failed=1)
     result.stdout.fnmatch_lines(
         [
@@ -94,27 +98,29 @@ def test_scenario_files_are_tests(project: pytest.Pytester, no_leaks: None) -> N
             "*step 0 (expect_message, *scenario_fails.yaml:5) failed: service 'kafka', topic 't'*",
         ]
     )
-    mock_only = project.runpytest("scenarios", "-m", "unit")
+    mock_only = project.runpytest_subprocess("scenarios", "-m", "unit")
     mock_only.assert_outcomes(passed=1, failed=1, deselected=1)
-    forced = project.runpytest("scenarios/integration", "--force-dependency-mode", "mock")
+    forced = project.runpytest_subprocess(
+        "scenarios/integration", "--force-dependency-mode", "mock"
+    )
     forced.assert_outcomes(passed=1)
 
 
 def test_tests_dir_does_not_collect_scenarios(project: pytest.Pytester, no_leaks: None) -> None:
-    result = project.runpytest()  # testpaths = tests: the fixtures module only
+    result = project.runpytest_subprocess()  # testpaths = tests: the fixtures module only
     result.assert_outcomes(passed=4)
-    result = project.runpytest("tests", "--co", "-q")
+    result = project.runpytest_subprocess("tests", "--co", "-q")
     assert "scenario_hidden" not in result.stdout.str()
 
 
 def test_requires_marker_skips_in_mock_mode(project: pytest.Pytester) -> None:
-    result = project.runpytest("tests", "--force-dependency-mode", "mock", "-rs")
+    result = project.runpytest_subprocess("tests", "--force-dependency-mode", "mock", "-rs")
     result.assert_outcomes(passed=3, skipped=1)
     result.stdout.fnmatch_lines(["*needs real kafka; the dependency mode is mock*"])
 
 
 def test_invalid_mode_option_is_a_usage_error(project: pytest.Pytester) -> None:
-    result = project.runpytest("tests", "--force-dependency-mode", "fake")
+    result = project.runpytest_subprocess("tests", "--force-dependency-mode", "fake")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["*valid: real, mock*"])
 
@@ -124,11 +130,11 @@ def test_without_docker_skip_or_fail(
 ) -> None:
     monkeypatch.setenv("DOCKER_HOST", "unix:///nonexistent/docker.sock")
     monkeypatch.setenv("ENVCTL_RUNTIME", "docker")  # auto would fall back to native servers
-    skipped = project.runpytest("tests", "scenarios/integration", "-rs")
+    skipped = project.runpytest_subprocess("tests", "scenarios/integration", "-rs")
     skipped.assert_outcomes(passed=3, skipped=2)
     skipped.stdout.fnmatch_lines(["*cannot reach the Docker daemon*ENVCTL_REQUIRE_DOCKER=1*"])
     monkeypatch.setenv("ENVCTL_REQUIRE_DOCKER", "1")
-    failed = project.runpytest("tests", "scenarios/integration")
+    failed = project.runpytest_subprocess("tests", "scenarios/integration")
     failed.assert_outcomes(passed=3, failed=1, errors=1)  # the marker fails in setup
     failed.stdout.fnmatch_lines(["*ENVCTL_REQUIRE_DOCKER=1 makes this a failure*"])
 
@@ -139,7 +145,7 @@ def test_without_docker_native_servers_stand_in(
     monkeypatch.setenv("DOCKER_HOST", "unix:///nonexistent/docker.sock")
     monkeypatch.setenv("ENVCTL_NATIVE_DIR", str(NATIVE_DIR))
     monkeypatch.delenv("ENVCTL_RUNTIME", raising=False)
-    result = project.runpytest("tests", "scenarios/integration", "-rs")
+    result = project.runpytest_subprocess("tests", "scenarios/integration", "-rs")
     result.assert_outcomes(passed=5)  # the real Kafka ones too, on the native broker
     assert native_resources() == []
 

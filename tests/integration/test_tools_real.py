@@ -418,7 +418,7 @@ def test_a_frozen_postgres_fails_a_statement_at_its_timeout_not_never(
         assert isinstance(db, PostgresStore)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RequiresRegistryWarning)
-            quick = PostgresStore(db.dsn, connect_timeout=5, statement_timeout=1)
+            quick = PostgresStore(db.dsn, connect_timeout=10, statement_timeout=5)
         assert quick.query("SELECT 1 AS one") == [{"one": 1}]
         container = docker_client.containers.get(data["services"]["db"]["container"])
         outcome: dict[str, BaseException] = {}
@@ -441,7 +441,7 @@ def test_a_frozen_postgres_fails_a_statement_at_its_timeout_not_never(
         worker = threading.Thread(target=frozen_queries, daemon=True)
         try:
             worker.start()
-            worker.join(timeout=60)  # a bound for the test itself, far above the 1 s deadline
+            worker.join(timeout=60)  # a bound for the test itself, far above the 5 s deadline
             assert not worker.is_alive(), "a statement against a frozen server never ended"
         finally:
             container.reload()
@@ -449,6 +449,6 @@ def test_a_frozen_postgres_fails_a_statement_at_its_timeout_not_never(
                 container.unpause()
         for face in ("sync", "async"):
             assert isinstance(outcome.get(face), StoreError), outcome
-            assert "did not answer within 1s" in str(outcome[face])
+            assert "did not answer within 5s" in str(outcome[face])
         assert quick.query("SELECT 4 AS four") == [{"four": 4}]  # a new connection
         quick.close()

@@ -85,13 +85,18 @@ class ServicePlan:
 
 
 def plan(
-    scenario: Scenario, passed: bool, data_kinds: dict[str, tuple[str, ...]], docker: set[str]
+    scenario: Scenario,
+    passed: bool,
+    data_kinds: dict[str, tuple[str, ...]],
+    docker: set[str],
+    keep_all: bool = False,
 ) -> dict[str, ServicePlan]:
     """Decide per service. ``data_kinds``: the resource kinds of each service's type;
-    ``docker``: the services running in containers envctl started."""
+    ``docker``: the services running in containers envctl started; ``keep_all``: keep
+    everything whatever the policy (``--keep-on-failure`` after a failure)."""
     plans: dict[str, ServicePlan] = {}
     for service in scenario.external_services:
-        remove = removal(setting_for(scenario, service), passed)
+        remove = removal(False if keep_all else setting_for(scenario, service), passed)
         kinds = data_kinds.get(service, ())
         keep_data = tuple(k for k in kinds if not remove[k])
         remove_data = tuple(k for k in kinds if remove[k])
@@ -171,7 +176,9 @@ class KeptReport:
 # -- doing it -----------------------------------------------------------------------------------
 
 
-def finish(env: Environment, passed: bool, *, settings: Settings | None = None) -> KeptReport:
+def finish(
+    env: Environment, passed: bool, *, settings: Settings | None = None, keep_all: bool = False
+) -> KeptReport:
     """End a scenario run: remove what its cleanup_after policy removes, keep the rest.
 
     Called by the runner after the steps (``passed``: whether the scenario passed). Safe to
@@ -187,7 +194,13 @@ def finish(env: Environment, passed: bool, *, settings: Settings | None = None) 
         for name, state in env.services.items()
         if state.mode == ServiceMode.DOCKER.value and state.container
     }
-    plans = plan(env.scenario, passed, {n: p.resource_kinds for n, p in plugins.items()}, docker)
+    plans = plan(
+        env.scenario,
+        passed,
+        {n: p.resource_kinds for n, p in plugins.items()},
+        docker,
+        keep_all=keep_all,
+    )
     runtime = env.runtime
     resources = runtime.list_managed({"io.envctl.run-id": env.run_id}) if runtime else []
     doomed = []

@@ -97,6 +97,20 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "ones left by earlier sessions or other xdist workers); see ENVCTL_REUSE.",
     )
     group.addoption(
+        "--envctl-scenarios-dir",
+        dest="envctl_scenarios_dir",
+        metavar="DIR",
+        default=None,
+        help="Where the scenario files are (default: the project config's scenarios_dir, "
+        "else ./scenarios of the folder pytest runs from); also the ini option "
+        "envctl_scenarios_dir, relative to the ini file.",
+    )
+    parser.addini(
+        "envctl_scenarios_dir",
+        "envctl: the scenarios folder, relative to this ini file's folder",
+        default=None,
+    )
+    group.addoption(
         "--envctl-strict",
         dest="envctl_strict",
         action="store_true",
@@ -142,7 +156,16 @@ class _PluginState:
         if self._settings is None:
             from envctl.settings import Settings
 
-            self._settings = Settings.load(cwd=Path(str(self.config.invocation_params.dir)))
+            here = Path(str(self.config.invocation_params.dir))
+            settings = Settings.load(cwd=here)
+            chosen = self.config.getoption("envctl_scenarios_dir", None)
+            if chosen:
+                settings = settings.with_scenarios_dir(here / str(chosen))
+            elif self.config.getini("envctl_scenarios_dir"):
+                base = self.config.inipath.parent if self.config.inipath else here
+                ini_dir = str(self.config.getini("envctl_scenarios_dir"))
+                settings = settings.with_scenarios_dir(base / ini_dir)
+            self._settings = settings
         return self._settings
 
     @property

@@ -35,10 +35,24 @@ def _runner(
     trace: str | None = None,
     reuse: bool | None = None,
     share: bool = False,
+    keep_on_failure: bool = False,
 ) -> Runner:
     from envctl.runner import Runner
 
-    return Runner(_settings(ctx), progress=progress, trace=trace, reuse=reuse, share=share)
+    return Runner(
+        _settings(ctx),
+        progress=progress,
+        trace=trace,
+        reuse=reuse,
+        share=share,
+        keep_on_failure=keep_on_failure,
+    )
+
+
+KEEP_HELP = (
+    "A run that fails keeps everything it started (containers, topics, databases, keys), "
+    "whatever cleanup_after says, and prints how to reach and remove it."
+)
 
 
 TRACE_HELP = (
@@ -106,6 +120,7 @@ def _exit_for(outcome: ScenarioOutcome, strict: bool) -> int:
 @click.option("--strict", is_flag=True, help="A degraded run (fallback to a mock) fails.")
 @click.option("--trace", type=click.Choice(["retain-on-failure", "on", "off"]), help=TRACE_HELP)
 @click.option("--reuse/--no-reuse", default=None, help=REUSE_HELP)
+@click.option("--keep-on-failure", is_flag=True, help=KEEP_HELP)
 @click.pass_context
 def run(
     ctx: click.Context,
@@ -115,6 +130,7 @@ def run(
     strict: bool,
     trace: str | None,
     reuse: bool | None,
+    keep_on_failure: bool,
 ) -> None:
     """Run a scenario: start its services (real) or mocks, run the steps, check `expected`.
 
@@ -126,7 +142,7 @@ def run(
     force = _check_mode(force_mode)
     scenario = _load(ctx, name)
     progress = None if as_json else LineProgress()
-    runner = _runner(ctx, progress, trace, reuse=reuse)
+    runner = _runner(ctx, progress, trace, reuse=reuse, keep_on_failure=keep_on_failure)
     try:
         outcome = runner.run(scenario, force_mode=force)
         if outcome.status == "error":
@@ -194,6 +210,11 @@ def run(
     callback=_check_output,
     help="Also write the HTML report here (always written as report.html in the run folder).",
 )
+@click.option(
+    "--keep-on-failure",
+    is_flag=True,
+    help=KEEP_HELP + " Each scenario then starts its own services (as --no-share).",
+)
 @click.pass_context
 def run_all(
     ctx: click.Context,
@@ -209,6 +230,7 @@ def run_all(
     durations: str | None,
     trace: str | None,
     html_file: Path | None,
+    keep_on_failure: bool,
 ) -> None:
     """Run every scenario (or a category); scenarios needing identical services share them.
 
@@ -221,7 +243,9 @@ def run_all(
     from envctl.runner.run_all import run_all as run_all_scenarios
 
     force = _check_mode(force_mode)
-    runner = _runner(ctx, trace=trace, reuse=reuse)
+    runner = _runner(ctx, trace=trace, reuse=reuse, keep_on_failure=keep_on_failure)
+    if keep_on_failure:
+        no_share = True  # a failed scenario's own services are what is kept
     try:
         spec, weights = _shard_options(ctx, runner, shard, durations)
         result = run_all_scenarios(
@@ -232,6 +256,7 @@ def run_all(
             share=not no_share,
             shard=spec,
             durations=weights,
+            progress=_run_all_progress,
         )
     finally:
         for problem in runner.close():
@@ -254,6 +279,9 @@ def run_all(
                 click.echo(f"          {line}")
         if outcome.bundle:
             click.echo(f"          failure bundle: {outcome.bundle}")
+        if outcome.kept:
+            for kept_line in outcome.kept.splitlines():
+                click.echo(f"          {kept_line}")
     counts = result.counts()
     summary = ", ".join(f"{n} {k}" for k, n in counts.items() if n)
     click.echo(f"{summary or 'no scenarios'} in {result.seconds:.2f}s (run {result.run_id})")
@@ -278,6 +306,16 @@ def run_all(
         data["outcomes"] = {o.name: o.to_dict() for o in result.outcomes}
         write_results(json_file, data)
     sys.exit(result.exit_code(strict))
+
+
+def _run_all_progress(
+    event: str, name: str, done: int, total: int, outcome: ScenarioOutcome | None
+) -> None:
+    """One line per scenario start and end on stderr, so a long run-all is never silent."""
+    if event == "start":
+        click.echo(f"[{done}/{total}] start   {name}", err=True)
+    elif outcome is not None:
+        click.echo(f"[{done}/{total}] {outcome.status:<7} {name} {outcome.seconds:.2f}s", err=True)
 
 
 def _shard_options(

@@ -12,6 +12,7 @@ configuration is invalid: exit 2).
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import time
 import traceback
@@ -28,6 +29,7 @@ from envctl.engine import Engine, Progress, new_run_id
 from envctl.environment import Environment, prune_runs, resolve_image
 from envctl.errors import ConfigError, DockerUnavailable, EnvctlError, ImageNotFound
 from envctl.interrupts import REMOVED_NOTE, shielded
+from envctl.namespace import Namespace
 from envctl.report import otel
 from envctl.report.audit import AuditLog, public
 from envctl.report.bundle import parse_trace, wants_bundle, write_bundle
@@ -99,6 +101,17 @@ class LiveEnvironment:
     service_endpoints: dict[str, dict[str, Any]]
     degraded: list[str]
     run_dir: Path
+    names: Namespace | None = None
+    """The physical names of the real services (None: everything is a mock)."""
+
+    @property
+    def namespace(self) -> Namespace:
+        """Logical -> physical names of this run, as the README shows:
+        ``env.namespace.topic("orders")`` -> ``envctl.<run>.orders``. With mocks only, the
+        run's default templates (mocks use logical names; these are what real runs use)."""
+        if self.names is not None:
+            return self.names
+        return Namespace.for_run(self.scenario, self.run_id)
 
     @property
     def mode(self) -> str:
@@ -131,9 +144,12 @@ def _step_tools(
     }
 
 
-def cleanup_environment(env: Environment, outcome: ScenarioOutcome) -> list[str]:
+def cleanup_environment(
+    env: Environment, outcome: ScenarioOutcome, keep_on_failure: bool = False
+) -> list[str]:
     """Take a scenario's own environment down after its run, as its ``cleanup_after``
-    policy says; what is kept is listed (how to reach it, how to remove it) in the log."""
+    policy says (``keep_on_failure``: a failed run keeps everything); what is kept is
+    listed (how to reach it, how to remove it) in the outcome."""
 
     # Cleanup runs before the final status is set: judge from what has happened so far.
     passed = (
@@ -141,7 +157,7 @@ def cleanup_environment(env: Environment, outcome: ScenarioOutcome) -> list[str]
         and all(s.status == "passed" for s in outcome.steps)
         and all(e["status"] == "passed" for e in outcome.expectations)
     )
-    report = finish(env, passed)
+    report = finish(env, passed, keep_all=keep_on_failure and not passed)
     if report.kept:
         outcome.kept = str(report)
     return list(report.errors)
@@ -162,12 +178,15 @@ class Runner:
         trace: str | None = None,
         reuse: bool | None = None,
         share: bool = False,
+        keep_on_failure: bool = False,
     ) -> None:
         """``reuse``: ``--reuse`` / ``--no-reuse`` (None: ``ENVCTL_REUSE``, the scenario's
         and the project's ``reuse:``, default off): real services on warm instances kept
         for later runs (:mod:`envctl.warm`). ``share``: runs of this runner share instances
         among themselves, each run in its own namespace (pytest sessions, run-all)."""
         self.settings = settings
+        if keep_on_failure and cleanup is cleanup_environment:
+            cleanup = functools.partial(cleanup_environment, keep_on_failure=True)
         self.trace = parse_trace(trace, settings.environ)
         """When a run gets a failure bundle: retain-on-failure (default) | on | off."""
         self.reuse = reuse
@@ -385,6 +404,7 @@ class Runner:
                     service_endpoints={n: public(e) for n, e in run_env.endpoints.items()},
                     degraded=list(outcome.degraded),
                     run_dir=audit.directory,
+                    names=physical,
                 )
                 try:
                     yield live

@@ -11,7 +11,7 @@ from __future__ import annotations
 import sqlite3
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,6 +33,9 @@ from envctl.scenario import list_scenarios
 from envctl.scenario.loader import infer_category
 from envctl.scenario.models import Scenario
 from envctl.settings import Settings
+
+ScenarioProgress = Callable[[str, str, int, int, "ScenarioOutcome | None"], None]
+"""(event: start | end, scenario, finished so far, total, outcome at the end)."""
 
 
 @dataclass
@@ -126,8 +129,12 @@ def run_all(
     names: list[str] | None = None,
     shard: ShardSpec | None = None,
     durations: Mapping[str, float] | None = None,
+    progress: ScenarioProgress | None = None,
 ) -> RunAllResult:
-    """Run the scenarios of the tree; raises ConfigError only for an invalid mode or tree."""
+    """Run the scenarios of the tree; raises ConfigError only for an invalid mode or tree.
+
+    ``progress(event, name, done, total, outcome)`` is told when each scenario starts
+    (``event == "start"``, ``outcome`` None) and ends (``"end"``), from worker threads."""
     settings = runner.settings
     began = time.monotonic()
     mode_override = _mode_override(settings.environ, force_mode)
@@ -150,7 +157,7 @@ def run_all(
     if shard is not None:
         items, shard_info = _take_shard(items, shard, durations or {})
         audit.event("decision.shard", **shard_info)
-    batch = _Batch(runner, run_id, audit)
+    batch = _Batch(runner, run_id, audit, progress, total=len(items))
     for item in items:
         if item.error is not None:
             batch.outcomes[item.name] = ScenarioOutcome(item.name, "error", reason=item.error)
@@ -297,12 +304,21 @@ class _Batch:
     """One run-all's scenarios in flight: shared instances up and down, outcomes recorded
     from worker threads."""
 
-    def __init__(self, runner: Runner, run_id: str, audit: AuditLog) -> None:
+    def __init__(
+        self,
+        runner: Runner,
+        run_id: str,
+        audit: AuditLog,
+        progress: ScenarioProgress | None = None,
+        total: int = 0,
+    ) -> None:
         self.runner = runner
         self.run_id = run_id
         self.audit = audit
         self.outcomes: dict[str, ScenarioOutcome] = {}
         self._lock = threading.Lock()
+        self.progress = progress
+        self.total = total
 
     def execute(self, units: list[_Unit], parallel: int) -> None:
         """Run every unit on a pool of ``parallel`` workers; shared instances come down at
@@ -344,6 +360,9 @@ class _Batch:
     def record(self, outcome: ScenarioOutcome) -> None:
         with self._lock:
             self.outcomes[outcome.name] = outcome
+            done = len(self.outcomes)
+        if self.progress is not None:
+            self.progress("end", outcome.name, done, self.total, outcome)
         self.audit.event(
             "scenario",
             name=outcome.name,
@@ -356,6 +375,10 @@ class _Batch:
 
     def run_one(self, member: _Item, shared: SharedInstance | None = None) -> None:
         assert member.scenario is not None
+        if self.progress is not None:
+            with self._lock:
+                done = len(self.outcomes)
+            self.progress("start", member.name, done, self.total, None)
         outcome = self.runner.run(member.scenario, modes=member.modes, shared=shared)
         if (
             outcome.status == "failed"

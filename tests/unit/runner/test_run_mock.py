@@ -11,6 +11,7 @@ import pytest
 from envctl.errors import ConfigError
 from envctl.runner import Runner
 from envctl.scenario import load_scenario
+from envctl.settings import Settings
 
 KAFKA_PG_REDIS = """
 name: {name}
@@ -222,3 +223,17 @@ def test_a_sync_call_step_that_never_returns_fails_at_its_timeout(
     t_stuck.RELEASE.set()
     assert [s.status for s in outcome.steps] == ["failed"]
     assert "t_stuck:stuck to finish within 0.5s" in (outcome.steps[0].error or "")
+
+
+def test_an_open_environment_names_its_physical_resources(
+    runner: Runner, scenario_file: Callable[[str, str], Path], settings: Settings
+) -> None:
+    """The README's `env.namespace.topic("orders")` works on what the plugin hands out."""
+    path = scenario_file(
+        "unit/scenario_names.yaml",
+        "name: names\nexternal_services:\n  kafka: {type: kafka, topics: [orders]}\n",
+    )
+    scenario = settings.load_scenario(path)
+    with runner.open_environment(scenario) as env:
+        assert env.namespace.topic("orders") == f"envctl.{env.run_id}.orders"
+        assert env.namespace.key("user:1") == f"envctl:{env.run_id}:user:1"

@@ -248,3 +248,20 @@ def test_cli_shards_four_ways_and_merges(
     durations = cli_runner.invoke(cli, ["report", "durations"])
     assert durations.exit_code == 0
     assert set(json.loads(durations.output)) >= {"s1", "s2"}
+
+
+def test_run_all_says_when_each_scenario_starts_and_ends(
+    tree: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from click.testing import CliRunner
+
+    from envctl.cli import cli
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("ENVCTL_STATE_DIR", str(tmp_path / "state"))
+    done = CliRunner().invoke(cli, ["run-all", "--parallel", "1"])
+    lines = [line for line in done.stderr.splitlines() if line.startswith("[")]
+    runnable = len(tree) - 1  # the broken file is an error, reported but never started
+    assert len([line for line in lines if " start " in line]) == runnable
+    assert len([line for line in lines if " start " not in line]) == runnable
+    assert lines[-1].startswith(f"[{len(tree)}/{len(tree)}]")

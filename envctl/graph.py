@@ -12,9 +12,12 @@ import graphlib
 import heapq
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING
 
 from envctl.errors import ConfigError
+
+if TYPE_CHECKING:
+    import networkx as nx
 
 
 @dataclass(frozen=True)
@@ -79,10 +82,10 @@ def format_cycle(cycle: Iterable[str]) -> str:
     return " -> ".join(cycle)
 
 
-def _digraph(depends_on: Mapping[str, Sequence[str]]) -> Any:
+def _digraph(depends_on: Mapping[str, Sequence[str]]) -> nx.DiGraph[str]:
     import networkx as nx
 
-    graph = nx.DiGraph()
+    graph: nx.DiGraph[str] = nx.DiGraph()
     graph.add_nodes_from(sorted(depends_on))
     for service, deps in depends_on.items():
         for dep in deps:

@@ -6,6 +6,7 @@ print or write.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -35,9 +36,10 @@ def compose_group() -> None:
 )
 @click.option("--profile", help="Apply this profile first (default: ENVCTL_PROFILE).")
 @click.option(
-    "--no-start-interval",
-    is_flag=True,
-    help="Leave out healthcheck start_interval (compose refuses it on Docker Engine < 25).",
+    "--start-interval/--no-start-interval",
+    default=None,
+    help="Put healthcheck start_interval in, or leave it out (compose refuses it on Docker "
+    "Engine < 25). Default: in when the Docker Engine answering is 25 or later, else out.",
 )
 @click.option(
     "--validate",
@@ -51,7 +53,7 @@ def compose_export(
     name: str,
     output: Path | None,
     profile: str | None,
-    no_start_interval: bool,
+    start_interval: bool | None,
     validate: bool,
     check: bool,
 ) -> None:
@@ -59,14 +61,16 @@ def compose_export(
 
     Start it with `docker compose -f FILE up -d --wait`: services start in the scenario's
     dependency order and the command returns when every health check passes.
+    Healthchecks carry start_interval only where the Docker Engine answering is 25 or later
+    (a header line of the file says which form and why).
     """
-    from envctl.export.compose import compose_project, render_compose
+    from envctl.export.compose import choose_start_interval, compose_project, render_compose
 
     scenario = _load(ctx, name, profile)
+    settings = _settings(ctx)
     base_dir = output.resolve().parent if output is not None else Path.cwd()
-    export = compose_project(
-        scenario, _settings(ctx), start_interval=not no_start_interval, base_dir=base_dir
-    )
+    form = choose_start_interval(start_interval, lambda: _engine_version(settings.environ))
+    export = compose_project(scenario, settings, start_interval=form.include, base_dir=base_dir)
     command = _command_line(
         "envctl",
         "compose",
@@ -74,15 +78,21 @@ def compose_export(
         "--scenario",
         name,
         *(["--profile", profile] if profile else []),
-        *(["--no-start-interval"] if no_start_interval else []),
+        *([] if start_interval is None else [f"--{'' if start_interval else 'no-'}start-interval"]),
         *(["-o", str(output)] if output is not None else []),
     )
     for note in export.notes:
         _note(note)
-    text = render_compose(export, command)
+    text = render_compose(export, command, form)
     _write_or_check(text, output, check, command)
     if validate:
         _validate_compose(text, output)
+
+
+def _engine_version(environ: Mapping[str, str]) -> str | None:
+    from envctl.runtime.docker import engine_version
+
+    return engine_version(environ)
 
 
 def _validate_compose(text: str, output: Path | None) -> None:

@@ -155,6 +155,10 @@ class DockerRuntime:
     def describe(self) -> str:
         return self._where
 
+    def engine_version(self) -> str:
+        """The daemon's version as it reports it (``20.10.24+dfsg1``, ``27.3.1``)."""
+        return str(self.client.version().get("Version", ""))
+
     # -- images ------------------------------------------------------------------------
     def image_status(self, image: str) -> tuple[bool, str]:
         import docker.errors
@@ -420,6 +424,23 @@ class DockerRuntime:
         """``(nano_cpus, memory bytes)`` of the engine's host: what "unlimited" is written as."""
         info = self.client.info()
         return int(info.get("NCPU", 1)) * 1_000_000_000, int(info.get("MemTotal", 0))
+
+
+def engine_version(environ: Mapping[str, str]) -> str | None:
+    """The version of the Docker Engine that ``environ`` reaches (as
+    :meth:`DockerRuntime.connect` reaches it); None when no daemon answers."""
+    import docker.errors
+
+    try:
+        runtime = DockerRuntime.connect(environ)
+    except DockerUnavailable:
+        return None
+    try:
+        return runtime.engine_version() or None
+    except docker.errors.DockerException:
+        return None
+    finally:
+        runtime.client.close()
 
 
 class ContainerControlFailed(EnvctlError):

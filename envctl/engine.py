@@ -69,6 +69,7 @@ from envctl.runtime.choice import (
 )
 from envctl.runtime.combined import Runtimes
 from envctl.runtime.native import LABEL_RUNTIME
+from envctl.runtime.platform import foreign_binary_reason
 from envctl.scenario.models import Scenario
 from envctl.scenario.spec import ServiceMode
 from envctl.services.base import (
@@ -543,7 +544,7 @@ class Engine:
 
         t0 = time.monotonic()
         self.progress.update(name, "waiting", "probing readiness")
-        self._wait_ready(name, plugin, handle, timeouts.health_check, abort)
+        self._wait_ready(state, plugin, handle, timeouts.health_check, abort)
         state.timings["ready"] = time.monotonic() - t0
         state.ready_at = time.monotonic() - env.began
 
@@ -581,7 +582,17 @@ class Engine:
         self.progress.update(name, "image", image)
         t0 = time.monotonic()
         runtime.ensure_image(image, override_hint)
+        state.platforms = runtime.image_platform(image), runtime.engine_platform()
         state.timings["image"] = time.monotonic() - t0
+        image_platform, engine_platform = state.platforms
+        if not image_platform.runs_on(engine_platform):
+            # not an error yet: the engine may emulate it (Docker Desktop, binfmt/QEMU)
+            self.progress.update(
+                name,
+                "image",
+                f"{image} is built for {image_platform}, the engine runs {engine_platform}: "
+                "it runs only if the engine emulates it",
+            )
 
         volumes: dict[str, str] = {}
         for source, target in plugin.container_volumes().items():
@@ -783,12 +794,13 @@ class Engine:
 
     def _wait_ready(
         self,
-        name: str,
+        state: ServiceState,
         plugin: ServicePlugin[Any],
         handle: ServiceHandle,
         timeout: float,
         abort: threading.Event,
     ) -> None:
+        name = state.name
         checked = [time.monotonic()]
 
         def stop_reason() -> str | None:
@@ -806,4 +818,21 @@ class Engine:
             probe_until_ready(plugin, handle, timeout, stop_when=stop_reason)
         except NotReady as exc:
             tail = handle.container.logs_tail(10) if handle.container is not None else []
+            foreign = self._foreign_binary(state, plugin, handle, tail)
+            if foreign is not None:
+                raise ServiceFailed(name, foreign) from None
             raise ServiceNotReady(name, exc.waited, exc.reason, tail) from None
+
+    @staticmethod
+    def _foreign_binary(
+        state: ServiceState, plugin: ServicePlugin[Any], handle: ServiceHandle, tail: list[str]
+    ) -> str | None:
+        """Why the container could not run at all, when it exited with ``exec format
+        error`` (an image for another architecture): waiting or retrying cannot help."""
+        if handle.container is None or state.platforms is None or state.image is None:
+            return None
+        if handle.container.state()[0] not in ("exited", "dead"):
+            return None
+        image_platform, engine_platform = state.platforms
+        hint = f"{IMAGE_ENV_PREFIX}{plugin.spec.type.upper()}"
+        return foreign_binary_reason(state.image, image_platform, engine_platform, tail, hint)

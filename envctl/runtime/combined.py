@@ -17,6 +17,7 @@ from envctl.runtime.native import ID_PREFIX, NativeProcess, NativeRuntime, Proce
 
 if TYPE_CHECKING:
     from envctl.runtime.base import Runtime
+    from envctl.runtime.platform import Platform
     from envctl.settings import Settings
 
 
@@ -88,6 +89,12 @@ class Runtimes:
 
     def image_id(self, image: str) -> str:
         return self.docker.image_id(image)
+
+    def image_platform(self, image: str) -> Platform:
+        return self.docker.image_platform(image)
+
+    def engine_platform(self) -> Platform:
+        return self.docker.engine_platform()
 
     def run_container(self, spec: ContainerSpec) -> ContainerHandle:
         self.docker_used = True

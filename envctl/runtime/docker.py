@@ -17,6 +17,7 @@ from envctl.runtime.base import (
     ExecResult,
     ManagedResource,
 )
+from envctl.runtime.platform import Platform, oci_architecture
 
 if TYPE_CHECKING:
     import docker
@@ -117,6 +118,7 @@ class DockerRuntime:
         self._where = where
         self._image_locks: dict[str, threading.Lock] = {}
         self._locks_guard = threading.Lock()
+        self._engine_platform: Platform | None = None
 
     @classmethod
     def connect(cls, environ: Mapping[str, str]) -> DockerRuntime:
@@ -197,6 +199,23 @@ class DockerRuntime:
 
     def image_id(self, image: str) -> str:
         return str(self.client.images.get(image).id)
+
+    def image_platform(self, image: str) -> Platform:
+        # lenient: an image without these fields (very old builds) has an unknown platform
+        attrs = self.client.images.get(image).attrs
+        return Platform(
+            str(attrs.get("Os") or ""),
+            oci_architecture(str(attrs.get("Architecture") or "")),
+            str(attrs.get("Variant") or ""),
+        )
+
+    def engine_platform(self) -> Platform:
+        if self._engine_platform is None:
+            info = self.client.info()
+            self._engine_platform = Platform(
+                str(info.get("OSType") or ""), oci_architecture(str(info.get("Architecture") or ""))
+            )
+        return self._engine_platform
 
     # -- create ------------------------------------------------------------------------
     def create_network(self, name: str, labels: Mapping[str, str]) -> None:

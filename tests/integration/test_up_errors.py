@@ -245,3 +245,105 @@ def test_a_bind_mount_of_the_host_root_is_refused_and_nothing_runs(
         all=True, filters={"label": ["io.envctl.scenario=host_root"]}
     )
     assert left == []
+
+
+def _foreign_image(client: Any, tag: str, architecture: str) -> None:
+    """Load (no registry) an image whose entrypoint is an aarch64 ELF header and whose config
+    says ``architecture``: the kernel of this amd64 engine refuses to run it."""
+    import hashlib
+    import io
+    import struct
+    import tarfile
+
+    def tar(files: dict[str, tuple[bytes, int]]) -> bytes:
+        buf = io.BytesIO()
+        with tarfile.open(fileobj=buf, mode="w") as archive:
+            for name, (data, mode) in files.items():
+                info = tarfile.TarInfo(name)
+                info.size, info.mode = len(data), mode
+                archive.addfile(info, io.BytesIO(data))
+        return buf.getvalue()
+
+    elf = b"\x7fELF" + bytes([2, 1, 1, 0]) + bytes(8)  # 64-bit, little endian
+    elf += struct.pack("<HHIQQQIHHHHHH", 2, 183, 1, 0x400000, 64, 0, 0, 64, 56, 0, 64, 0, 0)
+    layer = tar({"app": (elf, 0o755)})
+    diff_id = f"sha256:{hashlib.sha256(layer).hexdigest()}"
+    config = json.dumps(
+        {
+            "architecture": architecture,
+            "os": "linux",
+            "config": {"Entrypoint": ["/app"]},
+            "rootfs": {"type": "layers", "diff_ids": [diff_id]},
+        }
+    ).encode()
+    config_name = f"{hashlib.sha256(config).hexdigest()}.json"
+    manifest = [{"Config": config_name, "RepoTags": [tag], "Layers": ["layer/layer.tar"]}]
+    archive = tar(
+        {
+            config_name: (config, 0o644),
+            "layer/layer.tar": (layer, 0o644),
+            "manifest.json": (json.dumps(manifest).encode(), 0o644),
+        }
+    )
+    client.images.load(archive)
+
+
+@pytest.fixture
+def foreign_images(docker_client: Any) -> Iterator[dict[str, str]]:
+    """``arm64``: an image built for arm64; ``mislabelled``: one that says amd64 but holds an
+    arm64 program. Both removed afterwards."""
+    import uuid
+
+    if docker_client.info().get("Architecture") != "x86_64":
+        pytest.skip("the foreign images are made for an amd64 engine")
+    suffix = uuid.uuid4().hex[:8]
+    images = {
+        "arm64": f"envctl-test/foreign-arm64:{suffix}",
+        "mislabelled": f"envctl-test/foreign-mislabelled:{suffix}",
+    }
+    _foreign_image(docker_client, images["arm64"], "arm64")
+    _foreign_image(docker_client, images["mislabelled"], "amd64")
+    yield images
+    for image in images.values():
+        docker_client.images.remove(image, force=True)
+
+
+@pytest.mark.parametrize("kind", ["arm64", "mislabelled"])
+def test_an_image_for_another_architecture_fails_at_once_naming_it(
+    kind: str,
+    test_env: dict[str, str],
+    scenarios: Path,
+    foreign_images: dict[str, str],
+    no_leaks: None,
+) -> None:
+    """Issue 10 §4: an arm64 image on an amd64 engine exits at once with `exec format
+    error`; envctl waited out the health check and blamed the timeout."""
+    image = foreign_images[kind]
+    write(
+        scenarios,
+        "foreign",
+        f"""
+        external_services:
+          app:
+            type: generic
+            image: {image}
+            probe: {{tcp: 8080}}
+        timeout_profiles:
+          app: {{health_check: 120}}
+        """,
+    )
+    result = run_envctl("--scenarios-dir", str(scenarios), "up", "-s", "foreign", env=test_env)
+    assert result.returncode == 1, result.stderr
+    line = assert_one_line_error(
+        result.stderr,
+        f"service 'app': image '{image}'",
+        "exec format error",
+        f"use a tag built for linux/amd64 (docker pull --platform linux/amd64 {image})",
+        "ENVCTL_IMAGE_GENERIC",
+    )
+    assert "not ready after" not in line  # not blamed on the health check
+    if kind == "arm64":
+        assert "is built for linux/arm64 but the Docker engine runs linux/amd64" in line
+        assert "it runs only if the engine emulates it" in result.stderr  # said before start
+    else:
+        assert "built for another architecture than the Docker engine's (linux/amd64)" in line

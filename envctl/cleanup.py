@@ -307,12 +307,15 @@ def remove_recorded(
 
     Containers are ``envctl down``'s own business (labels). Returns (done, errors); a run
     whose service could not be reached keeps its record, so ``down`` can be run again.
+    ``everything`` and ``scenario`` take only runs made with the settings' ``ENVCTL_LABELS``
+    (when set); a run id is exact.
     """
 
+    scope = settings.extra_labels
     if everything:
-        records = find_records(settings)
+        records = find_records(settings, labels=scope)
     else:
-        records = find_records(settings, run_id=run_id, scenario=scenario)
+        records = find_records(settings, run_id=run_id, scenario=scenario, labels=scope)
     done: list[str] = []
     errors: list[str] = []
     for record in records:

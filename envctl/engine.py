@@ -343,6 +343,7 @@ class Engine:
         env = Environment(run_id, scenario, None, states, runtime)
         env.runtime_choices = choices
         env.run_dir = run_dir_for(self.settings, run_id)
+        env.labels = dict(self.settings.extra_labels)
         env.fault_proxies = frozenset(
             name
             for name in proxied_services(scenario) | set(fault_proxies)

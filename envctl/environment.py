@@ -29,7 +29,7 @@ import math
 import os
 import shutil
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -134,6 +134,9 @@ class Environment:
     on_down: Callable[[], list[str]] | None = field(default=None, repr=False)
     """Set for a run's namespace on a warm instance: what :meth:`down` does instead of
     removing containers (gives the namespace back; see :mod:`envctl.warm`)."""
+    labels: dict[str, str] = field(default_factory=dict, repr=False)
+    """The user's labels the run was made with (``ENVCTL_LABELS``), kept in its record so
+    ``envctl down --all`` / ``--scenario`` under those labels finds only its own runs."""
 
     @property
     def namespace(self) -> Namespace:
@@ -265,6 +268,7 @@ def record_data(env: Environment, kept: list[dict[str, Any]] | None = None) -> d
         "namespace": env.namespace.to_dict(),
         "services": services,
         "kept": kept,
+        "labels": dict(env.labels),
     }
 
 
@@ -442,6 +446,14 @@ class RunRecord:
         services: dict[str, dict[str, Any]] = self.data.get("services", {})
         return services
 
+    @property
+    def labels(self) -> dict[str, str]:
+        """The run's ``ENVCTL_LABELS`` ({} in a record written before they were kept)."""
+        labels = self.data.get("labels")
+        if not isinstance(labels, dict):
+            return {}
+        return {str(k): str(v) for k, v in labels.items()}
+
 
 def read_record(run_dir: Path) -> RunRecord | None:
     path = run_dir / RECORD_FILE
@@ -457,9 +469,14 @@ def read_record(run_dir: Path) -> RunRecord | None:
 
 
 def find_records(
-    settings: Settings, *, run_id: str | None = None, scenario: str | None = None
+    settings: Settings,
+    *,
+    run_id: str | None = None,
+    scenario: str | None = None,
+    labels: Mapping[str, str] | None = None,
 ) -> list[RunRecord]:
-    """Recorded runs, all or those of one run id or scenario, oldest first."""
+    """Recorded runs, all or those of one run id or scenario, oldest first; with ``labels``,
+    only runs made with every one of them (a run id is exact and is not filtered)."""
     root = runs_root(settings)
     if run_id is not None:
         record = read_record(root / check_run_id(run_id))
@@ -469,6 +486,8 @@ def find_records(
     records = [r for d in sorted(root.iterdir()) if d.is_dir() and (r := read_record(d))]
     if scenario is not None:
         records = [r for r in records if r.scenario == scenario]
+    if labels:
+        records = [r for r in records if all(r.labels.get(k) == v for k, v in labels.items())]
     return sorted(records, key=lambda r: str(r.data.get("recorded", "")))
 
 
@@ -554,4 +573,5 @@ def environment_from_record(
         )
     env = Environment(record.run_id, scenario, data.get("network"), states, runtime)
     env.run_dir = record.run_dir
+    env.labels = record.labels
     return env

@@ -679,6 +679,7 @@ class WarmPool:
             raise
         env = Environment(run_id, scenario, base.network, states, None)
         env.run_dir = run_dir_for(self.settings, run_id)
+        env.labels = dict(self.settings.extra_labels)
         env.on_down = lambda: self._release(instance, scenario, run_id, states, record)
         return WarmNamespace(env, instance.key, instance.reused, time.monotonic() - t0)
 

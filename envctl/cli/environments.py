@@ -120,7 +120,7 @@ def _print_environment(env: Environment, seconds: float) -> None:
     "label_filters",
     multiple=True,
     metavar="KEY=VALUE",
-    help="Only environments carrying this label (repeatable), e.g. ci.job=42 from ENVCTL_LABELS.",
+    help="Only environments carrying this label (repeatable), besides those of ENVCTL_LABELS.",
 )
 @click.option("--owner", metavar="HOST", help="Only environments started on this host.")
 @click.pass_context
@@ -128,6 +128,8 @@ def status(
     ctx: click.Context, as_json: bool, label_filters: tuple[str, ...], owner: str | None
 ) -> None:
     """List running environments (read from Docker labels and native process records).
+
+    With ENVCTL_LABELS set, only environments carrying those labels (unset it to see all).
 
     Piped, each service is one plain line: RUN_ID SCENARIO SERVICE status=... key=value ...
     with every connection string whole.
@@ -137,7 +139,7 @@ def status(
     from envctl.status import environments
 
     settings = _settings(ctx)
-    wanted: dict[str, str] = {}
+    wanted: dict[str, str] = dict(settings.extra_labels)
     for pair in label_filters:
         key, sep, value = pair.partition("=")
         if not sep or not key.strip():
@@ -155,6 +157,7 @@ def status(
         return
     if not runs:
         click.echo("no environments")
+        _say_scope(settings)
         return
     if not sys.stdout.isatty():  # piped: plain lines, nothing cut
         for run in runs:
@@ -229,10 +232,30 @@ def _warm_instances(settings: Any, runtimes: Any) -> list[dict[str, Any]]:
     return [i.to_dict(now) for i in instances(docker, book, labels=settings.extra_labels)]
 
 
+def _say_scope(settings: Any) -> None:
+    """After "nothing found": say that ENVCTL_LABELS narrowed the search (on stderr)."""
+    if settings.extra_labels:
+        shown = ",".join(f"{k}={v}" for k, v in settings.extra_labels.items())
+        click.echo(
+            f"(only those labelled ENVCTL_LABELS={shown}; unset ENVCTL_LABELS to see all)",
+            err=True,
+        )
+
+
 @click.command()
-@click.option("--scenario", "-s", "name", help="Every run of this scenario.")
-@click.option("--run-id", callback=_check_run_id, help="One run.")
-@click.option("--all", "everything", is_flag=True, help="Every envctl-managed resource.")
+@click.option(
+    "--scenario",
+    "-s",
+    "name",
+    help="Every run of this scenario (with ENVCTL_LABELS set: those carrying its labels).",
+)
+@click.option("--run-id", callback=_check_run_id, help="One run (whatever its labels).")
+@click.option(
+    "--all",
+    "everything",
+    is_flag=True,
+    help="Every envctl-managed resource (with ENVCTL_LABELS set: those carrying its labels).",
+)
 @click.option(
     "--warm",
     is_flag=True,
@@ -243,7 +266,12 @@ def down(
     ctx: click.Context, name: str | None, run_id: str | None, everything: bool, warm: bool
 ) -> None:
     """Remove the containers, networks and volumes of environments, and the topics,
-    databases and keys their runs kept on external services. Safe to run twice."""
+    databases and keys their runs kept on external services. Safe to run twice.
+
+    With ENVCTL_LABELS set (as at creation), --all and --scenario touch only resources and
+    runs carrying those labels, so on a shared daemon one user's `down --all` leaves the
+    others' environments alone; unset ENVCTL_LABELS to remove every user's.
+    """
     from envctl.cleanup import remove_recorded
     from envctl.errors import EnvctlError
     from envctl.faults.recover import revert_run
@@ -278,8 +306,12 @@ def down(
     for line in done:
         click.echo(line)
     runtime = Runtimes.for_settings(settings)
-    labels = {LABEL_SCENARIO: name} if name else {LABEL_RUN_ID: run_id} if run_id else {}
-    resources = runtime.list_managed(labels)
+    # a run id names one run exactly; --scenario and --all stay inside ENVCTL_LABELS
+    scope = {} if run_id else dict(settings.extra_labels)
+    labels = (
+        {**scope, LABEL_SCENARIO: name} if name else {LABEL_RUN_ID: run_id} if run_id else scope
+    )
+    resources = runtime.list_managed(labels or None)
     for run in sorted({r.run_id for r in resources} | ({run_id} if run_id else set())):
         reverted, fault_errors = revert_run(runs_root(settings), run, runtime)
         for line in reverted:
@@ -288,6 +320,8 @@ def down(
     if not resources:
         if not done:
             click.echo("nothing to remove")
+            if not run_id:
+                _say_scope(settings)
         if data_errors:
             raise EnvctlError("could not remove: " + "; ".join(data_errors))
         return
@@ -311,7 +345,8 @@ def down(
 @click.option(
     "--older-than",
     metavar="DURATION",
-    help="Also remove anything envctl-managed older than this (90s, 15m, 2h, 7d), whoever owns it.",
+    help="Also remove anything envctl-managed older than this (90s, 15m, 2h, 7d), whoever owns it "
+    "(within ENVCTL_LABELS when set).",
 )
 @click.option("--dry-run", is_flag=True, help="Only say what would be removed.")
 @click.pass_context
@@ -322,6 +357,8 @@ def gc(ctx: click.Context, older_than: str | None, dry_run: bool) -> None:
     namespace not visible from here, an older envctl's labels) keeps its run: say
     --older-than to collect those by age. Environments left up on purpose by `envctl up`
     are kept (remove them with `envctl down`) unless --older-than says otherwise.
+
+    With ENVCTL_LABELS set, only resources carrying those labels are considered.
     """
     from envctl.environment import forget_collected, prune_runs, retention
     from envctl.errors import EnvctlError
@@ -339,7 +376,7 @@ def gc(ctx: click.Context, older_than: str | None, dry_run: bool) -> None:
         reverted, errors = revert_orphans(runs_root(settings), runtime)
         for line in reverted:
             click.echo(line)
-    verdicts = judge(runtime.list_managed(), older_than=limit)
+    verdicts = judge(runtime.list_managed(settings.extra_labels or None), older_than=limit)
     garbage, remove_errors = collect_judged(runtime, verdicts, dry_run=dry_run)
     errors += remove_errors
     warm_removed = _reap_warm(settings, runtime, dry_run)

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from support import REPO, managed_resources, run_envctl, up_json
+from support import REPO, SESSION_LABEL, managed_resources, run_envctl, up_json
 
 SLOW = """
     name: {name}
@@ -192,6 +192,54 @@ def test_down_all_twice(test_env: dict[str, str], docker_client: Any) -> None:
     assert data["run_id"] in first.stdout
     assert second.stdout.strip() == "nothing to remove"
     assert managed_resources(docker_client, data["run_id"]) == []
+
+
+def test_down_all_gc_and_status_stay_inside_envctl_labels(
+    tmp_path: Path, test_env: dict[str, str], docker_client: Any, no_leaks: None
+) -> None:
+    """On a shared daemon (and state folder), two users with different ENVCTL_LABELS: one's
+    `down --all`, `gc --older-than` and `status` see only that user's environments."""
+    state = str(tmp_path / "state")
+    envs = {
+        user: {
+            **test_env,
+            "ENVCTL_STATE_DIR": state,
+            "ENVCTL_LABELS": f"{SESSION_LABEL},envctl-test.user={user}",
+        }
+        for user in ("a", "b")
+    }
+    run_ids: dict[str, str] = {}
+    try:
+        for user, env in envs.items():
+            data = up_json(run_envctl("up", "-s", "kafka_real_basic", "--json", env=env))
+            run_ids[user] = data["run_id"]
+        mine, theirs = run_ids["a"], run_ids["b"]
+
+        status = run_envctl("status", "--json", env=envs["a"])
+        assert status.returncode == 0, status.stderr
+        listed = [e["run_id"] for e in json.loads(status.stdout)["environments"]]
+        assert listed == [mine]
+
+        aged = run_envctl("gc", "--older-than", "0s", "--dry-run", env=envs["a"])
+        assert aged.returncode == 0, aged.stderr
+        assert f"would remove run {mine}" in aged.stdout
+        assert theirs not in aged.stdout
+
+        down = run_envctl("down", "--all", env=envs["a"])
+        assert down.returncode == 0, down.stderr
+        assert mine in down.stdout and theirs not in down.stdout
+        assert managed_resources(docker_client, mine) == []
+        assert managed_resources(docker_client, theirs)
+        assert (tmp_path / "state" / "runs" / theirs / "environment.json").exists()
+
+        again = run_envctl("down", "--all", env=envs["a"])
+        assert again.stdout.strip() == "nothing to remove"
+        assert "ENVCTL_LABELS=" in again.stderr  # says the search was narrowed
+    finally:
+        for user, run_id in run_ids.items():
+            run_envctl("down", "--run-id", run_id, env=envs[user])
+    for run_id in run_ids.values():
+        assert managed_resources(docker_client, run_id) == []
 
 
 def test_no_owner_pid_reuse_confusion_for_live_owner(

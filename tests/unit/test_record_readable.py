@@ -59,3 +59,27 @@ def test_down_goes_on_when_a_record_no_longer_validates(tmp_path: Path) -> None:
     done, errors = remove_recorded(settings, run_id="old1")
     assert (done, errors) == ([], [])
     assert find_records(settings, run_id="old1") == []
+
+
+def test_records_keep_their_labels_and_down_all_takes_only_its_own(tmp_path: Path) -> None:
+    """`down --all` under ENVCTL_LABELS forgets only records made with those labels."""
+    scenario = Scenario.model_validate({"name": "s", "external_services": {}})
+    for run_id, user in (("runa", "a"), ("runb", "b"), ("runold", None)):
+        env = Environment(run_id, scenario, None, {}, None)
+        env.labels = {"team": user} if user else {}
+        folder = tmp_path / "runs" / run_id
+        folder.mkdir(parents=True)
+        (folder / "environment.json").write_text(json.dumps(record_data(env), default=str))
+
+    def settings(labels: str) -> Settings:
+        environ = {"ENVCTL_STATE_DIR": str(tmp_path), "ENVCTL_LABELS": labels}
+        return Settings.load(environ=environ, cwd=tmp_path)
+
+    assert [r.run_id for r in find_records(settings(""))] == ["runa", "runb", "runold"]
+    assert [r.labels for r in find_records(settings(""), labels={"team": "b"})] == [{"team": "b"}]
+    assert remove_recorded(settings("team=a"), everything=True) == ([], [])
+    assert sorted(p.name for p in (tmp_path / "runs").iterdir()) == ["runb", "runold"]
+    # a run id names one run exactly, whatever the labels
+    assert [r.run_id for r in find_records(settings(""), run_id="runb", labels={"team": "a"})] == [
+        "runb"
+    ]

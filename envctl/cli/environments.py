@@ -7,6 +7,7 @@ Parse, call the library (:mod:`envctl.engine`, :mod:`envctl.status`, :mod:`envct
 from __future__ import annotations
 
 import sys
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -17,6 +18,9 @@ from envctl.cli.common import load_named as _load
 from envctl.cli.common import settings_of as _settings
 
 if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.table import Table
+
     from envctl.environment import Environment
 
 
@@ -98,19 +102,93 @@ def _print_environment(env: Environment, seconds: float) -> None:
             click.echo(f"{name} type={state.type} status={state.status} {fields}".rstrip())
         click.echo(f"remove with: envctl down --run-id {env.run_id}")
         return
+    show_environment(_terminal(), env, seconds)
+
+
+def _terminal() -> Console:
     from rich.console import Console
+
+    # soft_wrap: a line longer than the terminal continues on the next one, never cut
+    return Console(highlight=False, soft_wrap=True)
+
+
+def _table(*columns: str, title: str | None = None) -> Table:
+    """A borderless table whose cells fold instead of being cut with an ellipsis."""
     from rich.table import Table
 
-    console = Console(highlight=False, soft_wrap=True)
-    console.print(f"[bold]{env.scenario.name}[/] is up (run [bold]{env.run_id}[/], {seconds:.1f}s)")
-    table = Table(box=None, pad_edge=False)
-    for column in ("service", "type", "status", "container", "reach it at"):
-        table.add_column(column)
+    table = Table(box=None, pad_edge=False, title=title, title_justify="left")
+    for column in columns:
+        table.add_column(column, overflow="fold")
+    return table
+
+
+def show_reach(console: Console, rows: Sequence[tuple[str, Mapping[str, Any]]]) -> None:
+    """How to reach each service, below its table: one ``key=value`` a line, printed whole.
+
+    Connection strings (``bootstrap_servers``, ``dsn``, ``url``, topic names) never go in a
+    table column, where a narrow terminal would cut or fold them: here a long one runs on
+    past the terminal's edge (soft wrap) and a copy-paste gives it back whole.
+    """
+    from rich.text import Text
+
+    width = max((len(name) for name, endpoints in rows if endpoints), default=0)
+    for name, endpoints in rows:
+        for index, (key, value) in enumerate(endpoints.items()):
+            head = name if index == 0 else ""
+            console.print(Text(f"  {head:<{width}}  {key}={value}"), soft_wrap=True)
+
+
+def show_environment(console: Console, env: Environment, seconds: float) -> None:
+    """``up``'s summary on a terminal: short columns in a table, connection strings below."""
+    from rich.markup import escape
+
+    name = escape(env.scenario.name)
+    console.print(f"[bold]{name}[/] is up (run [bold]{env.run_id}[/], {seconds:.1f}s)")
+    table = _table("service", "type", "status", "container")
     for name, state in env.services.items():
-        reach = "  ".join(f"{k}={v}" for k, v in state.endpoints.items())
-        table.add_row(name, state.type, state.status, state.container or "-", reach)
+        table.add_row(name, state.type, state.status, state.container or "-")
     console.print(table)
+    rows = [(name, state.endpoints) for name, state in env.services.items()]
+    if any(endpoints for _, endpoints in rows):
+        console.print("Reach them at:")
+        show_reach(console, rows)
     console.print(f"Remove with: envctl down --run-id {env.run_id}")
+
+
+def show_status(
+    console: Console, runs: Sequence[Mapping[str, Any]], warm: Sequence[Mapping[str, Any]]
+) -> None:
+    """``status`` on a terminal: warm instances, the services of each run in a table, and
+    every connection string whole below it (``RUN_ID SERVICE key=value``)."""
+    if warm:
+        warm_table = _table(
+            "key", "run id", "services", "users", "idle", "removed after", title="warm instances"
+        )
+        for item in warm:
+            users = ", ".join(f"pid {u['pid']} ({u['scenario']})" for u in item["users"])
+            warm_table.add_row(
+                item["key"],
+                item["run_id"],
+                ", ".join(item["services"]),
+                users or "none",
+                "in use" if item["users"] else f"{item['idle']:.0f}s",
+                f"{item['ttl']:.0f}s idle",
+            )
+        console.print(warm_table)
+
+    table = _table("run id", "scenario", "service", "status", "created")
+    for run in runs:
+        for service, info in run["services"].items():
+            table.add_row(run["run_id"], run["scenario"], service, info["status"], run["created"])
+    console.print(table)
+    rows = [
+        (f"{run['run_id']} {service}", info["endpoints"])
+        for run in runs
+        for service, info in run["services"].items()
+    ]
+    if any(endpoints for _, endpoints in rows):
+        console.print("Reach them at:")
+        show_reach(console, rows)
 
 
 @click.command()
@@ -131,8 +209,9 @@ def status(
 
     With ENVCTL_LABELS set, only environments carrying those labels (unset it to see all).
 
-    Piped, each service is one plain line: RUN_ID SCENARIO SERVICE status=... key=value ...
-    with every connection string whole.
+    On a terminal, a table of the services, then every connection string whole below it
+    (RUN_ID SERVICE key=value). Piped, each service is one plain line: RUN_ID SCENARIO
+    SERVICE status=... key=value ... with every connection string whole.
     """
     from envctl.runtime.base import LABEL_OWNER_HOST
     from envctl.runtime.combined import Runtimes
@@ -166,35 +245,7 @@ def status(
                 head = f"{run['run_id']} {run['scenario']} {service} status={info['status']}"
                 click.echo(f"{head} {fields}".rstrip())
         return
-    from rich.console import Console
-    from rich.table import Table
-
-    if warm:
-        warm_table = Table(box=None, pad_edge=False, title="warm instances", title_justify="left")
-        for column in ("key", "run id", "services", "users", "idle", "removed after"):
-            warm_table.add_column(column)
-        for item in warm:
-            users = ", ".join(f"pid {u['pid']} ({u['scenario']})" for u in item["users"])
-            warm_table.add_row(
-                item["key"],
-                item["run_id"],
-                ", ".join(item["services"]),
-                users or "none",
-                "in use" if item["users"] else f"{item['idle']:.0f}s",
-                f"{item['ttl']:.0f}s idle",
-            )
-        Console(highlight=False, soft_wrap=True).print(warm_table)
-
-    table = Table(box=None, pad_edge=False)
-    for column in ("run id", "scenario", "service", "status", "reach it at", "created"):
-        table.add_column(column)
-    for run in runs:
-        for service, info in run["services"].items():
-            reach = "  ".join(f"{k}={v}" for k, v in info["endpoints"].items())
-            table.add_row(
-                run["run_id"], run["scenario"], service, info["status"], reach, run["created"]
-            )
-    Console(highlight=False, soft_wrap=True).print(table)
+    show_status(_terminal(), runs, warm)
 
 
 def _reap_warm(settings: Any, runtimes: Any, dry_run: bool) -> tuple[list[str], list[str]]:

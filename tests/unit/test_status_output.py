@@ -1,14 +1,17 @@
-"""`status` filters and plain piped output; `up` prints connection strings whole when piped
-(issue 10 §6)."""
+"""`status` filters and plain piped output; `up` and `status` print connection strings whole,
+piped and on an 80-column terminal (issue 10 §6)."""
 
 from __future__ import annotations
 
+import io
+import sys
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import pytest
 from click.testing import CliRunner
+from terminal import envctl_env, plain, run_in_terminal
 
 from envctl.cli import cli
 from envctl.engine import Environment, ServiceState
@@ -79,3 +82,105 @@ def test_up_piped_prints_service_lines_whole(capsys: pytest.CaptureFixture[str])
     lines = capsys.readouterr().out.splitlines()
     assert f"db type=postgres status=ready dsn={LONG_DSN}" in lines
     assert lines[-1] == "remove with: envctl down --run-id r1"
+
+
+# -- on a terminal: short columns in a table, connection strings whole below it --------------
+
+CONNECTIONS = {
+    "kafka": {
+        "bootstrap_servers": "127.0.0.1:39092",
+        "topics": {
+            "orders.created": "envctl_1a2b3c4d_orders.created",
+            "orders.dead-letter-queue": "envctl_1a2b3c4d_orders.dead-letter-queue",
+        },
+    },
+    "db": {"dsn": LONG_DSN, "host": "127.0.0.1", "port": 54321},
+    "cache": {"url": "redis://127.0.0.1:63790/0"},
+}
+"""A scenario's endpoints, as the plugins report them: together far wider than 80 columns."""
+
+UP_ON_A_TERMINAL = f"""
+from envctl.cli.environments import _print_environment
+from envctl.engine import Environment, ServiceState
+from envctl.scenario.models import Scenario
+
+connections = {CONNECTIONS!r}
+types = {{"kafka": "kafka", "db": "postgres", "cache": "redis"}}
+scenario = Scenario.model_validate(
+    {{"name": "shop_checkout_end_to_end",
+      "external_services": {{n: {{"type": t}} for n, t in types.items()}}}}
+)
+services = {{
+    n: ServiceState(n, types[n], "docker", status="ready", endpoints=connections[n],
+                    container=f"envctl-shop_checkout_end_to_end-{{n}}-1a2b3c4d")
+    for n in types
+}}
+_print_environment(Environment("1a2b3c4d", scenario, None, services, None), 4.2)
+"""
+
+STATUS_ON_A_TERMINAL = f"""
+import envctl.cli.environments as environments
+from envctl.cli import cli
+from envctl.runtime import combined
+from envctl.runtime.base import ManagedResource
+import json
+
+connections = {CONNECTIONS!r}
+
+class Runtimes:
+    docker_error = None
+    def list_managed(self, labels=None):
+        return [
+            ManagedResource("container", n, f"envctl-shop-{{n}}-1a2b3c4d", {{
+                "io.envctl.run-id": "1a2b3c4d",
+                "io.envctl.scenario": "shop_checkout_end_to_end",
+                "io.envctl.service": n,
+                "io.envctl.created": "2026-12-01T19:30:00+00:00",
+                "io.envctl.endpoints": json.dumps(e),
+            }}, "running")
+            for n, e in connections.items()
+        ]
+
+combined.Runtimes.for_settings = classmethod(lambda cls, settings: Runtimes())
+environments._warm_instances = lambda settings, runtimes: []
+cli(["status"], prog_name="envctl")
+"""
+
+
+def _connection_strings() -> list[str]:
+    return [f"{k}={v}" for endpoints in CONNECTIONS.values() for k, v in endpoints.items()]
+
+
+def test_the_connection_strings_are_wider_than_the_terminal() -> None:
+    assert max(len(s) for s in _connection_strings()) > 80  # else the tests below prove nothing
+
+
+@pytest.mark.parametrize("script", [UP_ON_A_TERMINAL, STATUS_ON_A_TERMINAL], ids=["up", "status"])
+def test_on_an_80_column_terminal_connection_strings_are_whole(script: str) -> None:
+    run = run_in_terminal([sys.executable, "-c", script], env=envctl_env(), columns=80)
+    assert run.returncode == 0, run.text
+    assert "\x1b[" in run.raw  # rich drew for a terminal, not the piped form
+    for connection in _connection_strings():
+        assert connection in run.text, f"cut: {connection}\n{run.text}"
+    assert "1a2b3c4d" in run.text
+
+
+def test_up_on_a_terminal_keeps_the_table_short_and_says_how_to_remove(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from rich.console import Console
+
+    from envctl.cli.environments import show_environment
+
+    scenario = Scenario.model_validate(
+        {"name": "s", "external_services": {"db": {"type": "postgres"}}}
+    )
+    state = ServiceState("db", "postgres", "docker", status="ready", endpoints={"dsn": LONG_DSN})
+    env: Any = Environment("r1", scenario, None, {"db": state}, None)
+    out = io.StringIO()
+    console = Console(file=out, force_terminal=True, width=80, highlight=False, soft_wrap=True)
+    show_environment(console, env, 1.5)
+    text = plain(out.getvalue())
+    assert f"  db  dsn={LONG_DSN}\n" in text
+    assert all(len(line) <= 80 for line in text.splitlines() if "dsn=" not in line)
+    assert text.splitlines()[-1] == "Remove with: envctl down --run-id r1"

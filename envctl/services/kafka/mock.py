@@ -20,39 +20,19 @@ import re
 import threading
 import time
 import uuid
-import weakref
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from envctl.seed.records import read_records
 from envctl.services.kafka.seed import kafka_records
-from envctl.tools.codec import (
-    decode_key,
-    decode_value,
-    encode_key,
-    encode_value,
-    outgoing_headers,
-    partition_for_key,
-)
-from envctl.tools.errors import (
-    EventBusError,
-    ToolClosed,
-    UnknownPartition,
-    UnknownTopic,
-)
+from envctl.tools.codec import decode_key, decode_value, partition_for_key
+from envctl.tools.errors import EventBusError, ToolClosed, UnknownPartition, UnknownTopic
+from envctl.tools.eventbus import BaseEventBus, BaseSubscription, ThreadedAsyncEventBus
 from envctl.tools.faces import ensure_no_running_loop
 from envctl.tools.mock_state import shared_state
-from envctl.tools.protocols import (
-    CORRELATION_HEADER,
-    AsyncEventBus,
-    Delivery,
-    Message,
-    MessageValue,
-    Subscription,
-)
-from envctl.tools.threaded import ThreadedAsyncEventBus
+from envctl.tools.protocols import CORRELATION_HEADER, Message, Subscription
 
 TOPIC_NAME = re.compile(r"^[A-Za-z0-9._-]{1,249}$")
 
@@ -144,14 +124,7 @@ def _message(topic: str, partition: int, record: _Record) -> Message:
     )
 
 
-def _topics_of(topics: str | Sequence[str]) -> list[str]:
-    names = [topics] if isinstance(topics, str) else list(topics)
-    if not names:
-        raise ValueError("subscribe needs at least one topic")
-    return names
-
-
-class InMemoryEventBus:
+class InMemoryEventBus(BaseEventBus):
     """The sync face of the in-memory event bus (see :mod:`envctl.tools.mock`)."""
 
     requires_registry = False
@@ -164,16 +137,11 @@ class InMemoryEventBus:
         default_partitions: int = 1,
         topics: Mapping[str, int] | None = None,
     ) -> None:
+        super().__init__()
         self.namespace = namespace
         self.auto_create_topics = auto_create_topics
         self.default_partitions = default_partitions
         self._broker: _Broker = shared_state("event_bus", namespace, _Broker)
-        self._lock = threading.Lock()
-        self._used_topics: set[str] = set()
-        self._used_groups: set[str] = set()
-        self._subscriptions: weakref.WeakSet[InMemorySubscription] = weakref.WeakSet()
-        self._closed = False
-        self._aio: AsyncInMemoryEventBus | None = None
         with self._broker.changed:
             for name, partitions in (topics or {}).items():
                 self._broker.create(name, partitions, {})
@@ -181,9 +149,9 @@ class InMemoryEventBus:
     def __repr__(self) -> str:
         return f"InMemoryEventBus(namespace={self.namespace!r})"
 
-    def _check_open(self) -> None:
-        if self._closed:
-            raise ToolClosed(f"{self!r} is closed")
+    @property
+    def _cleanup_scope(self) -> str:
+        return f"of the in-memory bus '{self.namespace}'"
 
     def _topic_now(self, name: str) -> _Topic:
         """The topic (lock held); created if auto-creation is on, else UnknownTopic."""
@@ -211,37 +179,20 @@ class InMemoryEventBus:
             broker.changed.wait(remaining)
 
     # -- topics ------------------------------------------------------------------------------
-    def create_topic(
-        self,
-        topic: str,
-        *,
-        partitions: int = 1,
-        config: Mapping[str, str] | None = None,
-    ) -> None:
-        ensure_no_running_loop(self, "create_topic")
-        self._check_open()
+    def _create_topic(self, topic: str, partitions: int, config: dict[str, str]) -> None:
         with self._broker.changed:
-            self._broker.create(topic, partitions, config or {})
-        with self._lock:
-            self._used_topics.add(topic)
+            self._broker.create(topic, partitions, config)
 
     # -- publish -----------------------------------------------------------------------------
-    def publish(
+    def _send(
         self,
         topic: str,
-        value: MessageValue,
-        *,
-        key: str | bytes | None = None,
-        headers: Mapping[str, str] | None = None,
-        partition: int | None = None,
-    ) -> Delivery:
-        ensure_no_running_loop(self, "publish")
-        self._check_open()
-        data, content_type = encode_value(value)
-        key_bytes = encode_key(key)
-        sent_headers, correlation_id = outgoing_headers(headers, content_type)
-        chosen, offset = self._append(topic, key_bytes, data, sent_headers, partition, time.time())
-        return Delivery(topic, chosen, offset, correlation_id)
+        data: bytes | None,
+        key: bytes | None,
+        headers: dict[str, str],
+        partition: int | None,
+    ) -> tuple[int, int]:
+        return self._append(topic, key, data, headers, partition, time.time())
 
     def _append(
         self,
@@ -277,31 +228,21 @@ class InMemoryEventBus:
             )
             log.append(record)
             broker.changed.notify_all()
-        with self._lock:
-            self._used_topics.add(topic)
+        self._note_use([topic])
         return chosen, record.offset
 
     # -- consume -----------------------------------------------------------------------------
-    def consume(
+    def _read(
         self,
         topic: str,
-        *,
-        count: int = 1,
-        timeout: float = 10.0,
-        group: str | None = None,
-        from_beginning: bool = True,
-        to_end: bool = False,
+        count: int,
+        deadline: float,
+        group: str | None,
+        from_beginning: bool,
+        to_end: bool,
     ) -> list[Message]:
-        ensure_no_running_loop(self, "consume")
-        self._check_open()
-        if count < 1:
-            raise ValueError(f"count must be at least 1, not {count}")
-        deadline = time.monotonic() + timeout
         broker = self._broker
-        with self._lock:
-            self._used_topics.add(topic)
-            if group is not None:
-                self._used_groups.add(group)
+        self._note_use([topic], group)
         with broker.changed:
             self._wait_for_topics([topic], deadline)
             partitions = len(broker.topics[topic].partitions)
@@ -328,44 +269,21 @@ class InMemoryEventBus:
                     target[where] = positions[where]
         return [_message(where[0], where[1], record) for where, record in taken]
 
-    def subscribe(
-        self,
-        topics: str | Sequence[str],
-        group: str,
-        *,
-        from_beginning: bool = True,
-        idle_timeout: float = 10.0,
+    def _join(
+        self, topics: list[str], group: str, from_beginning: bool, idle_timeout: float
     ) -> Subscription:
-        ensure_no_running_loop(self, "subscribe")
-        self._check_open()
-        names = _topics_of(topics)
         with self._broker.changed:
-            self._wait_for_topics(names, time.monotonic() + idle_timeout)
-            subscription = InMemorySubscription(
-                self._broker, names, group, from_beginning, idle_timeout
-            )
-        with self._lock:
-            self._used_topics.update(names)
-            self._used_groups.add(group)
-            self._subscriptions.add(subscription)
-        return subscription
+            self._wait_for_topics(topics, time.monotonic() + idle_timeout)
+            return InMemorySubscription(self._broker, topics, group, from_beginning, idle_timeout)
 
     # -- admin -------------------------------------------------------------------------------
-    def list_consumer_groups(self) -> list[str]:
-        ensure_no_running_loop(self, "list_consumer_groups")
-        self._check_open()
+    def _group_ids(self) -> list[str]:
         with self._broker.changed:
             return sorted(self._broker.groups)
 
-    def cleanup(self, *, topics: bool = True, groups: bool = True) -> None:
-        ensure_no_running_loop(self, "cleanup")  # also allowed after close()
-        for subscription in list(self._subscriptions):
-            subscription.close()
+    def _delete(self, topic_names: list[str], group_names: list[str]) -> list[str]:
         broker = self._broker
         problems: list[str] = []
-        with self._lock:
-            group_names = sorted(self._used_groups) if groups else []
-            topic_names = sorted(self._used_topics) if topics else []
         with broker.changed:
             for name in group_names:
                 group = broker.groups.get(name)
@@ -379,36 +297,10 @@ class InMemoryEventBus:
                     for where in [w for w in group.committed if w[0] == name]:
                         del group.committed[where]
             broker.changed.notify_all()
-        with self._lock:
-            if groups:
-                self._used_groups.clear()
-            if topics:
-                self._used_topics.clear()
-        if problems:
-            raise EventBusError(
-                f"cleanup of the in-memory bus '{self.namespace}' left: " + "; ".join(problems)
-            )
-
-    def close(self) -> None:
-        ensure_no_running_loop(self, "close")
-        with self._lock:
-            if self._closed:
-                return
-            self._closed = True
-            subscriptions = list(self._subscriptions)
-        for subscription in subscriptions:
-            subscription.close()
-
-    @property
-    def aio(self) -> AsyncEventBus:
-        """The async face, sharing this bus's state and bookkeeping."""
-        with self._lock:
-            if self._aio is None:
-                self._aio = AsyncInMemoryEventBus._wrap(self)
-            return self._aio
+        return problems
 
 
-class InMemorySubscription:
+class InMemorySubscription(BaseSubscription):
     """A member of an in-memory consumer group (see :class:`.protocols.Subscription`)."""
 
     def __init__(
@@ -420,10 +312,8 @@ class InMemorySubscription:
         idle_timeout: float,
     ) -> None:
         # Called with the broker's lock held.
+        super().__init__(topics, group, idle_timeout)
         self._broker = broker
-        self.topics = topics
-        self.group = group
-        self.idle_timeout = idle_timeout
         self._member = _Member(list(topics))
         self._group = broker.groups.setdefault(group, _Group())
         self._group.members.append(self._member)
@@ -437,10 +327,6 @@ class InMemorySubscription:
         self._generation = -1
         self._positions: dict[Where, int] = {}
         self._consumed: dict[Where, int] = {}
-        self._closed = False
-
-    def __repr__(self) -> str:
-        return f"InMemorySubscription({self.topics!r}, group={self.group!r})"
 
     def _assignment(self) -> list[Where]:
         assigned: list[Where] = []
@@ -467,15 +353,6 @@ class InMemorySubscription:
                 self._positions[where] = start
         for where in [w for w in self._positions if w not in self._assignment()]:
             del self._positions[where]
-
-    def __iter__(self) -> Iterator[Message]:
-        return self
-
-    def __next__(self) -> Message:
-        message = self.poll(self.idle_timeout)
-        if message is None:
-            raise StopIteration
-        return message
 
     def poll(self, timeout: float = 1.0) -> Message | None:
         ensure_no_running_loop(self, "poll")
@@ -514,33 +391,11 @@ class InMemorySubscription:
                 self._group.generation += 1
             self._broker.changed.notify_all()
 
-    def __enter__(self) -> Subscription:
-        return self
 
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-
-class AsyncInMemoryEventBus(ThreadedAsyncEventBus):
+class AsyncInMemoryEventBus(ThreadedAsyncEventBus, sync=InMemoryEventBus):
     """The async face of :class:`InMemoryEventBus` (calls run in worker threads, so a
-    ``consume`` waiting for a message never blocks the task that publishes it)."""
-
-    requires_registry = False
-
-    def __init__(
-        self,
-        namespace: str = "",
-        *,
-        auto_create_topics: bool = False,
-        default_partitions: int = 1,
-        topics: Mapping[str, int] | None = None,
-    ) -> None:
-        self._sync = InMemoryEventBus(
-            namespace,
-            auto_create_topics=auto_create_topics,
-            default_partitions=default_partitions,
-            topics=topics,
-        )
+    ``consume`` waiting for a message never blocks the task that publishes it), built with
+    the same arguments."""
 
 
 def seed_record(

@@ -35,19 +35,11 @@ import logging
 import threading
 import time
 import uuid
-import weakref
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any, ClassVar
 
 from envctl.services.kafka.admin import TopicRequest, TopicsNotCreated, create_topics
-from envctl.tools.codec import (
-    decode_headers,
-    decode_key,
-    decode_value,
-    encode_key,
-    encode_value,
-    outgoing_headers,
-)
+from envctl.tools.codec import decode_headers, decode_key, decode_value
 from envctl.tools.errors import (
     ConsumeFailed,
     EventBusError,
@@ -57,16 +49,9 @@ from envctl.tools.errors import (
     UnknownPartition,
     UnknownTopic,
 )
+from envctl.tools.eventbus import BaseEventBus, BaseSubscription, ThreadedAsyncEventBus
 from envctl.tools.faces import ensure_no_running_loop, warn_unless_registry
-from envctl.tools.protocols import (
-    CORRELATION_HEADER,
-    AsyncEventBus,
-    Delivery,
-    Message,
-    MessageValue,
-    Subscription,
-)
-from envctl.tools.threaded import ThreadedAsyncEventBus
+from envctl.tools.protocols import CORRELATION_HEADER, Message, Subscription
 
 SESSION_TIMEOUT_MS = 6000
 """Chosen deliberately short: the first group join waits in proportion to it."""
@@ -81,14 +66,7 @@ class _Missing(Exception):
     """A topic is not (yet) in the broker's metadata."""
 
 
-def _topics_of(topics: str | Sequence[str]) -> list[str]:
-    names = [topics] if isinstance(topics, str) else list(topics)
-    if not names:
-        raise ValueError("subscribe needs at least one topic")
-    return names
-
-
-class KafkaEventBus:
+class KafkaEventBus(BaseEventBus):
     """The sync face of the real event bus (see the module docstring)."""
 
     requires_registry: ClassVar[bool] = True
@@ -104,21 +82,16 @@ class KafkaEventBus:
         config: Mapping[str, Any] | None = None,
     ) -> None:
         warn_unless_registry(type(self).__name__)
+        super().__init__()
         self.bootstrap_servers = bootstrap_servers
         self.publish_ack = float(publish_ack)
         self.admin_timeout = float(admin_timeout)
         self.auto_create_topics = auto_create_topics
         self.client_id = client_id
         self._extra = dict(config or {})
-        self._lock = threading.RLock()
         self._producer: Any = None
         self._admin: Any = None
         self._partitions: dict[str, int] = {}
-        self._used_topics: set[str] = set()
-        self._used_groups: set[str] = set()
-        self._subscriptions: weakref.WeakSet[KafkaSubscription] = weakref.WeakSet()
-        self._closed = False
-        self._aio: AsyncKafkaEventBus | None = None
 
     def __repr__(self) -> str:
         return f"KafkaEventBus({self.bootstrap_servers!r})"
@@ -133,9 +106,9 @@ class KafkaEventBus:
             **self._extra,
         }
 
-    def _check_open(self) -> None:
-        if self._closed:
-            raise ToolClosed(f"{self!r} is closed")
+    @property
+    def _cleanup_scope(self) -> str:
+        return f"on {self.bootstrap_servers}"
 
     def _get_producer(self) -> Any:
         with self._lock:
@@ -251,18 +224,8 @@ class KafkaEventBus:
         except _Missing as exc:
             raise UnknownTopic(str(exc), f" on {self.bootstrap_servers}") from None
 
-    def create_topic(
-        self,
-        topic: str,
-        *,
-        partitions: int = 1,
-        config: Mapping[str, str] | None = None,
-    ) -> None:
-        ensure_no_running_loop(self, "create_topic")
-        self._check_open()
-        self._create([(topic, partitions, dict(config or {}))])
-        with self._lock:
-            self._used_topics.add(topic)
+    def _create_topic(self, topic: str, partitions: int, config: dict[str, str]) -> None:
+        self._create([(topic, partitions, config)])
 
     def _create(self, topics: list[tuple[str, int, dict[str, str]]]) -> None:
         """Create topics (an existing one is fine) and wait until they are visible."""
@@ -275,27 +238,20 @@ class KafkaEventBus:
         self._wait_for_topics([name for name, _, _ in topics], time.monotonic() + timeout)
 
     # -- publish -----------------------------------------------------------------------------
-    def publish(
+    def _send(
         self,
         topic: str,
-        value: MessageValue,
-        *,
-        key: str | bytes | None = None,
-        headers: Mapping[str, str] | None = None,
-        partition: int | None = None,
-    ) -> Delivery:
-        ensure_no_running_loop(self, "publish")
-        self._check_open()
+        data: bytes | None,
+        key: bytes | None,
+        headers: dict[str, str],
+        partition: int | None,
+    ) -> tuple[int, int]:
         from confluent_kafka import KafkaError, KafkaException
 
-        data, content_type = encode_value(value)
-        key_bytes = encode_key(key)
-        sent_headers, correlation_id = outgoing_headers(headers, content_type)
         partitions = self._partition_count(topic)
         if partition is not None and partitions is not None and not 0 <= partition < partitions:
             raise UnknownPartition(topic, partition, partitions)
-        with self._lock:
-            self._used_topics.add(topic)
+        self._note_use([topic])
 
         done = threading.Event()
         report: list[Any] = []
@@ -312,8 +268,8 @@ class KafkaEventBus:
                 producer.produce(
                     topic,
                     value=data,
-                    key=key_bytes,
-                    headers=list(sent_headers.items()),
+                    key=key,
+                    headers=list(headers.items()),
                     on_delivery=on_delivery,
                     **extra,
                 )
@@ -337,36 +293,22 @@ class KafkaEventBus:
             if err.code() == KafkaError._UNKNOWN_PARTITION and partition is not None:
                 raise UnknownPartition(topic, partition, partitions or 0)
             raise PublishFailed(topic, err.str())
-        return Delivery(
-            topic=msg.topic(),
-            partition=msg.partition(),
-            offset=msg.offset(),
-            correlation_id=correlation_id,
-        )
+        return msg.partition(), msg.offset()
 
     # -- consume -----------------------------------------------------------------------------
-    def consume(
+    def _read(
         self,
         topic: str,
-        *,
-        count: int = 1,
-        timeout: float = 10.0,
-        group: str | None = None,
-        from_beginning: bool = True,
-        to_end: bool = False,
+        count: int,
+        deadline: float,
+        group: str | None,
+        from_beginning: bool,
+        to_end: bool,
     ) -> list[Message]:
-        ensure_no_running_loop(self, "consume")
-        self._check_open()
-        if count < 1:
-            raise ValueError(f"count must be at least 1, not {count}")
         from confluent_kafka import KafkaError, KafkaException, TopicPartition
 
-        deadline = time.monotonic() + timeout
         partitions = self._wait_for_topics([topic], deadline)[topic]
-        with self._lock:
-            self._used_topics.add(topic)
-            if group is not None:
-                self._used_groups.add(group)
+        self._note_use([topic], group)
         consumer = self._consumer(
             group, subscribing=False, from_beginning=from_beginning, eof=to_end
         )
@@ -415,31 +357,16 @@ class KafkaEventBus:
         finally:
             consumer.close()
 
-    def subscribe(
-        self,
-        topics: str | Sequence[str],
-        group: str,
-        *,
-        from_beginning: bool = True,
-        idle_timeout: float = 10.0,
+    def _join(
+        self, topics: list[str], group: str, from_beginning: bool, idle_timeout: float
     ) -> Subscription:
-        ensure_no_running_loop(self, "subscribe")
-        self._check_open()
-        names = _topics_of(topics)
-        self._wait_for_topics(names, time.monotonic() + idle_timeout)
+        self._wait_for_topics(topics, time.monotonic() + idle_timeout)
         consumer = self._consumer(group, subscribing=True, from_beginning=from_beginning)
-        consumer.subscribe(names)
-        subscription = KafkaSubscription(consumer, names, group, idle_timeout)
-        with self._lock:
-            self._used_topics.update(names)
-            self._used_groups.add(group)
-            self._subscriptions.add(subscription)
-        return subscription
+        consumer.subscribe(topics)
+        return KafkaSubscription(consumer, topics, group, idle_timeout)
 
     # -- admin -------------------------------------------------------------------------------
-    def list_consumer_groups(self) -> list[str]:
-        ensure_no_running_loop(self, "list_consumer_groups")
-        self._check_open()
+    def _group_ids(self) -> list[str]:
         from confluent_kafka import KafkaException
 
         try:
@@ -449,44 +376,31 @@ class KafkaEventBus:
             raise EventBusError(f"cannot list consumer groups: {exc.args[0]}") from None
         return sorted(group.group_id for group in result.valid)
 
-    def cleanup(self, *, topics: bool = True, groups: bool = True) -> None:
-        ensure_no_running_loop(self, "cleanup")  # also allowed after close()
+    def _delete(self, topic_names: list[str], group_names: list[str]) -> list[str]:
         from confluent_kafka import KafkaError, KafkaException
 
-        for subscription in list(self._subscriptions):
-            subscription.close()
         admin = self._get_admin()
         timeout = self.admin_timeout
         problems: list[str] = []
-        with self._lock:
-            group_names = sorted(self._used_groups) if groups else []
-            topic_names = sorted(self._used_topics) if topics else []
         gone = {KafkaError.GROUP_ID_NOT_FOUND, KafkaError.UNKNOWN_TOPIC_OR_PART}
+
+        def settle(kind: str, futures: Mapping[str, Any]) -> None:
+            """Wait for each deletion; one already gone is fine, anything else a problem."""
+            for name, future in futures.items():
+                try:
+                    future.result(timeout=timeout)
+                except KafkaException as exc:
+                    if exc.args[0].code() not in gone:
+                        problems.append(f"{kind} '{name}': {exc.args[0]}")
+
         if group_names:
-            futures = admin.delete_consumer_groups(group_names, request_timeout=timeout)
-            for name, future in futures.items():
-                try:
-                    future.result(timeout=timeout)
-                except KafkaException as exc:
-                    if exc.args[0].code() not in gone:
-                        problems.append(f"group '{name}': {exc.args[0]}")
+            settle("group", admin.delete_consumer_groups(group_names, request_timeout=timeout))
         if topic_names:
-            futures = admin.delete_topics(topic_names, operation_timeout=timeout)
-            for name, future in futures.items():
-                try:
-                    future.result(timeout=timeout)
-                except KafkaException as exc:
-                    if exc.args[0].code() not in gone:
-                        problems.append(f"topic '{name}': {exc.args[0]}")
+            settle("topic", admin.delete_topics(topic_names, operation_timeout=timeout))
             self._wait_until_deleted(topic_names, time.monotonic() + timeout, problems)
         with self._lock:
-            if groups:
-                self._used_groups.clear()
-            if topics:
-                self._used_topics.clear()
             self._partitions.clear()
-        if problems:
-            raise EventBusError(f"cleanup on {self.bootstrap_servers} left: " + "; ".join(problems))
+        return problems
 
     def _wait_until_deleted(self, names: list[str], deadline: float, problems: list[str]) -> None:
         from envctl.retry import poll_until
@@ -500,54 +414,25 @@ class KafkaEventBus:
         if not poll_until(gone, timeout=max(deadline - time.monotonic(), 0.0)):
             problems.append(f"topics {', '.join(left)} still listed after deletion")
 
-    def close(self) -> None:
-        ensure_no_running_loop(self, "close")
+    def _release(self) -> None:
+        """Flush what is still pending (the producer is gone afterwards)."""
         with self._lock:
-            if self._closed:
-                return
-            self._closed = True
-            subscriptions = list(self._subscriptions)
             producer, self._producer = self._producer, None
             self._admin = None
-        for subscription in subscriptions:
-            subscription.close()
         if producer is not None:
             left = producer.flush(self.publish_ack)
             if left:
                 _LOG.warning("%s closed with %d message(s) not delivered", self, left)
 
-    @property
-    def aio(self) -> AsyncEventBus:
-        """The async face, sharing this bus's producer, admin client and bookkeeping."""
-        with self._lock:
-            if self._aio is None:
-                self._aio = AsyncKafkaEventBus._wrap(self)
-            return self._aio
 
-
-class KafkaSubscription:
+class KafkaSubscription(BaseSubscription):
     """A consumer in a group (see :class:`~envctl.tools.protocols.Subscription`)."""
 
     def __init__(self, consumer: Any, topics: list[str], group: str, idle_timeout: float) -> None:
+        super().__init__(topics, group, idle_timeout)
         self._consumer = consumer
-        self.topics = topics
-        self.group = group
-        self.idle_timeout = idle_timeout
         self._positions: dict[tuple[str, int], int] = {}
         self._lock = threading.Lock()
-        self._closed = False
-
-    def __repr__(self) -> str:
-        return f"KafkaSubscription({self.topics!r}, group={self.group!r})"
-
-    def __iter__(self) -> Iterator[Message]:
-        return self
-
-    def __next__(self) -> Message:
-        message = self.poll(self.idle_timeout)
-        if message is None:
-            raise StopIteration
-        return message
 
     def poll(self, timeout: float = 1.0) -> Message | None:
         ensure_no_running_loop(self, "poll")
@@ -597,12 +482,6 @@ class KafkaSubscription:
             self._closed = True
             self._consumer.close()
 
-    def __enter__(self) -> Subscription:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
 
 def _message(raw: Any) -> Message:
     headers = decode_headers(raw.headers())
@@ -629,30 +508,6 @@ def _next_offsets(messages: list[Message]) -> list[Any]:
     return [TopicPartition(t, p, o) for (t, p), o in last.items()]
 
 
-class AsyncKafkaEventBus(ThreadedAsyncEventBus):
-    """The async face of :class:`KafkaEventBus` (each call runs in a worker thread)."""
-
-    requires_registry: ClassVar[bool] = True
-
-    def __init__(
-        self,
-        bootstrap_servers: str,
-        *,
-        publish_ack: float = 10.0,
-        admin_timeout: float = 10.0,
-        auto_create_topics: bool = False,
-        client_id: str = "envctl",
-        config: Mapping[str, Any] | None = None,
-    ) -> None:
-        warn_unless_registry(type(self).__name__)
-        from envctl.tools.faces import registry_building
-
-        with registry_building():  # warned once, for this class
-            self._sync = KafkaEventBus(
-                bootstrap_servers,
-                publish_ack=publish_ack,
-                admin_timeout=admin_timeout,
-                auto_create_topics=auto_create_topics,
-                client_id=client_id,
-                config=config,
-            )
+class AsyncKafkaEventBus(ThreadedAsyncEventBus, sync=KafkaEventBus):
+    """The async face of :class:`KafkaEventBus` (each call runs in a worker thread), built
+    with the same arguments."""

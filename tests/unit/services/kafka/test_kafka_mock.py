@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import inspect
 import threading
 import uuid
 
 import pytest
 
-from envctl.tools import InMemoryEventBus, correlation_scope, current_correlation_id
+from envctl.tools import (
+    AsyncInMemoryEventBus,
+    InMemoryEventBus,
+    correlation_scope,
+    current_correlation_id,
+)
 from envctl.tools.codec import partition_for_key
 from envctl.tools.errors import EventBusError, ToolClosed, UnknownPartition, UnknownTopic
 
@@ -291,3 +297,18 @@ def test_async_face_carries_correlation_scope_and_subscribes(bus: InMemoryEventB
         return delivery.correlation_id, seen
 
     assert asyncio.run(scenario()) == ("async-chain", ["async-chain"])
+
+
+def test_async_class_takes_the_sync_arguments_and_is_the_aio_face(namespace: str) -> None:
+    assert inspect.signature(AsyncInMemoryEventBus) == inspect.signature(InMemoryEventBus)
+    assert type(InMemoryEventBus(namespace).aio) is AsyncInMemoryEventBus
+
+    async def scenario() -> tuple[int, int]:
+        aio = AsyncInMemoryEventBus(namespace, topics={"direct": 2})
+        delivery = await aio.publish("direct", "x", partition=1)
+        await aio.close()
+        return delivery.partition, delivery.offset
+
+    assert asyncio.run(scenario()) == (1, 0)
+    # built with the sync class's arguments, on the same state as a sync bus of the namespace
+    assert [m.value for m in InMemoryEventBus(namespace).consume("direct", to_end=True)] == ["x"]

@@ -10,11 +10,16 @@ case, a dict keyed by type names (dispatch tables), or a loop over a literal lis
 A collection counts when all its strings are type names (``("envctl", "redis")`` lists
 packages, ``{"publish": ..., "redis": ...}`` step kinds). Plain mentions (docstrings,
 messages, examples) are not decisions and are allowed.
+
+A type's package is ``envctl/services/<name>/`` of a registered type (pyproject.toml's
+``envctl.services`` entry points) or a well-known one. Another package there is a base that
+types share (``envctl/services/sql/``): it is checked like code outside every type.
 """
 
 from __future__ import annotations
 
 import ast
+import tomllib
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -34,13 +39,15 @@ WELL_KNOWN_TYPES = frozenset(
         "elasticsearch",
     }
 )
-"""Type names checked besides the built-in packages found under envctl/services/: the
-types users ask for, so a branch on one cannot appear before its package does."""
+"""Type names checked besides the types envctl registers: the types users ask for, so a
+branch on one cannot appear before its package does."""
 
 
 def service_type_names(root: Path) -> frozenset[str]:
-    packages = {p.parent.name for p in (root / "envctl" / "services").glob("*/__init__.py")}
-    return WELL_KNOWN_TYPES | packages
+    """The registered types (the ``envctl.services`` entry points) and the well-known ones."""
+    pyproject = tomllib.loads((root / "pyproject.toml").read_text(encoding="utf-8"))
+    registered = pyproject.get("project", {}).get("entry-points", {}).get("envctl.services", {})
+    return WELL_KNOWN_TYPES | frozenset(registered)
 
 
 def _is_type_package(path: Path, root: Path, names: frozenset[str]) -> bool:
@@ -147,6 +154,7 @@ def test_no_service_type_name_decides_anything_outside_its_package() -> None:
 def test_the_finder_sees_each_kind_of_branch(tmp_path: Path) -> None:
     module = tmp_path / "envctl" / "somewhere.py"
     module.parent.mkdir(parents=True)
+    (tmp_path / "pyproject.toml").write_text("")
     (tmp_path / "envctl" / "services" / "kafka").mkdir(parents=True)
     (tmp_path / "envctl" / "services" / "kafka" / "__init__.py").write_text("")
     (tmp_path / "envctl" / "services" / "kafka" / "plugin.py").write_text(
@@ -180,6 +188,24 @@ def test_the_finder_sees_each_kind_of_branch(tmp_path: Path) -> None:
         "loop over types on 'nats'",
     ]
     assert all(h.startswith("envctl/somewhere.py:") for h in hits)
+
+
+def test_a_base_that_types_share_is_checked_like_code_outside_them(tmp_path: Path) -> None:
+    (tmp_path / "pyproject.toml").write_text(
+        '[project.entry-points."envctl.services"]\n'
+        'echo = "envctl.services.echo.plugin:EchoService"\n'
+    )
+    for package in ("echo", "kafka", "sql"):
+        folder = tmp_path / "envctl" / "services" / package
+        folder.mkdir(parents=True)
+        (folder / "__init__.py").write_text("")
+        (folder / "plugin.py").write_text("if spec.type in ('echo', 'kafka'):\n    pass\n")
+    hits = type_branches(tmp_path)
+    assert hits == [
+        "envctl/services/sql/plugin.py:1: comparison on 'echo'",
+        "envctl/services/sql/plugin.py:1: comparison on 'kafka'",
+    ]
+    assert "sql" not in service_type_names(tmp_path)
 
 
 def import_cycles() -> list[list[str]]:

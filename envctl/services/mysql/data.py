@@ -27,15 +27,17 @@ import datetime
 import decimal
 import json
 import re
-import time
 from collections import Counter
 from collections.abc import Collection, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote, urlsplit, urlunsplit
 
 from envctl.errors import SeedError, SeedRejected, ServiceFailed, SnapshotError
-from envctl.services.base import ServiceHandle, SnapshotOptions, SnapshotResult, mask_url, secret
+from envctl.services.base import ServiceHandle, SnapshotOptions, SnapshotResult, secret
 from envctl.services.mysql.client import connect_args, error_code, one_line
+from envctl.services.sql.plugin import point_endpoints_at
+from envctl.services.sql.seed import seed_overran, seed_plan
 
 if TYPE_CHECKING:
     from envctl.services.mysql.plugin import MysqlService
@@ -114,15 +116,6 @@ def connect(
     )
 
 
-def physical_databases(plugin: MysqlService) -> dict[str, str]:
-    """Logical -> physical name of every database of the run (main first)."""
-    names = [plugin.spec.database, *plugin.spec.databases]
-    try:
-        return {name: plugin.namespace.database(name) for name in names}
-    except ValueError as exc:
-        raise ServiceFailed(plugin.context.service, str(exc)) from None
-
-
 # -- setup --------------------------------------------------------------------------------------
 
 
@@ -131,7 +124,7 @@ def setup(plugin: MysqlService, handle: ServiceHandle, timeout: float) -> None:
     import pymysql
 
     service = plugin.context.service
-    databases = physical_databases(plugin)
+    databases = plugin.physical_databases()
     docker = "_admin_url" in handle.endpoints
     user = str(handle.endpoints.get("user") or plugin.spec.user)
     try:
@@ -146,23 +139,10 @@ def setup(plugin: MysqlService, handle: ServiceHandle, timeout: float) -> None:
         ) from None
     handle.resources["databases"] = list(databases.values())
     main = databases[plugin.spec.database]
-    _point_endpoints_at(handle, main, databases)
-
-
-def _point_endpoints_at(handle: ServiceHandle, main: str, databases: dict[str, str]) -> None:
-    """``url`` and ``database`` name the run's main database from now on."""
-    from urllib.parse import quote, urlsplit, urlunsplit
-
-    endpoints = handle.endpoints
-    parts = urlsplit(str(secret(endpoints, "url")))
+    # ``url`` and ``database`` name the run's main database from now on
+    parts = urlsplit(str(secret(handle.endpoints, "url")))
     real = urlunsplit(parts._replace(path="/" + quote(main, safe="")))
-    if "_url" in endpoints:
-        endpoints["_url"] = real
-        endpoints["url"] = mask_url(real)
-    else:
-        endpoints["url"] = real
-    endpoints["database"] = main
-    endpoints["databases"] = dict(databases)
+    point_endpoints_at(handle, "url", real, main, databases)
 
 
 # -- seeding ------------------------------------------------------------------------------------
@@ -175,27 +155,9 @@ def seed(plugin: MysqlService, handle: ServiceHandle, timeout: float) -> None:
     import pymysql
 
     service = plugin.context.service
-    deadline = time.monotonic() + timeout
-    databases = physical_databases(plugin)
-    for entry in plugin.spec.seed:
-        path = plugin.seed_file(entry.from_)
-        logical = entry.database or plugin.spec.database
-        if logical not in databases:
-            raise SeedError(
-                entry.from_,
-                None,
-                f"service '{service}': database '{logical}' is neither `database` nor in "
-                "`databases`",
-            )
-        left = deadline - time.monotonic()
-        if left <= 0:
-            raise ServiceFailed(
-                service,
-                f"seeding did not finish within {timeout:.0f}s; "
-                f"raise timeout_profiles.{service}.seed",
-            )
+    for entry, path, database, left in seed_plan(plugin, handle, timeout):
         try:
-            with connect(handle, left, databases[logical], autocommit=False) as conn:
+            with connect(handle, left, database, autocommit=False) as conn:
                 if path.suffix.lower() == ".csv":
                     _seed_csv(conn, path, entry, service)
                 else:
@@ -203,13 +165,8 @@ def seed(plugin: MysqlService, handle: ServiceHandle, timeout: float) -> None:
                 conn.commit()
         except pymysql.err.OperationalError as exc:
             if error_code(exc) in (2013, 2006):  # the read timeout (the seed phase) ran out
-                raise ServiceFailed(
-                    service,
-                    f"seeding {entry.from_} did not finish within {timeout:.0f}s; "
-                    f"raise timeout_profiles.{service}.seed",
-                ) from None
+                raise seed_overran(service, timeout, entry.from_) from None
             raise ServiceFailed(service, f"seeding {entry.from_}: {one_line(exc)}") from None
-        handle.resources.setdefault("seeded", []).append(entry.from_)
 
 
 _AT_LINE = re.compile(r"at line (\d+)")
@@ -404,7 +361,7 @@ def snapshot(
     target.mkdir(parents=True, exist_ok=True)
     info: dict[str, Any] = {}
     rows = 0
-    for logical, physical in physical_databases(plugin).items():
+    for logical, physical in plugin.physical_databases().items():
         try:
             with connect(handle, options.timeout, physical) as conn:
                 dump, data, tables = dump_database(conn, physical)

@@ -21,18 +21,19 @@ from urllib.parse import quote, unquote, urlsplit
 
 from pydantic import Field, field_validator, model_validator
 
-from envctl.scenario.spec import ServiceMode, ServiceSpecBase, StrictModel, service_variable
+from envctl.scenario.spec import ServiceMode, ServiceSpecBase, service_variable
 from envctl.services.base import (
     Endpoints,
     PhaseTimeouts,
     ProbeFailed,
     ProbeRefused,
     ServiceHandle,
-    ServicePlugin,
     mask_url,
 )
 from envctl.services.healthcheck import HealthCheck, NoHealthCheck
 from envctl.services.mysql.client import MYSQL_PORT, connect_args, error_code, one_line
+from envctl.services.sql.plugin import SqlService
+from envctl.services.sql.seed import SqlSeed
 
 MYSQL_IMAGE = "mysql:8.4"
 MARIADB_IMAGE = "mariadb:11"
@@ -50,29 +51,13 @@ FATAL_LOGIN_ERRORS = frozenset({ACCESS_DENIED, UNKNOWN_DATABASE, 1044, 1251, 169
 client does not support the server's authentication, 1698 root needs the unix socket."""
 
 
-class MysqlSeed(StrictModel):
+class MysqlSeed(SqlSeed):
     """A seed file: ``.sql`` (its statements, in order) or ``.csv`` (rows into ``table``)."""
 
-    from_: str = Field(alias="from", description="SQL or CSV file, relative to the scenario file.")
+    loads_csv: ClassVar[str] = "load into"
     table: str | None = Field(
         default=None, description="CSV: the table the rows go into ('table' or 'db.table')."
     )
-    database: str | None = Field(
-        default=None, description="Logical database to seed; default: the service's database."
-    )
-    header: bool = Field(default=True, description="CSV: the first line names the columns.")
-    delimiter: str = Field(default=",", min_length=1, max_length=1, description="CSV delimiter.")
-
-    @model_validator(mode="after")
-    def _kind(self) -> MysqlSeed:
-        suffix = Path(self.from_).suffix.lower()
-        if suffix == ".csv" and not self.table:
-            raise ValueError(f"CSV seed '{self.from_}' needs table: (the table to load into)")
-        if suffix == ".sql" and self.table:
-            raise ValueError(f"SQL seed '{self.from_}' takes no table:")
-        if suffix not in (".sql", ".csv"):
-            raise ValueError(f"seed '{self.from_}' must be a .sql or .csv file")
-        return self
 
 
 def _check_name(value: str) -> str:
@@ -167,7 +152,7 @@ def mysql_url(user: str, password: str, host: str, port: int, database: str) -> 
     )
 
 
-class MysqlService(ServicePlugin[MysqlSpec]):
+class MysqlService(SqlService[MysqlSpec]):
     type_name: ClassVar[str] = "mysql"
     spec_model = MysqlSpec
     default_image: ClassVar[str] = MYSQL_IMAGE
@@ -177,10 +162,6 @@ class MysqlService(ServicePlugin[MysqlSpec]):
     default_timeouts: ClassVar[PhaseTimeouts] = PhaseTimeouts(
         startup=60, health_check=90, setup=30, seed=60
     )
-    resource_kinds: ClassVar[tuple[str, ...]] = ("databases",)
-    supports_snapshot: ClassVar[bool] = True
-    serves: ClassVar[frozenset[str]] = frozenset({"sql"})
-    """The ``sql`` step and ``expected: rows`` (its tool is a SQL store)."""
 
     @property
     def flavor(self) -> Flavor:
@@ -196,14 +177,6 @@ class MysqlService(ServicePlugin[MysqlSpec]):
             env["MYSQL_USER"] = self.spec.user
             env["MYSQL_PASSWORD"] = self.spec.password
         return env
-
-    def _main_database(self) -> str:
-        from envctl.errors import ServiceFailed
-
-        try:
-            return self.namespace.database(self.spec.database)
-        except ValueError as exc:
-            raise ServiceFailed(self.context.service, str(exc)) from None
 
     def endpoints(self, host_ports: Mapping[int, int]) -> Endpoints:
         port = host_ports[MYSQL_PORT]
@@ -382,23 +355,6 @@ class MysqlService(ServicePlugin[MysqlSpec]):
                 f"DROP TABLE IF EXISTS {', '.join(quoted[t] for t in tables)}; "
                 "SET FOREIGN_KEY_CHECKS = 1"
             )
-
-    @classmethod
-    def seed_entry_problems(
-        cls, spec: Mapping[str, Any], entry: Mapping[str, Any]
-    ) -> list[tuple[str, str]]:
-        """A seed's ``database:`` must be the service's database or one of its databases
-        (said at load time, with the line, rather than when seeding)."""
-        database = entry.get("database")
-        databases = [spec.get("database", "envctl"), *(spec.get("databases") or [])]
-        if not isinstance(database, str) or database in databases:
-            return []
-        return [
-            (
-                "database",
-                f"database '{database}' is neither the service's database nor in its databases",
-            )
-        ]
 
     # -- mock mode -----------------------------------------------------------------------------
     @classmethod

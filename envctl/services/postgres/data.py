@@ -22,14 +22,15 @@ import re
 import shlex
 import shutil
 import subprocess
-import time
 from collections.abc import Collection
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from envctl.errors import SeedError, SeedRejected, ServiceFailed, SnapshotError
 from envctl.seed.records import read_seed_text
-from envctl.services.base import ServiceHandle, SnapshotOptions, SnapshotResult, mask_url, secret
+from envctl.services.base import ServiceHandle, SnapshotOptions, SnapshotResult, secret
+from envctl.services.sql.plugin import point_endpoints_at
+from envctl.services.sql.seed import seed_overran, seed_plan
 
 if TYPE_CHECKING:
     from envctl.services.postgres.plugin import PostgresService
@@ -84,15 +85,6 @@ def _table_ident(name: str) -> Any:
     return sql.Identifier(*parts)
 
 
-def physical_databases(plugin: PostgresService) -> dict[str, str]:
-    """Logical -> physical name of every database of the run (main first)."""
-    names = [plugin.spec.database, *plugin.spec.databases]
-    try:
-        return {name: plugin.namespace.database(name) for name in names}
-    except ValueError as exc:
-        raise ServiceFailed(plugin.context.service, str(exc)) from None
-
-
 # -- setup --------------------------------------------------------------------------------------
 
 
@@ -101,7 +93,7 @@ def setup(plugin: PostgresService, handle: ServiceHandle, timeout: float) -> Non
     import psycopg
 
     service = plugin.context.service
-    databases = physical_databases(plugin)
+    databases = plugin.physical_databases()
     main = databases[plugin.spec.database]
     try:
         with _connect(handle, admin_database(handle), timeout, autocommit=True) as conn:
@@ -124,21 +116,13 @@ def setup(plugin: PostgresService, handle: ServiceHandle, timeout: float) -> Non
             service, f"cannot create the run's databases: {_one_line(exc)}"
         ) from None
     handle.resources["databases"] = list(databases.values())
-    _point_endpoints_at(handle, main, databases)
+    point_endpoints_at_main(handle, main, databases)
 
 
-def _point_endpoints_at(handle: ServiceHandle, main: str, databases: dict[str, str]) -> None:
+def point_endpoints_at_main(handle: ServiceHandle, main: str, databases: dict[str, str]) -> None:
     """``dsn`` and ``database`` name the run's main database from now on."""
-
-    endpoints = handle.endpoints
-    real = _with_database(str(secret(endpoints, "dsn")), main)
-    if "_dsn" in endpoints:
-        endpoints["_dsn"] = real
-        endpoints["dsn"] = mask_url(real)
-    else:
-        endpoints["dsn"] = real
-    endpoints["database"] = main
-    endpoints["databases"] = dict(databases)
+    real = _with_database(str(secret(handle.endpoints, "dsn")), main)
+    point_endpoints_at(handle, "dsn", real, main, databases)
 
 
 def _with_database(dsn: str, database: str) -> str:
@@ -168,40 +152,17 @@ def seed(plugin: PostgresService, handle: ServiceHandle, timeout: float) -> None
     import psycopg
 
     service = plugin.context.service
-    deadline = time.monotonic() + timeout
-    databases = physical_databases(plugin)
-    for entry in plugin.spec.seed:
-        path = plugin.seed_file(entry.from_)
-        logical = entry.database or plugin.spec.database
-        if logical not in databases:
-            raise SeedError(
-                entry.from_,
-                None,
-                f"service '{service}': database '{logical}' is neither `database` nor in "
-                "`databases`",
-            )
-        left = deadline - time.monotonic()
-        if left <= 0:
-            raise ServiceFailed(
-                service,
-                f"seeding did not finish within {timeout:.0f}s; "
-                f"raise timeout_profiles.{service}.seed",
-            )
+    for entry, path, database, left in seed_plan(plugin, handle, timeout):
         try:
-            with _connect(handle, databases[logical], left, autocommit=False) as conn:
+            with _connect(handle, database, left, autocommit=False) as conn:
                 if path.suffix.lower() == ".csv":
                     _seed_csv(conn, path, entry, service)
                 else:
                     _seed_sql(conn, path, entry.from_, service)
         except psycopg.errors.QueryCanceled:
-            raise ServiceFailed(
-                service,
-                f"seeding {entry.from_} did not finish within {timeout:.0f}s; "
-                f"raise timeout_profiles.{service}.seed",
-            ) from None
+            raise seed_overran(service, timeout, entry.from_) from None
         except psycopg.OperationalError as exc:
             raise ServiceFailed(service, f"seeding {entry.from_}: {_one_line(exc)}") from None
-        handle.resources.setdefault("seeded", []).append(entry.from_)
 
 
 def _seed_sql(conn: Any, path: Path, display: str, service: str) -> None:
@@ -267,7 +228,7 @@ def snapshot(
 
     service = plugin.context.service
     target.mkdir(parents=True, exist_ok=True)
-    databases = physical_databases(plugin)
+    databases = plugin.physical_databases()
     info: dict[str, Any] = {}
     notes: list[str] = []
     rows = 0

@@ -17,19 +17,20 @@ from urllib.parse import quote, unquote, urlsplit
 
 from pydantic import Field, field_validator, model_validator
 
-from envctl.scenario.spec import ServiceMode, ServiceSpecBase, StrictModel, service_variable
+from envctl.scenario.spec import ServiceMode, ServiceSpecBase, service_variable
 from envctl.services.base import (
     Endpoints,
     PhaseTimeouts,
     ProbeFailed,
     ProbeRefused,
     ServiceHandle,
-    ServicePlugin,
     mask_url,
     secret,
     with_password,
 )
 from envctl.services.healthcheck import HealthCheck, NoHealthCheck
+from envctl.services.sql.plugin import SqlService
+from envctl.services.sql.seed import SqlSeed
 
 POSTGRES_PORT = 5432
 POSTGRES_IMAGE = "postgres:16"
@@ -37,29 +38,13 @@ POSTGRES_IMAGE = "postgres:16"
 _NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_$-]{0,62}$")
 
 
-class PostgresSeed(StrictModel):
+class PostgresSeed(SqlSeed):
     """A seed file: ``.sql`` (run in one transaction) or ``.csv`` (COPY into ``table``)."""
 
-    from_: str = Field(alias="from", description="SQL or CSV file, relative to the scenario file.")
+    loads_csv: ClassVar[str] = "COPY into"
     table: str | None = Field(
         default=None, description="CSV: the table to COPY into ('table' or 'schema.table')."
     )
-    database: str | None = Field(
-        default=None, description="Logical database to seed; default: the service's database."
-    )
-    header: bool = Field(default=True, description="CSV: the first line names the columns.")
-    delimiter: str = Field(default=",", min_length=1, max_length=1, description="CSV delimiter.")
-
-    @model_validator(mode="after")
-    def _kind(self) -> PostgresSeed:
-        suffix = Path(self.from_).suffix.lower()
-        if suffix == ".csv" and not self.table:
-            raise ValueError(f"CSV seed '{self.from_}' needs table: (the table to COPY into)")
-        if suffix == ".sql" and self.table:
-            raise ValueError(f"SQL seed '{self.from_}' takes no table:")
-        if suffix not in (".sql", ".csv"):
-            raise ValueError(f"seed '{self.from_}' must be a .sql or .csv file")
-        return self
 
 
 class PostgresSpec(ServiceSpecBase):
@@ -144,7 +129,7 @@ _REFUSED = (
 """Login refusals of a server that is up: a readiness wait ends at once on these."""
 
 
-class PostgresService(ServicePlugin[PostgresSpec]):
+class PostgresService(SqlService[PostgresSpec]):
     type_name: ClassVar[str] = "postgres"
     spec_model = PostgresSpec
     default_image: ClassVar[str] = POSTGRES_IMAGE
@@ -162,14 +147,6 @@ class PostgresService(ServicePlugin[PostgresSpec]):
             "POSTGRES_PASSWORD": self.spec.password,
             "POSTGRES_DB": self._main_database(),
         }
-
-    def _main_database(self) -> str:
-        from envctl.errors import ServiceFailed
-
-        try:
-            return self.namespace.database(self.spec.database)
-        except ValueError as exc:
-            raise ServiceFailed(self.context.service, str(exc)) from None
 
     def endpoints(self, host_ports: Mapping[int, int]) -> Endpoints:
         port = host_ports[POSTGRES_PORT]
@@ -249,11 +226,9 @@ class PostgresService(ServicePlugin[PostgresSpec]):
             raise ProbeFailed(f"SELECT 1 answered {row!r}")
 
     # -- data --------------------------------------------------------------------------
-    resource_kinds: ClassVar[tuple[str, ...]] = ("databases",)
     per_run_fields: ClassVar[frozenset[str]] = frozenset(
         {"database", "databases", "schemas", "seed"}
     )
-    supports_snapshot: ClassVar[bool] = True
 
     def setup(self, handle: ServiceHandle, timeout: float) -> None:
         from envctl.services.postgres import data as postgres_data
@@ -284,8 +259,6 @@ class PostgresService(ServicePlugin[PostgresSpec]):
         from envctl.services.postgres.factories import FACTORIES  # the tools load on first use
 
         return FACTORIES
-
-    serves: ClassVar[frozenset[str]] = frozenset({"sql"})
 
     @classmethod
     def container_health_check(
@@ -368,21 +341,6 @@ class PostgresService(ServicePlugin[PostgresSpec]):
         if not isolated:
             tool.execute("DROP SCHEMA IF EXISTS public CASCADE")
             tool.execute("CREATE SCHEMA public")
-
-    @classmethod
-    def seed_entry_problems(
-        cls, spec: Mapping[str, Any], entry: Mapping[str, Any]
-    ) -> list[tuple[str, str]]:
-        database = entry.get("database")
-        databases = [spec.get("database", "envctl"), *(spec.get("databases") or [])]
-        if not isinstance(database, str) or database in databases:
-            return []
-        return [
-            (
-                "database",
-                f"database '{database}' is neither the service's database nor in its databases",
-            )
-        ]
 
 
 def _one_line(exc: BaseException) -> str:

@@ -248,13 +248,13 @@ _POOLS_LOCK = threading.Lock()
 def acquire(plugin: PostgresService, handle: ServiceHandle, timeout: float) -> float:
     """The run's main database from the pool (or straight from the template); returns the
     seconds it took. Endpoints then name it, as after :func:`setup`."""
-    from envctl.services.postgres.data import _point_endpoints_at, physical_databases
+    from envctl.services.postgres.data import point_endpoints_at_main
 
     t0 = time.monotonic()
     pool = pool_for(plugin, handle)
     try:
         pool.ensure_template(plugin, timeout)
-        databases = physical_databases(plugin)
+        databases = plugin.physical_databases()
         main = databases[plugin.spec.database]
         if not pool.take(main, timeout):
             pool.create(main, timeout)
@@ -264,5 +264,5 @@ def acquire(plugin: PostgresService, handle: ServiceHandle, timeout: float) -> f
         text = " ".join(str(exc).split()) or type(exc).__name__
         raise ServiceFailed(plugin.context.service, f"database pool: {text}") from None
     handle.resources["databases"] = [main]
-    _point_endpoints_at(handle, main, databases)
+    point_endpoints_at_main(handle, main, databases)
     return time.monotonic() - t0

@@ -46,7 +46,7 @@ from envctl.gc import collect
 from envctl.graph import ServiceGraph
 from envctl.interrupts import REMOVED_NOTE, shielded
 from envctl.owner import owner_labels
-from envctl.report.run_folder import run_dir_for
+from envctl.report.run_folder import ensure_writable, run_dir_for
 from envctl.retry import GaveUp, retry_call
 from envctl.runtime.base import (
     LABEL_CREATED,
@@ -344,6 +344,10 @@ class Engine:
         env.runtime_choices = choices
         env.run_dir = run_dir_for(self.settings, run_id)
         env.labels = dict(self.settings.extra_labels)
+        if detach:
+            # left up: its record is how `envctl down`, snapshots and topics find it later,
+            # so a state folder that cannot take it fails before anything starts
+            ensure_writable(env.run_dir.parent)
         env.fault_proxies = frozenset(
             name
             for name in proxied_services(scenario) | set(fault_proxies)

@@ -19,10 +19,11 @@ Only the file names and the lookup live here; the modules named above read and w
 from __future__ import annotations
 
 import re
+import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from envctl.errors import ConfigError
+from envctl.errors import ConfigError, StateDirUnwritable
 
 if TYPE_CHECKING:
     from envctl.settings import Settings
@@ -81,6 +82,21 @@ def runs_root(settings: Settings) -> Path:
 def run_dir_for(settings: Settings, run_id: str) -> Path:
     """The folder of run ``run_id`` (which need not exist yet)."""
     return runs_root(settings) / check_run_id(run_id)
+
+
+def ensure_writable(folder: Path) -> None:
+    """Create ``folder`` and make (and remove) a file in it: :class:`StateDirUnwritable` when
+    that fails (a read-only or unreachable state folder). Checked before anything starts
+    where the run's folder is written only at the end (``envctl up``'s record)."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".envctl-check-"):
+            pass
+    except OSError as exc:
+        raise StateDirUnwritable(
+            f"cannot write under {folder} ({exc.strerror or exc}); "
+            f"set {STATE_DIR_ENV} to a writable folder"
+        ) from None
 
 
 def existing_run_dir(root: Path, run_id: str) -> Path:

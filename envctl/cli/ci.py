@@ -9,7 +9,7 @@ from pathlib import Path
 
 import click
 
-from envctl.cli.common import check_output as _check_output
+from envctl.cli.common import check_option, output_option
 from envctl.cli.common import command_line as _command_line
 from envctl.cli.common import settings_of as _settings
 from envctl.cli.common import warn as _warn
@@ -50,14 +50,8 @@ def ci_group() -> None:
     help="Run the integration scenarios as a matrix of N `run-all --shard I/N` jobs and merge "
     "their results in a `report` job (with --category or --all; strategy envctl).",
 )
-@click.option(
-    "--output",
-    "-o",
-    type=click.Path(dir_okay=False, path_type=Path),
-    callback=_check_output,
-    help="Write here.",
-)
-@click.option("--check", is_flag=True, help="Exit 1 if -o FILE differs from what would be written.")
+@output_option
+@check_option
 @click.pass_context
 def ci_github(
     ctx: click.Context,
@@ -176,14 +170,8 @@ def ci_github(
 )
 @click.option("--profile", help="ENVCTL_PROFILE for the pods.")
 @click.option("--parallelism", type=click.IntRange(1, 10000), help="Pods at once (default: all).")
-@click.option(
-    "--output",
-    "-o",
-    type=click.Path(dir_okay=False, path_type=Path),
-    callback=_check_output,
-    help="Write here.",
-)
-@click.option("--check", is_flag=True, help="Exit 1 if -o FILE differs from what would be written.")
+@output_option
+@check_option
 @click.pass_context
 def ci_kubernetes(
     ctx: click.Context,

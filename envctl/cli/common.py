@@ -7,15 +7,18 @@ from __future__ import annotations
 
 import json
 import shlex
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
 if TYPE_CHECKING:
     from envctl.scenario.models import Scenario
     from envctl.settings import Settings
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 def settings_of(ctx: click.Context) -> Settings:
@@ -72,6 +75,26 @@ def check_output(_ctx: click.Context, _param: click.Parameter, value: Path | Non
     if value is not None:
         output_target(value)
     return value
+
+
+def output_file_option(*param_decls: str, help: str) -> Callable[[F], F]:
+    """An option naming a file to write (``-o``, ``--json FILE``, ``--junit``...), checked by
+    :func:`check_output` before any work is done."""
+    return click.option(
+        *param_decls,
+        type=click.Path(dir_okay=False, path_type=Path),
+        callback=check_output,
+        help=help,
+    )
+
+
+output_option = output_file_option("--output", "-o", help="Write here.")
+"""``-o/--output FILE`` of a command that generates a file (see :func:`write_or_check`)."""
+
+check_option = click.option(
+    "--check", is_flag=True, help="Exit 1 if -o FILE differs from what would be written."
+)
+"""``--check`` of a command that generates a file (see :func:`write_or_check`)."""
 
 
 def warn(message: str) -> None:

@@ -12,7 +12,7 @@ from typing import Any
 
 import click
 
-from envctl.cli.common import check_output as _check_output
+from envctl.cli.common import check_option, output_option
 from envctl.cli.common import command_line as _command_line
 from envctl.cli.common import load_named as _load
 from envctl.cli.common import note as _note
@@ -27,13 +27,7 @@ def compose_group() -> None:
 
 @compose_group.command("export")
 @click.option("--scenario", "-s", "name", required=True, help="Scenario name or file.")
-@click.option(
-    "--output",
-    "-o",
-    type=click.Path(dir_okay=False, path_type=Path),
-    callback=_check_output,
-    help="Write here.",
-)
+@output_option
 @click.option("--profile", help="Apply this profile first (default: ENVCTL_PROFILE).")
 @click.option(
     "--start-interval/--no-start-interval",
@@ -46,7 +40,7 @@ def compose_group() -> None:
     is_flag=True,
     help="Run `docker compose config` on the result (needs the compose v2 CLI).",
 )
-@click.option("--check", is_flag=True, help="Exit 1 if -o FILE differs from what would be written.")
+@check_option
 @click.pass_context
 def compose_export(
     ctx: click.Context,
@@ -115,13 +109,7 @@ def _validate_compose(text: str, output: Path | None) -> None:
 @click.option("--service", "services", multiple=True, help="A service to take (default: all).")
 @click.option("--name", "scenario_name", help="The scenario's name (default: the file's folder).")
 @click.option("--keep-host-ports", is_flag=True, help="Keep the file's host ports pinned.")
-@click.option(
-    "--output",
-    "-o",
-    type=click.Path(dir_okay=False, path_type=Path),
-    callback=_check_output,
-    help="Write here.",
-)
+@output_option
 @click.pass_context
 def compose_import(
     ctx: click.Context,

@@ -13,8 +13,7 @@ from typing import Any
 
 import click
 
-from envctl.cli.common import check_output as _check_output
-from envctl.cli.common import settings_of
+from envctl.cli.common import output_file_option, settings_of
 
 
 @click.group("report")
@@ -24,19 +23,10 @@ def report_group() -> None:
 
 @report_group.command("merge")
 @click.argument("results", nargs=-1, required=True, type=click.Path(path_type=Path))
-@click.option(
-    "--json",
-    "json_file",
-    type=click.Path(dir_okay=False, path_type=Path),
-    callback=_check_output,
-    help="Write the merged result (a run-all result.json) here.",
+@output_file_option(
+    "--json", "json_file", help="Write the merged result (a run-all result.json) here."
 )
-@click.option(
-    "--junit",
-    type=click.Path(dir_okay=False, path_type=Path),
-    callback=_check_output,
-    help="Write one JUnit XML for all shards here.",
-)
+@output_file_option("--junit", help="Write one JUnit XML for all shards here.")
 @click.option("--strict", is_flag=True, help="A degraded scenario counts as failed.")
 def merge(
     results: tuple[Path, ...], json_file: Path | None, junit: Path | None, strict: bool
@@ -85,12 +75,8 @@ def merge(
 
 
 @report_group.command("durations")
-@click.option(
-    "-o",
-    "--output",
-    type=click.Path(dir_okay=False, path_type=Path),
-    callback=_check_output,
-    help="Write here (default: print). Commit it as envctl-durations.json.",
+@output_file_option(
+    "-o", "--output", help="Write here (default: print). Commit it as envctl-durations.json."
 )
 @click.pass_context
 def durations(ctx: click.Context, output: Path | None) -> None:

@@ -10,12 +10,11 @@ anything envctl-managed older than a limit, whoever owns it.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from envctl.errors import ConfigError
+from envctl.durations import parse_duration as _parse
 from envctl.owner import ProcessTable, owner_gone
 from envctl.runtime.base import (
     LABEL_CREATED,
@@ -25,22 +24,14 @@ from envctl.runtime.base import (
     Runtime,
 )
 
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*$")
-_UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
+_MAX_AGE = 36_500 * 86_400.0
+"""The longest ``--older-than`` (a hundred years)."""
 
 
 def parse_duration(text: str) -> timedelta:
-    """``90``, ``90s``, ``15m``, ``2h``, ``7d``."""
-    match = _DURATION.match(text)
-    if not match:
-        raise ConfigError(f"--older-than {text!r}: write a number with s, m, h or d (e.g. 2h)")
-    seconds = float(match.group(1)) * _UNITS[match.group(2)]
-    if seconds > _MAX_AGE:
-        raise ConfigError(f"--older-than {text[:40]!r}: at most 36500d (a hundred years)")
-    return timedelta(seconds=seconds)
-
-
-_MAX_AGE = 36_500 * 86_400.0
+    """``--older-than``: ``90``, ``90s``, ``15m``, ``2h``, ``7d`` (:mod:`envctl.durations`),
+    0 up to a hundred years."""
+    return timedelta(seconds=_parse(text, where="--older-than", maximum=_MAX_AGE))
 
 
 @dataclass

@@ -8,7 +8,8 @@ faults:
     duration: 3s                  # or until: {step: ID}; default: until the steps end
 ```
 
-Durations are numbers of seconds or strings with a unit (``500ms``, ``2.5s``, ``1m``).
+Durations are numbers of seconds or strings with a unit (``500ms``, ``2.5s``, ``1m``;
+:mod:`envctl.durations`).
 """
 
 from __future__ import annotations
@@ -18,27 +19,11 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from envctl.durations import seconds  # re-exported: the fault and step models' validator
 from envctl.faults.kinds import FAULT_KINDS, PROXY_KINDS  # their home
 
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m)?\s*$")
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmg]i?b?|b)?\s*$", re.IGNORECASE)
 _SIZE_UNITS = {"": 1, "b": 1, "k": 1024, "m": 1024**2, "g": 1024**3}
-
-
-def seconds(value: Any) -> Any:
-    """``2.5`` / ``"2.5s"`` / ``"500ms"`` / ``"1m"`` -> seconds; anything else unchanged."""
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, int | float):
-        return float(value)
-    if isinstance(value, str):
-        match = _DURATION.match(value)
-        if not match:
-            raise ValueError(f"{value!r} is not a duration (write e.g. 2.5s, 500ms or 1m)")
-        number = float(match.group(1))
-        unit = match.group(2) or "s"
-        return number / 1000 if unit == "ms" else number * 60 if unit == "m" else number
-    return value
 
 
 def size_bytes(value: Any) -> Any:

@@ -36,9 +36,7 @@ what the scenario loader calls.
 
 from __future__ import annotations
 
-import math
 import os
-import re
 import shlex
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -47,6 +45,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import Field, ValidationError
 
+from envctl import durations
 from envctl.errors import ConfigError, Problem
 from envctl.scenario.interpolate import InterpolationError, interpolate
 from envctl.scenario.merge import deep_merge
@@ -507,19 +506,13 @@ def _port(item: Any) -> tuple[int | None, int, str] | None:
     return None
 
 
-_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(h|ms|m|s|us|ns)")
-_UNITS = {"h": 3600.0, "m": 60.0, "s": 1.0, "ms": 0.001, "us": 1e-6, "ns": 1e-9}
-
-
 def parse_duration(value: Any) -> float | None:
-    """A compose duration (``1m30s``, ``500ms``, ``10s``) or a number of seconds."""
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        number = float(value)
-        return number if math.isfinite(number) else None
-    text = str(value).strip()
-    if not text or _DURATION_PART.sub("", text):
+    """A compose duration (``1m30s``, ``500ms``, ``10s``) or a number of seconds, read by
+    :mod:`envctl.durations`; None when it is not one (the caller says where)."""
+    try:
+        return durations.parse_duration(value)
+    except durations.DurationError:
         return None
-    return sum(float(n) * _UNITS[unit] for n, unit in _DURATION_PART.findall(text))
 
 
 # -- the scenario's `compose:` key ------------------------------------------------------------

@@ -13,7 +13,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from envctl.faults.models import FaultSpec, seconds
+from envctl.durations import seconds
+from envctl.faults.models import FaultSpec
 from envctl.scenario.spec import MAX_STEP_SECONDS, refuse_cross_kind
 
 _UNSET: Any = object()

@@ -10,12 +10,11 @@ else ``timeout_profiles.<service type>``, else the service type's default; then 
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from envctl.errors import ConfigError
+from envctl.durations import parse_duration
 
 if TYPE_CHECKING:
     from envctl.scenario.models import Scenario
@@ -74,14 +73,7 @@ def resolve_timeouts(
     return timeouts.scaled(settings.timeout_scale) if settings is not None else timeouts
 
 
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*$")
-_UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
-
-
 def parse_ttl(value: Any, where: str) -> float:
-    """``600``, ``90s``, ``10m``, ``2h``: seconds (positive)."""
-    match = _DURATION.match(str(value))
-    seconds = float(match.group(1)) * _UNITS[match.group(2)] if match else 0.0
-    if seconds <= 0:
-        raise ConfigError(f"{where}: {value!r} is not a duration; write e.g. 600, 90s, 10m or 2h")
-    return seconds
+    """A warm instance's TTL: ``600``, ``90s``, ``10m``, ``2h`` (:mod:`envctl.durations`) in
+    seconds, more than 0."""
+    return parse_duration(value, where=where, positive=True)

@@ -31,7 +31,7 @@ import re
 import stat
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import yaml
 
@@ -72,32 +72,31 @@ _NAN_RE = re.compile(r"^\.(?:nan|NaN|NAN)$")
 _BAD_CHARS_RE = re.compile("[\x00\ud800-\udfff]")
 
 
-class YamlInt(int):
+_Number = TypeVar("_Number", bound="_AsWritten")
+
+
+class _AsWritten:
+    """A number that remembers how it was written; mixed into ``int`` and ``float``."""
+
+    yaml_text: str
+
+    def __new__(cls: type[_Number], value: float, text: str) -> _Number:
+        obj = super().__new__(cls, value)  # type: ignore[call-arg]  # int's or float's
+        obj.yaml_text = text
+        return obj
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickled and copied as the class, its plain number (``real`` of an int or float
+        subclass is the plain int or float) and its text."""
+        return (type(self), (self.real, self.yaml_text))  # type: ignore[attr-defined]
+
+
+class YamlInt(_AsWritten, int):
     """An integer that remembers how it was written (``0600000``)."""
 
-    yaml_text: str
 
-    def __new__(cls, value: int, text: str) -> YamlInt:
-        obj = super().__new__(cls, value)
-        obj.yaml_text = text
-        return obj
-
-    def __getnewargs__(self) -> tuple[int, str]:  # type: ignore[override]
-        return (int(self), self.yaml_text)
-
-
-class YamlFloat(float):
+class YamlFloat(_AsWritten, float):
     """A float that remembers how it was written (``1.10``)."""
-
-    yaml_text: str
-
-    def __new__(cls, value: float, text: str) -> YamlFloat:
-        obj = super().__new__(cls, value)
-        obj.yaml_text = text
-        return obj
-
-    def __getnewargs__(self) -> tuple[float, str]:  # type: ignore[override]
-        return (float(self), self.yaml_text)
 
 
 def as_written(value: Any) -> Any:

@@ -165,6 +165,26 @@ def test_yaml_12_booleans_and_numbers(write_scenario: Callable[..., Path]) -> No
     }
 
 
+@pytest.mark.parametrize("copy_of", ["pickle", "deepcopy", "copy"])
+def test_yaml_numbers_keep_their_text_through_copies(copy_of: str) -> None:
+    import copy
+    import pickle
+
+    from envctl.scenario.yamlfile import parse_yaml
+
+    data, _ = parse_yaml("i: 0600000\nf: 1.10\nbig: " + "9" * 99 + "\n", "x", [])
+    copied = {
+        "pickle": lambda: pickle.loads(pickle.dumps(data)),
+        "deepcopy": lambda: copy.deepcopy(data),
+        "copy": lambda: {k: copy.copy(v) for k, v in data.items()},
+    }[copy_of]()
+    assert copied == {"i": 600000, "f": 1.1, "big": int("9" * 99)}
+    for key, value in data.items():
+        assert type(copied[key]) is type(value)
+        assert copied[key].yaml_text == value.yaml_text
+    assert [v.yaml_text for v in copied.values()] == ["0600000", "1.10", "9" * 99]
+
+
 def test_extends_fan_out_merges_each_base_once(tmp_path: Path) -> None:
     # 20 bases per file over 4 levels: 160,000 merges when each base is read every time.
     for level in range(4):

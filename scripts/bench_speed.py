@@ -329,7 +329,7 @@ def bare_boot() -> float:
     finally:
         for name in names:
             with suppress(docker.errors.NotFound):
-                client.containers.get(name).remove(force=True)
+                client.containers.get(name).remove(force=True, v=True)  # anonymous volumes too
 
 
 def measure_orders(env: dict[str, str], rounds: int) -> dict[str, float]:

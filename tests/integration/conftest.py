@@ -14,7 +14,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from support import BASE_IMAGE, NATIVE_DIR, SESSION_LABEL, TEST_IMAGES, managed_resources
+from support import (
+    BASE_IMAGE,
+    NATIVE_DIR,
+    SESSION_LABEL,
+    TEST_IMAGES,
+    managed_resources,
+    remove_with_volumes,
+)
 
 
 def _require_docker() -> bool:
@@ -152,7 +159,7 @@ def shared_servers(docker_client: Any) -> Iterator[dict[str, str]]:
         yield urls
     finally:
         for container in containers:
-            container.remove(force=True, v=True)
+            remove_with_volumes(docker_client, container)
 
 
 def _wait_for_shared(urls: dict[str, str], deadline: float) -> None:

@@ -85,6 +85,26 @@ def native_resources(run_id: str | None = None) -> list[str]:
     return found
 
 
+def remove_with_volumes(client: Any, container: Any) -> None:
+    """Remove a container a test started itself (not through envctl), with its anonymous
+    volumes, and assert none is left. The postgres, redis and mysql test images declare a
+    ``VOLUME``: ``remove(force=True)`` without ``v=True`` leaves an unlabelled volume behind
+    that no envctl label finds (issue 10 §7)."""
+    import docker.errors
+
+    container.reload()
+    anonymous = [m["Name"] for m in container.attrs.get("Mounts", []) if m.get("Type") == "volume"]
+    container.remove(force=True, v=True)
+    left = []
+    for name in anonymous:
+        try:
+            client.volumes.get(name)
+        except docker.errors.NotFound:
+            continue
+        left.append(name)
+    assert not left, f"anonymous volumes of {container.name} left behind: {left}"
+
+
 def pid_alive(pid: int) -> bool:
     """The process runs (a zombie waiting for its parent to reap it does not)."""
     import psutil

@@ -24,7 +24,7 @@ from typing import Any
 
 import pytest
 import yaml
-from support import TEST_IMAGES, managed_resources, run_envctl, up_json
+from support import TEST_IMAGES, managed_resources, remove_with_volumes, run_envctl, up_json
 
 from envctl.profiles import apply_profile
 
@@ -134,7 +134,7 @@ def job_services(docker_client: Any) -> Iterator[Any]:
         yield start
     finally:
         for container in started:
-            container.remove(force=True, v=True)
+            remove_with_volumes(docker_client, container)
         for net in network:
             net.remove()
         left = docker_client.containers.list(all=True, filters={"label": f"{TEST_LABEL}={run}"})

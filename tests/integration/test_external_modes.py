@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from support import REPO, TEST_IMAGES, run_envctl, up_json
+from support import REPO, TEST_IMAGES, remove_with_volumes, run_envctl, up_json
 
 OWN_LABEL = "envctl-test.outside=true"
 
@@ -39,20 +39,7 @@ def outside_kafka(docker_client: Any) -> Iterator[tuple[Any, str]]:
     try:
         yield container, f"127.0.0.1:{port}"
     finally:
-        _remove_with_volumes(docker_client, container)
-
-
-def _remove_with_volumes(docker_client: Any, container: Any) -> None:
-    """Remove a container the test started, with its anonymous volumes (the postgres image
-    declares one), and check none is left (issue 10 §7)."""
-    import docker.errors
-
-    container.reload()
-    anonymous = [m["Name"] for m in container.attrs.get("Mounts", []) if m.get("Type") == "volume"]
-    container.remove(force=True, v=True)
-    for name in anonymous:
-        with pytest.raises(docker.errors.NotFound):
-            docker_client.volumes.get(name)
+        remove_with_volumes(docker_client, container)
 
 
 @pytest.fixture
@@ -68,7 +55,7 @@ def outside_postgres(docker_client: Any) -> Iterator[tuple[Any, int]]:
     try:
         yield container, port
     finally:
-        _remove_with_volumes(docker_client, container)
+        remove_with_volumes(docker_client, container)
 
 
 def _topics(servers: str) -> set[str]:

@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 from data_support import envctl_in, unique, up, write_tree
-from support import TEST_IMAGES, run_envctl
+from support import TEST_IMAGES, remove_with_volumes, run_envctl
 
 pytestmark = pytest.mark.docker
 
@@ -234,7 +234,7 @@ def outside_mysql(docker_client: Any) -> Iterator[dict[str, Any]]:
         retry_call(ping, 120, (pymysql.err.OperationalError,))
         yield {"host": "127.0.0.1", "port": port, "user": "root", "database": "shop"}
     finally:
-        container.remove(force=True)
+        remove_with_volumes(docker_client, container)  # the image declares VOLUME /var/lib/mysql
 
 
 def _scenario(tmp_path: Path, text: str) -> Path:

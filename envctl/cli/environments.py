@@ -198,7 +198,7 @@ def show_status(
     "label_filters",
     multiple=True,
     metavar="KEY=VALUE",
-    help="Only environments carrying this label (repeatable), besides those of ENVCTL_LABELS.",
+    help="Only environments carrying this label (repeatable), e.g. ci.job=42 from ENVCTL_LABELS.",
 )
 @click.option("--owner", metavar="HOST", help="Only environments started on this host.")
 @click.pass_context
@@ -206,8 +206,6 @@ def status(
     ctx: click.Context, as_json: bool, label_filters: tuple[str, ...], owner: str | None
 ) -> None:
     """List running environments (read from Docker labels and native process records).
-
-    With ENVCTL_LABELS set, only environments carrying those labels (unset it to see all).
 
     On a terminal, a table of the services, then every connection string whole below it
     (RUN_ID SERVICE key=value). Piped, each service is one plain line: RUN_ID SCENARIO
@@ -218,7 +216,9 @@ def status(
     from envctl.status import environments
 
     settings = _settings(ctx)
-    wanted: dict[str, str] = dict(settings.extra_labels)
+    # Every user's environments (status only reads; `--label` narrows): ENVCTL_LABELS does
+    # not scope it, so an environment started another way (a compose export) still shows.
+    wanted: dict[str, str] = {}
     for pair in label_filters:
         key, sep, value = pair.partition("=")
         if not sep or not key.strip():
@@ -236,7 +236,6 @@ def status(
         return
     if not runs:
         click.echo("no environments")
-        _say_scope(settings)
         return
     if not sys.stdout.isatty():  # piped: plain lines, nothing cut
         for run in runs:

@@ -194,11 +194,11 @@ def test_down_all_twice(test_env: dict[str, str], docker_client: Any) -> None:
     assert managed_resources(docker_client, data["run_id"]) == []
 
 
-def test_down_all_gc_and_status_stay_inside_envctl_labels(
+def test_down_all_and_gc_stay_inside_envctl_labels(
     tmp_path: Path, test_env: dict[str, str], docker_client: Any, no_leaks: None
 ) -> None:
     """On a shared daemon (and state folder), two users with different ENVCTL_LABELS: one's
-    `down --all`, `gc --older-than` and `status` see only that user's environments."""
+    `down --all` and `gc --older-than` touch only that user's environments."""
     state = str(tmp_path / "state")
     envs = {
         user: {
@@ -214,11 +214,6 @@ def test_down_all_gc_and_status_stay_inside_envctl_labels(
             data = up_json(run_envctl("up", "-s", "kafka_real_basic", "--json", env=env))
             run_ids[user] = data["run_id"]
         mine, theirs = run_ids["a"], run_ids["b"]
-
-        status = run_envctl("status", "--json", env=envs["a"])
-        assert status.returncode == 0, status.stderr
-        listed = [e["run_id"] for e in json.loads(status.stdout)["environments"]]
-        assert listed == [mine]
 
         aged = run_envctl("gc", "--older-than", "0s", "--dry-run", env=envs["a"])
         assert aged.returncode == 0, aged.stderr

@@ -103,28 +103,23 @@ def ci_github(
         shards=shards,
     )
     workflow = github_workflow(scenarios, selection, options, settings)
-    args: list[str | None] = ["envctl", "ci", "github"]
-    for name in names:
-        args += ["--scenario", name]
-    if category is not None:
-        args += ["--category", category]
-    if everything:
-        args.append("--all")
-    if strategy != Strategy.ENVCTL.value:
-        args += ["--strategy", strategy]
-    if install != DEFAULT_INSTALL:
-        args += ["--install", install]
-    if python_version != DEFAULT_PYTHON:
-        args += ["--python", python_version]
-    if profile:
-        args += ["--profile", profile]
-    if branch != "main":
-        args += ["--branch", branch]
-    if shards > 1:
-        args += ["--shards", str(shards)]
-    if output is not None:
-        args += ["-o", str(output)]
-    command = _command_line(*args)
+    command = _command_line(
+        "envctl",
+        "ci",
+        "github",
+        *[part for name in names for part in ("--scenario", name)],
+        *_changed(("--category", category, None)),
+        *(["--all"] if everything else []),
+        *_changed(
+            ("--strategy", strategy, Strategy.ENVCTL.value),
+            ("--install", install, DEFAULT_INSTALL),
+            ("--python", python_version, DEFAULT_PYTHON),
+            ("--profile", profile or None, None),
+            ("--branch", branch, "main"),
+            ("--shards", str(shards), "1"),
+            ("-o", None if output is None else str(output), None),
+        ),
+    )
     for warning in workflow.warnings:
         _warn(warning)
     _write_or_check(render_workflow(workflow, command), output, check, command)
@@ -207,22 +202,35 @@ def ci_kubernetes(
         parallelism=parallelism,
     )
     documents = indexed_job(options, settings.scenarios_dir)
-    args: list[str | None] = ["envctl", "ci", "kubernetes", "--shards", str(shards)]
-    for flag, value, default in (
-        ("--category", category, None),
-        ("--name", name, "envctl-scenarios"),
-        ("--image", image, "python:3.11-slim"),
-        ("--install", install, "pip install envctl"),
-        ("--scenarios", scenarios_from, "configmap"),
-        ("--engine", engine, "dind"),
-        ("--docker-host", docker_host, None),
-        ("--results-claim", results_claim, "envctl-results"),
-        ("--profile", profile, None),
-        ("--parallelism", None if parallelism is None else str(parallelism), None),
-    ):
-        if value != default:
-            args += [flag, value]
-    if output is not None:
-        args += ["-o", str(output)]
-    command = _command_line(*args)
+    command = _command_line(
+        "envctl",
+        "ci",
+        "kubernetes",
+        "--shards",
+        str(shards),
+        *_changed(
+            ("--category", category, None),
+            ("--name", name, "envctl-scenarios"),
+            ("--image", image, "python:3.11-slim"),
+            ("--install", install, "pip install envctl"),
+            ("--scenarios", scenarios_from, "configmap"),
+            ("--engine", engine, "dind"),
+            ("--docker-host", docker_host, None),
+            ("--results-claim", results_claim, "envctl-results"),
+            ("--profile", profile, None),
+            ("--parallelism", None if parallelism is None else str(parallelism), None),
+            ("-o", None if output is None else str(output), None),
+        ),
+    )
     _write_or_check(render_manifests(documents, command), output, check, command)
+
+
+def _changed(*options: tuple[str, str | None, str | None]) -> list[str]:
+    """``FLAG VALUE`` for each ``(flag, value, default)`` given and other than the default:
+    the options of the command line that regenerates the file."""
+    return [
+        part
+        for flag, value, default in options
+        if value is not None and value != default
+        for part in (flag, value)
+    ]

@@ -27,7 +27,6 @@ import datetime
 import decimal
 import json
 import re
-from collections import Counter
 from collections.abc import Collection, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -36,19 +35,19 @@ from urllib.parse import quote, urlsplit, urlunsplit
 from envctl.errors import SeedError, SeedRejected, ServiceFailed, SnapshotError
 from envctl.services.base import ServiceHandle, SnapshotOptions, SnapshotResult, secret
 from envctl.services.mysql.client import connect_args, error_code, one_line
+from envctl.services.sql import diff as sql_diff
+from envctl.services.sql.diff import TABLES_FILE, TableRows
 from envctl.services.sql.plugin import point_endpoints_at
 from envctl.services.sql.seed import seed_overran, seed_plan
+from envctl.snapshot.compare import read_json
 
 if TYPE_CHECKING:
     from envctl.services.mysql.plugin import MysqlService
 
-TABLES_FILE = "tables.json"
 ROWS_SUFFIX = ".rows.json"
 INSERT_BATCH_BYTES = 1 << 20
 """A dump's INSERT statements hold about this much text each (well under max_allowed_packet)."""
 CSV_BATCH_ROWS = 500
-LIST_LIMIT = 50
-"""Rows listed per table in a diff (counts are complete)."""
 
 # A statement ends at a ';' outside quotes ('...', "...", `...`, backslash escapes) and
 # comments (-- , #, /* */). sqlparse would do it too, as a dependency for this one split.
@@ -424,129 +423,16 @@ def restore(plugin: MysqlService, handle: ServiceHandle, source: Path, timeout: 
 # -- diff -----------------------------------------------------------------------------------------
 
 
-def _read_json(path: Path, default: Any) -> Any:
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        return default
+def _rows(folder: Path, database: str) -> dict[str, TableRows]:
+    """The rows of one database of a snapshot folder, by table (its ``.rows.json``)."""
+    data = read_json(folder / f"{database}{ROWS_SUFFIX}", {})
+    return {table: (t["columns"], t["rows"]) for table, t in data.items()}
 
 
 def diff(a: Path, b: Path) -> dict[str, Any]:
-    """What changed from snapshot folder ``a`` to ``b``: per database and table the row
-    counts and the rows added, removed and changed (matched by primary key; tables without
-    one are compared as multisets of rows). The shape of PostgreSQL's diff."""
-    info_a = _read_json(a / TABLES_FILE, {"databases": {}})["databases"]
-    info_b = _read_json(b / TABLES_FILE, {"databases": {}})["databases"]
-    databases: dict[str, Any] = {}
-    for database in sorted(set(info_a) | set(info_b)):
-        if database not in info_a or database not in info_b:
-            databases[database] = {"status": "added" if database in info_b else "removed"}
-            continue
-        rows_a = _read_json(a / f"{database}{ROWS_SUFFIX}", {})
-        rows_b = _read_json(b / f"{database}{ROWS_SUFFIX}", {})
-        tables: dict[str, Any] = {}
-        meta_a, meta_b = info_a[database]["tables"], info_b[database]["tables"]
-        for table in sorted(set(meta_a) | set(meta_b)):
-            empty = {"columns": (meta_a.get(table) or meta_b[table])["columns"], "rows": []}
-            data_a, data_b = rows_a.get(table, empty), rows_b.get(table, empty)
-            dicts_a = [dict(zip(data_a["columns"], r, strict=False)) for r in data_a["rows"]]
-            dicts_b = [dict(zip(data_b["columns"], r, strict=False)) for r in data_b["rows"]]
-            if table not in meta_a:
-                tables[table] = {
-                    "status": "added",
-                    "rows": [0, len(dicts_b)],
-                    "added": dicts_b[:LIST_LIMIT],
-                    "counts": {"added": len(dicts_b), "removed": 0, "changed": 0},
-                }
-            elif table not in meta_b:
-                tables[table] = {"status": "removed", "rows": [len(dicts_a), 0]}
-            else:
-                change = _diff_rows(
-                    data_a["columns"], dicts_a, data_b["columns"], dicts_b,
-                    meta_b[table]["primary_key"],
-                )  # fmt: skip
-                if change is not None:
-                    tables[table] = change
-        if tables:
-            databases[database] = {"status": "changed", "tables": tables}
-    return {"changed": bool(databases), "databases": databases}
-
-
-def _diff_rows(
-    columns_a: list[str],
-    rows_a: list[dict[str, Any]],
-    columns_b: list[str],
-    rows_b: list[dict[str, Any]],
-    key: list[str],
-) -> dict[str, Any] | None:
-    result: dict[str, Any] = {"status": "changed", "rows": [len(rows_a), len(rows_b)]}
-    if columns_a != columns_b:
-        result["columns"] = [columns_a, columns_b]
-    changed: list[dict[str, Any]] = []
-    if key and all(k in columns_a and k in columns_b for k in key):
-        keyed_a = {json.dumps([r[k] for k in key]): r for r in rows_a}
-        keyed_b = {json.dumps([r[k] for k in key]): r for r in rows_b}
-        added = [row for k, row in keyed_b.items() if k not in keyed_a]
-        removed = [row for k, row in keyed_a.items() if k not in keyed_b]
-        for k in sorted(keyed_a.keys() & keyed_b.keys()):
-            before, after = keyed_a[k], keyed_b[k]
-            if before != after:
-                changes = {
-                    c: [before.get(c), after.get(c)]
-                    for c in dict.fromkeys([*before, *after])
-                    if before.get(c) != after.get(c)
-                }
-                changed.append(
-                    {"key": {c: after[c] for c in key}, "changes": changes, "row": after}
-                )
-    else:
-        counts_a = Counter(json.dumps(r, sort_keys=True) for r in rows_a)
-        counts_b = Counter(json.dumps(r, sort_keys=True) for r in rows_b)
-        added = [json.loads(r) for r in (counts_b - counts_a).elements()]
-        removed = [json.loads(r) for r in (counts_a - counts_b).elements()]
-    if not (added or removed or changed or "columns" in result):
-        return None
-    result["counts"] = {"added": len(added), "removed": len(removed), "changed": len(changed)}
-    result["added"] = added[:LIST_LIMIT]
-    result["removed"] = removed[:LIST_LIMIT]
-    result["changed"] = changed[:LIST_LIMIT]
-    return result
-
-
-def _short(value: Any, limit: int = 160) -> str:
-    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def format_diff(result: dict[str, Any]) -> list[str]:
-    """:func:`diff`'s result as indented text lines (as PostgreSQL's are shown)."""
-    lines: list[str] = []
-    for database, info in result.get("databases", {}).items():
-        if info["status"] != "changed":
-            lines.append(f"  database {database}: {info['status']}")
-            continue
-        lines.append(f"  database {database}:")
-        for table, t in info["tables"].items():
-            rows = f"{t['rows'][0]} -> {t['rows'][1]} rows"
-            if t["status"] != "changed":
-                lines.append(f"    table {table}: {t['status']} ({rows})")
-                continue
-            counts = t["counts"]
-            parts = [f"{counts[k]} {k}" for k in ("added", "changed", "removed") if counts[k]]
-            lines.append(f"    table {table}: {rows}: {', '.join(parts) or 'columns changed'}")
-            if "columns" in t:
-                lines.append(f"      columns {t['columns'][0]} -> {t['columns'][1]}")
-            lines += [f"      + {_short(r)}" for r in t["added"][:10]]
-            for c in t["changed"][:10]:
-                key = ", ".join(f"{k}={v}" for k, v in c["key"].items())
-                changes = "; ".join(f"{col}: {v[0]} -> {v[1]}" for col, v in c["changes"].items())
-                lines.append(f"      ~ {key}: {changes}")
-            lines += [f"      - {_short(r)}" for r in t["removed"][:10]]
-            shown = sum(min(10, len(t[k])) for k in ("added", "changed", "removed"))
-            total = sum(counts.values())
-            if total > shown:
-                lines.append(f"      … {total - shown} more rows")
-    return lines
+    """What changed from snapshot folder ``a`` to ``b`` (:func:`envctl.services.sql.diff.diff`,
+    the rows read from each database's ``.rows.json``)."""
+    return sql_diff.diff(a, b, _rows)
 
 
 # -- mock mode ------------------------------------------------------------------------------------

@@ -330,9 +330,9 @@ class MysqlService(SqlService[MysqlSpec]):
 
     @classmethod
     def format_snapshot_diff(cls, result: dict[str, Any]) -> list[str]:
-        from envctl.services.mysql import data
+        from envctl.services.sql.diff import format_diff
 
-        return data.format_diff(result)
+        return format_diff(result)
 
     @classmethod
     def reset_shared(cls, spec: ServiceSpecBase, tool: Any, isolated: bool) -> None:

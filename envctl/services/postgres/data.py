@@ -29,13 +29,13 @@ from typing import TYPE_CHECKING, Any
 from envctl.errors import SeedError, SeedRejected, ServiceFailed, SnapshotError
 from envctl.seed.records import read_seed_text
 from envctl.services.base import ServiceHandle, SnapshotOptions, SnapshotResult, secret
+from envctl.services.sql.diff import TABLES_FILE
 from envctl.services.sql.plugin import point_endpoints_at
 from envctl.services.sql.seed import seed_overran, seed_plan
 
 if TYPE_CHECKING:
     from envctl.services.postgres.plugin import PostgresService
 
-TABLES_FILE = "tables.json"
 SNAPSHOT_DB_PREFIX = "_snapshot_"
 """Logical name prefix of the template databases kept for fast restores."""
 

@@ -322,7 +322,7 @@ class PostgresService(SqlService[PostgresSpec]):
 
     @classmethod
     def format_snapshot_diff(cls, diff: dict[str, Any]) -> list[str]:
-        from envctl.services.postgres.diff import format_diff
+        from envctl.services.sql.diff import format_diff
 
         return format_diff(diff)
 

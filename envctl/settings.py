@@ -129,6 +129,7 @@ class Settings:
             profile=self.profile,
             project_profiles=self.project_profiles,
             allowed_roots=self.allowed_roots,
+            allow_docker_socket=self.allow_docker_socket,
         )
 
     @classmethod

@@ -40,16 +40,28 @@ def emit_json(data: Any) -> None:
     click.echo(json.dumps(data, indent=2, default=str))
 
 
-def load_named(ctx: click.Context, name: str, profile: str | None = None) -> Scenario:
+def load_named(
+    ctx: click.Context, name: str, profile: str | None = None, *, warn_now: bool = True
+) -> Scenario:
     """The scenario called ``name`` (or at that path), as the global options say;
-    ``profile`` (a command's own option) wins over ``--profile`` / ``ENVCTL_PROFILE``."""
+    ``profile`` (a command's own option) wins over ``--profile`` / ``ENVCTL_PROFILE``.
+    Its warnings are printed (``warn_now``), unless a run's outcome will print them."""
     from envctl.scenario import find_scenario
 
     settings = settings_of(ctx)
     if profile is not None:
         settings = replace(settings, profile=profile)
     path = find_scenario(settings.scenarios_dir, name)
-    return settings.load_scenario(relative(path, settings.cwd))
+    scenario = settings.load_scenario(relative(path, settings.cwd))
+    if warn_now:
+        warn_about(scenario)
+    return scenario
+
+
+def warn_about(scenario: Scenario) -> None:
+    """What loading ``scenario`` left out (keys of its compose file), one warning each."""
+    for problem in scenario.warnings:
+        warn(str(problem))
 
 
 def relative(path: Path, cwd: Path) -> Path:

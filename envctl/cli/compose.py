@@ -17,6 +17,7 @@ from envctl.cli.common import command_line as _command_line
 from envctl.cli.common import load_named as _load
 from envctl.cli.common import note as _note
 from envctl.cli.common import settings_of as _settings
+from envctl.cli.common import warn as _warn
 from envctl.cli.common import write_or_check as _write_or_check
 
 
@@ -123,14 +124,16 @@ def compose_import(
     import re
 
     from envctl.export.yamltext import render_yaml
-    from envctl.scenario.compose import read_compose_file, translate_services
+    from envctl.scenario.compose import read_compose_document, translate_services
 
     settings = _settings(ctx)
     compose_file = file.resolve()
     scenario_dir = output.resolve().parent if output is not None else settings.cwd
+    compose, positions = read_compose_document(compose_file, settings.environ, str(file))
     imported = translate_services(
-        read_compose_file(compose_file, settings.environ),
+        compose,
         services,
+        positions=positions,
         compose_dir=compose_file.parent,
         scenario_dir=scenario_dir,
         keep_host_ports=keep_host_ports,
@@ -157,5 +160,7 @@ def compose_import(
     )
     for note in imported.notes:
         _note(note)
+    for dropped in imported.dropped:
+        (_warn if dropped.refused else _note)(dropped.import_message())
     header = f"Made by `{command}`.\nEdit freely: envctl does not regenerate it."
     _write_or_check(render_yaml(data, header), output, False, command)

@@ -140,7 +140,7 @@ def run(
     from envctl.progress import LineProgress
 
     force = _check_mode(force_mode)
-    scenario = _load(ctx, name)
+    scenario = _load(ctx, name, warn_now=False)  # the outcome carries its warnings
     progress = None if as_json else LineProgress()
     runner = _runner(ctx, progress, trace, reuse=reuse, keep_on_failure=keep_on_failure)
     try:

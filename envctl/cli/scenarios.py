@@ -15,6 +15,7 @@ from envctl.cli.common import emit_json as _emit_json
 from envctl.cli.common import load_named as _load
 from envctl.cli.common import relative as _relative
 from envctl.cli.common import settings_of as _settings
+from envctl.cli.common import warn_about as _warn_about
 
 if TYPE_CHECKING:
     from envctl.settings import Settings
@@ -55,6 +56,7 @@ def validate(ctx: click.Context, paths: tuple[Path, ...]) -> None:
             failed += 1
             click.echo(str(exc), err=True)
             continue
+        _warn_about(scenario)
         click.echo(f"ok   {shown} ({scenario.name})")
     click.echo(f"{len(files) + bool(index_problems) - failed} valid, {failed} invalid", err=True)
     if failed:

@@ -433,12 +433,20 @@ def select_scenarios(settings: Settings, selection: Selection) -> list[Scenario]
     from envctl.scenario.discovery import list_scenarios
 
     root = settings.scenarios_dir
+    # The project's file and bind-mount policy (allowed_paths, allow_docker_socket).
+    policy: dict[str, Any] = {
+        "allowed_roots": settings.allowed_roots,
+        "allow_docker_socket": settings.allow_docker_socket,
+    }
     if selection.scenarios:
         return [
-            load_scenario(find_scenario(root, name), settings.environ, root=root)
+            load_scenario(find_scenario(root, name), settings.environ, root=root, **policy)
             for name in selection.scenarios
         ]
-    loaded = [load_scenario(ref.path, settings.environ, root=root) for ref in list_scenarios(root)]
+    loaded = [
+        load_scenario(ref.path, settings.environ, root=root, **policy)
+        for ref in list_scenarios(root)
+    ]
     if selection.category is None:
         return loaded
     chosen = [

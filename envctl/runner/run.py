@@ -256,6 +256,7 @@ class Runner:
             run_id=run_id,
             category=scenario.category.value if scenario.category else None,
             run_dir=str(audit.directory),
+            warnings=[str(problem) for problem in scenario.warnings],
         )
         audit.event(
             "run.start",

@@ -20,12 +20,12 @@ from pydantic import BaseModel, ValidationError
 from envctl.errors import ConfigError, Problem
 from envctl.graph import find_cycle, format_cycle
 from envctl.profiles import apply_profile
-from envctl.scenario.compose import expand_compose_source
+from envctl.scenario.compose import ExpandedSource, expand_compose_source
 from envctl.scenario.interpolate import InterpolationError, interpolate
 from envctl.scenario.merge import deep_merge
 from envctl.scenario.messages import friendly_message
 from envctl.scenario.models import Category, Scenario
-from envctl.scenario.paths import path_problem
+from envctl.scenario.paths import BindMountPolicy, path_problem
 from envctl.scenario.plan import plan_scenario
 from envctl.scenario.yamlfile import Loc, Positions, parse_yaml, read_yaml_file, shorten
 from envctl.seed.paths import seed_path_problem
@@ -42,6 +42,7 @@ def load_scenario(
     profile: str | None = None,
     project_profiles: Mapping[str, Any] | None = None,
     allowed_roots: Sequence[Path] | None = None,
+    allow_docker_socket: bool = False,
 ) -> Scenario:
     """Load and validate one scenario file. Raises :class:`ConfigError` with every problem.
 
@@ -51,7 +52,10 @@ def load_scenario(
     project config's ``profiles:``) and the scenario's own ``profiles:``. Services of a
     ``compose:`` file are added before the profile is laid over. ``allowed_roots`` are the
     folders besides the scenario tree that base templates and compose files may
-    come from (default: the working directory; see :mod:`envctl.scenario.paths`).
+    come from (default: the working directory; see :mod:`envctl.scenario.paths`), and where
+    host paths that containers bind-mount may be: under the scenario tree, the file's folder
+    or one of them; the Docker socket only with ``allow_docker_socket`` (the project config's).
+    Keys of a ``compose:`` source that envctl ignores are on ``scenario.warnings``.
     """
     import os
 
@@ -88,10 +92,17 @@ def load_scenario(
         inferred = infer_category(file)
         if inferred is not None:
             data["category"] = inferred.value
+    warnings: list[Problem] = []
+    imported = ExpandedSource({})
     if not problems:
         try:
-            data = expand_compose_source(data, file.resolve(), env, state.allowed)
-            data = apply_profile(data, profile, project_profiles, env)
+            expanded = expand_compose_source(
+                data, file.resolve(), env, state.allowed, display=str(path), positions=positions
+            )
+            # The scenario's own keys win over where an imported service's keys came from.
+            positions = {**expanded.positions, **positions}
+            imported, warnings = expanded, expanded.warnings
+            data = apply_profile(expanded.data, profile, project_profiles, env)
         except ConfigError as exc:
             problems.extend(exc.problems or [Problem(str(path), None, "", str(exc))])
             raise ConfigError(_dedupe_sorted(problems)) from None
@@ -107,6 +118,13 @@ def load_scenario(
             if not any(p.path == u or p.path.startswith((f"{u}.", f"{u}[")) for u in unresolved)
         )
     problems.extend(_semantic_problems(data, positions, str(path)))
+    if scenario is not None:
+        policy = BindMountPolicy(
+            (file.resolve().parent, *state.allowed), allow_docker_socket=allow_docker_socket
+        )
+        problems.extend(
+            _bind_mount_problems(scenario, positions, str(path), file, policy, imported)
+        )
     problems.extend(_seed_problems(data, positions, str(path), file.resolve().parent, tree))
     if template_failed:
         problems = [
@@ -117,6 +135,7 @@ def load_scenario(
     if problems or scenario is None:
         raise ConfigError(_dedupe_sorted(problems))
     scenario._source = file.resolve()
+    scenario._warnings = warnings
     scenario._root = tree
     scenario._lines = {
         loc: where
@@ -164,6 +183,34 @@ def _seed_problems(
             for key, message in plugin.seed_entry_problems(spec, entry) if plugin else []:
                 file, line = _position(positions, (*loc, key), display)
                 problems.append(Problem(file, line, _dotted((*loc, key)), message))
+    return problems
+
+
+def _bind_mount_problems(
+    scenario: Scenario,
+    positions: Positions,
+    display: str,
+    file: Path,
+    policy: BindMountPolicy,
+    imported: ExpandedSource,
+) -> list[Problem]:
+    """Host paths the services would bind-mount that the project does not allow (from the
+    scenario, a ``${VAR}`` in it, or its ``compose:`` file) — found here so ``envctl
+    validate`` refuses what ``up`` would. A mount the compose file wrote is shown by its
+    path there (``services.app.volumes[0]``)."""
+    problems: list[Problem] = []
+    for name, spec in scenario.external_services.items():
+        plugin = registry.find(spec.type)
+        if plugin is None:
+            continue
+        for key, message in plugin.bind_mount_problems(spec, file.resolve().parent, policy):
+            loc: Loc = ("external_services", name, *key)
+            where, line = _position(positions, loc, display)
+            from_compose = loc in imported.origins and positions.get(loc) == (
+                imported.positions.get(loc)
+            )
+            shown = imported.origins[loc] if from_compose else _dotted(loc)
+            problems.append(Problem(where, line, shown, message))
     return problems
 
 

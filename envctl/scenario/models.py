@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated, Any, TypeAlias, Union
 
 from pydantic import Field, PrivateAttr, field_validator
 
-from envctl.errors import ConfigError
+from envctl.errors import ConfigError, Problem
 from envctl.profiles import Profiles
 from envctl.scenario.compose import ComposeSource
 from envctl.scenario.spec import (
@@ -139,7 +139,7 @@ class Scenario(StrictModel):
     compose: ComposeSource | None = Field(
         default=None,
         description="Take services from an existing compose file: {file, services, "
-        "keep_host_ports}. They join the graph with envctl's probes, labels and cleanup.",
+        "keep_host_ports, drop}. They join the graph with envctl's probes, labels and cleanup.",
     )
     profiles: Profiles = Field(
         default_factory=dict,
@@ -151,6 +151,14 @@ class Scenario(StrictModel):
     _lines: dict[tuple[str | int, ...], tuple[str, int]] = PrivateAttr(default_factory=dict)
     """Where ``steps`` and ``expected`` entries were written (file, line), kept by the loader
     so steps are checked and reported with their lines without reading the file again."""
+    _warnings: list[Problem] = PrivateAttr(default_factory=list)
+
+    @property
+    def warnings(self) -> list[Problem]:
+        """What loading the file left out without failing, one problem each: the keys of a
+        ``compose:`` source envctl ignores (``container_name``, ``restart``, ...). The CLI
+        prints them as ``envctl: warning:`` lines."""
+        return list(self._warnings)
 
     @property
     def source(self) -> Path | None:

@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 from envctl.errors import SeedError, ServiceFailed, SnapshotError
 from envctl.namespace import Namespace
 from envctl.runtime.base import ContainerHandle
+from envctl.scenario.paths import BindMountPolicy
 from envctl.scenario.spec import PortMapping, ServiceSpecBase, service_variable
 from envctl.scenario.timeouts import PhaseTimeouts  # a plugin's default_timeouts
 from envctl.seed.paths import resolve_seed_path
@@ -453,6 +454,15 @@ class ServicePlugin(ABC, Generic[SpecT]):
     ) -> list[tuple[str, str]]:
         """Problems of one raw ``seed:`` entry against its raw service, as (key, message),
         found before validation so they carry the file's line numbers."""
+        return []
+
+    @classmethod
+    def bind_mount_problems(
+        cls, spec: ServiceSpecBase, scenario_dir: Path, policy: BindMountPolicy
+    ) -> list[tuple[tuple[str | int, ...], str]]:
+        """Host paths of a validated spec that ``policy`` refuses, as (key path under the
+        service, message); relative paths start at ``scenario_dir``. Checked when the scenario
+        is loaded, so ``envctl validate`` reports them with the file's line numbers."""
         return []
 
     @property

@@ -371,7 +371,7 @@ def test_known_images_become_typed_services() -> None:
     }
     assert "db: healthcheck replaced by envctl's postgres probe" in imported.notes
     assert any("UNSET_HERE" in note for note in imported.notes)
-    assert any("restart" in note for note in imported.notes)
+    assert [(d.service, d.key, d.refused) for d in imported.dropped] == [("db", "restart", False)]
     pinned = translate_services(LEGACY, ["db"], keep_host_ports=True)
     assert pinned.services["db"]["ports"] == ["5432:5432"]
 
@@ -401,7 +401,8 @@ def test_everything_else_becomes_a_generic_service(tmp_path: Path) -> None:
         "probe": {"exec": {"command": "curl -f localhost:8080/health"}},
     }
     assert imported.timeout_profiles == {"api": {"health_check": 100.0}}  # 90 + 2 * 5
-    assert "api: left out (no envctl equivalent): privileged" in imported.notes
+    privileged = next(d for d in imported.dropped if d.key == "privileged")
+    assert (privileged.service, privileged.refused) == ("api", True)
     with_ports = translate_services(LEGACY, ["api", "db", "cache"], keep_host_ports=True)
     assert with_ports.services["api"]["ports"] == ["18080:8080", "19090:9090", "5353/udp"]
 
@@ -483,7 +484,7 @@ def test_a_scenario_takes_services_from_a_compose_file(tmp_path: Path) -> None:
             "cache": {"type": "redis"},
         },
     }
-    expanded = expand_compose_source(raw, scenario_file, {"PG_VERSION": "15"}, (tmp_path,))
+    expanded = expand_compose_source(raw, scenario_file, {"PG_VERSION": "15"}, (tmp_path,)).data
     assert expanded["external_services"] == {
         "db": {
             "type": "postgres",
@@ -498,7 +499,7 @@ def test_a_scenario_takes_services_from_a_compose_file(tmp_path: Path) -> None:
     # Once the model has the `compose:` field, this validates as it is.
     scenario = Scenario.model_validate({k: v for k, v in expanded.items() if k != "compose"})
     assert scenario.external_services["db"].image == "postgres:15"
-    assert expand_compose_source({"name": "x"}, scenario_file, {}) == {"name": "x"}
+    assert expand_compose_source({"name": "x"}, scenario_file, {}).data == {"name": "x"}
     with pytest.raises(ConfigError, match=r"compose\.file: compose file '\.\./nope\.yml' does not"):
         expand_compose_source({"compose": {"file": "../nope.yml"}}, scenario_file, {}, (tmp_path,))
     with pytest.raises(ConfigError, match=r"compose file '\.\./nope\.yml' is outside the project"):
@@ -594,7 +595,7 @@ def test_the_install_script_makes_compose_v2_a_docker_cli_plugin(tmp_path: Path)
 def test_the_compose_source_example_expands_to_a_valid_scenario() -> None:
     file = COMPOSE_EXAMPLE / "source" / "scenarios" / "scenario_signup.yaml"
     raw = yaml.safe_load(file.read_text())
-    expanded = expand_compose_source(raw, file, {"PG_VERSION": "15"}, (COMPOSE_EXAMPLE,))
+    expanded = expand_compose_source(raw, file, {"PG_VERSION": "15"}, (COMPOSE_EXAMPLE,)).data
     scenario = Scenario.model_validate({k: v for k, v in expanded.items() if k != "compose"})
     db = scenario.external_services["db"]
     assert (db.type, db.image, db.database) == ("postgres", "postgres:15", "signup")  # type: ignore[attr-defined]
@@ -610,9 +611,10 @@ def test_compose_import_cli_notes_and_writes_a_valid_scenario(in_copy: Any) -> N
         cli, ["compose", "import", "docker-compose.yml", "--service", "db", "--name", "only_db"]
     )
     assert result.exit_code == 0, result.output
-    assert "envctl: note: db: left out (envctl manages these itself): container_name, restart" in (
-        result.stderr
-    )
+    assert (
+        "envctl: note: docker-compose.yml:6: services.db.container_name: ignored by envctl "
+        "(envctl names its containers per run, so two runs never collide); left out"
+    ) in result.stderr
     data = yaml.safe_load(result.stdout)
     assert data["name"] == "only_db"
     assert list(data["external_services"]) == ["db"]

@@ -32,6 +32,7 @@ from pydantic import (
 )
 
 from envctl.runtime.base import ExecResult
+from envctl.scenario.paths import BindMountPolicy
 from envctl.scenario.spec import PortMapping, ScalarStr, ServiceMode, ServiceSpecBase, StrictModel
 from envctl.services.base import (
     Endpoints,
@@ -360,28 +361,37 @@ class GenericService(ServicePlugin[GenericSpec]):
 
     def _check_host_path(self, written: str, target: str, source: Path) -> None:
         """Bind mounts stay inside the project; the Docker socket only when the project
-        config (never a scenario) allows it."""
+        config (never a scenario) allows it. Loading the scenario checked this already
+        (:meth:`bind_mount_problems`); checked again here for a scenario built in code."""
         from envctl.errors import ConfigError
 
         context = self.context
-        where = f"service '{context.service}': volume '{written}:{target}'"
-        if _is_docker_socket(source):
-            if not context.allow_docker_socket:
-                raise ConfigError(
-                    f"{where} mounts the Docker socket, which gives the container control of "
-                    "the host's Docker; allow it with allow_docker_socket: true in envctl.yaml"
-                )
-            return
         roots = [r for r in (context.scenario_root, context.scenario_dir) if r is not None]
-        roots += list(context.allowed_roots)
-        resolved = [r.resolve() for r in roots]
-        if not any(source.is_relative_to(r) for r in resolved):
-            shown = ", ".join(str(r) for r in dict.fromkeys(resolved)) or "none known"
+        policy = BindMountPolicy(
+            (*roots, *context.allowed_roots), allow_docker_socket=context.allow_docker_socket
+        )
+        problem = policy.problem(source)
+        if problem is not None:
             raise ConfigError(
-                f"{where}: host path {source} is outside the project ({shown}); bind mounts "
-                "stay inside it — move the files in, use a named volume, or allow the folder "
-                "with allowed_paths: in envctl.yaml"
+                f"service '{context.service}': volume '{written}:{target}': {problem}"
             )
+
+    @classmethod
+    def bind_mount_problems(
+        cls, spec: ServiceSpecBase, scenario_dir: Path, policy: BindMountPolicy
+    ) -> list[tuple[tuple[str | int, ...], str]]:
+        assert isinstance(spec, GenericSpec)
+        if spec.mode != ServiceMode.DOCKER:
+            return []
+        problems: list[tuple[tuple[str | int, ...], str]] = []
+        for index, volume in enumerate(spec.volumes):
+            if VOLUME_NAME_RE.match(volume.source):
+                continue  # a named volume: envctl creates it, scoped to the run
+            problem = policy.problem(scenario_dir / Path(volume.source).expanduser())
+            if problem is not None:
+                where = f"volume '{volume.source}:{volume.target}'"
+                problems.append((("volumes", index), f"{where}: {problem}"))
+        return problems
 
     def endpoints(self, host_ports: Mapping[int, int]) -> Endpoints:
         ports: dict[str, int] = {}
@@ -520,17 +530,3 @@ class GenericService(ServicePlugin[GenericSpec]):
             raise ProbeFailed("log probes need a container")
         if not re.search(pattern, container.logs(), re.MULTILINE):
             raise ProbeFailed(f"no log line matches {pattern!r} yet")
-
-
-def _is_docker_socket(path: Path) -> bool:
-    """The Docker daemon's socket (or a folder holding it, such as /var/run or /)."""
-    import stat
-
-    if path.name == "docker.sock":
-        return True
-    try:
-        if stat.S_ISSOCK(path.stat().st_mode) and "docker" in path.name:
-            return True
-        return path.is_dir() and (path / "docker.sock").exists()
-    except OSError:
-        return False

@@ -246,5 +246,5 @@ def test_the_loader_keeps_warnings_on_the_scenario(project: Path) -> None:
         "services.app.restart",
     ]
     write(project, REFUSED)
-    with pytest.raises(ConfigError, match="services.app.privileged: not supported"):
+    with pytest.raises(ConfigError, match=r"services\.app\.privileged: not supported"):
         settings.load_scenario("scenarios/scenario_from_compose.yaml")

@@ -140,7 +140,7 @@ def run(
     from envctl.progress import LineProgress
 
     force = _check_mode(force_mode)
-    scenario = _load(ctx, name, warn_now=False)  # the outcome carries its warnings
+    scenario = _load(ctx, name, warn_now=as_json)  # else the printed outcome says them
     progress = None if as_json else LineProgress()
     runner = _runner(ctx, progress, trace, reuse=reuse, keep_on_failure=keep_on_failure)
     try:
@@ -282,6 +282,8 @@ def run_all(
         if outcome.kept:
             for kept_line in outcome.kept.splitlines():
                 click.echo(f"          {kept_line}")
+        for warning in outcome.warnings:
+            click.echo(f"          warning: {warning}", err=True)
     counts = result.counts()
     summary = ", ".join(f"{n} {k}" for k, n in counts.items() if n)
     click.echo(f"{summary or 'no scenarios'} in {result.seconds:.2f}s (run {result.run_id})")

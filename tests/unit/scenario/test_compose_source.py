@@ -248,3 +248,26 @@ def test_the_loader_keeps_warnings_on_the_scenario(project: Path) -> None:
     write(project, REFUSED)
     with pytest.raises(ConfigError, match=r"services\.app\.privileged: not supported"):
         settings.load_scenario("scenarios/scenario_from_compose.yaml")
+
+
+def test_docs_list_every_key_the_table_refuses_or_cannot_honour() -> None:
+    from envctl.scenario.compose import _UNSUPPORTED, DROPPED_KEYS
+
+    docs = (Path(__file__).resolve().parents[3] / "docs" / "compose.md").read_text()
+    section = docs[docs.index("### What envctl leaves out") :]
+    refused = [k for k, entry in DROPPED_KEYS.items() if entry.refused_when is not None]
+    missing = [k for k in [*refused, *_UNSUPPORTED] if f"`{k}" not in section]
+    assert missing == []
+
+
+def test_run_and_run_all_print_the_warnings_with_the_result(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    compose = "services:\n  cache:\n    image: redis:7\n    container_name: my-redis\n"
+    write(project, compose, SCENARIO.replace("dependency_mode: real", "dependency_mode: mock"))
+    expected = "docker-compose.yml:4: services.cache.container_name: ignored by envctl ("
+    assert envctl("run", "-s", "from_compose") == 0
+    err = capsys.readouterr().err
+    assert err.count(expected) == 1, err
+    assert envctl("run-all") == 0
+    assert capsys.readouterr().err.count(expected) == 1

@@ -234,10 +234,15 @@ def run_all(
 ) -> None:
     """Run every scenario (or a category); scenarios needing identical services share them.
 
+    Progress on stderr: on a terminal a live display (scenarios running now, done/total,
+    outcomes so far), else a line as each scenario starts and ends. Ctrl-C starts no other
+    scenario, waits for those running to end and clean up, and says what finished.
+
     Exit 0 all passed (or skipped/degraded), 1 any failed (or degraded with --strict),
-    2 any invalid scenario. Writes .envctl/runs/<run-id>/result.json.
+    2 any invalid scenario, 130 interrupted. Writes .envctl/runs/<run-id>/result.json.
     """
     from envctl.export import actions
+    from envctl.progress import scenario_progress_for
     from envctl.report.junit import write_junit
     from envctl.report.results import write_results
     from envctl.runner.run_all import run_all as run_all_scenarios
@@ -248,16 +253,17 @@ def run_all(
         no_share = True  # a failed scenario's own services are what is kept
     try:
         spec, weights = _shard_options(ctx, runner, shard, durations)
-        result = run_all_scenarios(
-            runner,
-            category=category,
-            parallel=parallel,
-            force_mode=force,
-            share=not no_share,
-            shard=spec,
-            durations=weights,
-            progress=_run_all_progress,
-        )
+        with scenario_progress_for() as progress:
+            result = run_all_scenarios(
+                runner,
+                category=category,
+                parallel=parallel,
+                force_mode=force,
+                share=not no_share,
+                shard=spec,
+                durations=weights,
+                progress=progress,
+            )
     finally:
         for problem in runner.close():
             click.echo(f"envctl: warning: {problem}", err=True)
@@ -308,16 +314,6 @@ def run_all(
         data["outcomes"] = {o.name: o.to_dict() for o in result.outcomes}
         write_results(json_file, data)
     sys.exit(result.exit_code(strict))
-
-
-def _run_all_progress(
-    event: str, name: str, done: int, total: int, outcome: ScenarioOutcome | None
-) -> None:
-    """One line per scenario start and end on stderr, so a long run-all is never silent."""
-    if event == "start":
-        click.echo(f"[{done}/{total}] start   {name}", err=True)
-    elif outcome is not None:
-        click.echo(f"[{done}/{total}] {outcome.status:<7} {name} {outcome.seconds:.2f}s", err=True)
 
 
 def _shard_options(

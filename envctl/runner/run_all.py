@@ -35,7 +35,9 @@ from envctl.scenario.models import Scenario
 from envctl.settings import Settings
 
 ScenarioProgress = Callable[[str, str, int, int, "ScenarioOutcome | None"], None]
-"""(event: start | end, scenario, finished so far, total, outcome at the end)."""
+"""(event: start | end | stop, scenario, finished so far, total, outcome at the end).
+``stop`` (scenario ``""``): the run-all was interrupted; no scenario starts any more and
+those running are being waited for."""
 
 
 @dataclass
@@ -134,7 +136,9 @@ def run_all(
     """Run the scenarios of the tree; raises ConfigError only for an invalid mode or tree.
 
     ``progress(event, name, done, total, outcome)`` is told when each scenario starts
-    (``event == "start"``, ``outcome`` None) and ends (``"end"``), from worker threads."""
+    (``event == "start"``, ``outcome`` None) and ends (``"end"``), from worker threads, and
+    (``"stop"``) when an interrupt stops the run-all: scenarios not started then never start,
+    those running end first (and clean up), then the interrupt propagates."""
     settings = runner.settings
     began = time.monotonic()
     mode_override = _mode_override(settings.environ, force_mode)
@@ -319,6 +323,8 @@ class _Batch:
         self._lock = threading.Lock()
         self.progress = progress
         self.total = total
+        self.stopping = threading.Event()
+        """Set when the run-all is interrupted: scenarios not yet started are not started."""
 
     def execute(self, units: list[_Unit], parallel: int) -> None:
         """Run every unit on a pool of ``parallel`` workers; shared instances come down at
@@ -327,35 +333,53 @@ class _Batch:
         ups: dict[str, Future[SharedInstance | None]] = {}
         try:
             with ThreadPoolExecutor(max_workers=max(1, parallel)) as pool:
-                ups = {
-                    key: pool.submit(self.up_group, key, members)
-                    for key, members in units
-                    if key is not None
-                }
-                futures: list[Future[None]] = []
-                for key, members in units:
-                    if key is None:
-                        futures.append(pool.submit(self.run_one, members[0]))
-                        continue
-                    shared = ups[key].result()
-                    if shared is None:
-                        futures.extend(pool.submit(self.run_one, m) for m in members)
-                        continue
-                    instances.append(shared)
-                    if shared.isolated:
-                        futures.extend(pool.submit(self.run_one, m, shared) for m in members)
-                    else:
-                        futures.append(pool.submit(self.run_sequence, members, shared))
-                for future in futures:
-                    future.result()
+                try:
+                    self._submit_all(pool, units, ups, instances)
+                except BaseException:
+                    # Ctrl-C (or a failure): scenarios not started yet never start; those
+                    # running end (and clean up) before the interrupt goes on.
+                    self.stopping.set()
+                    if self.progress is not None:
+                        with self._lock:
+                            done = len(self.outcomes)
+                        self.progress("stop", "", done, self.total, None)
+                    pool.shutdown(wait=True, cancel_futures=True)
+                    raise
         finally:
             for pending in ups.values():  # also those not reached when something went wrong
-                if pending.done() and pending.exception() is None:
+                if pending.done() and not pending.cancelled() and pending.exception() is None:
                     instance = pending.result()
                     if instance is not None and instance not in instances:
                         instances.append(instance)
             for instance in instances:
                 self.down_group(instance)
+
+    def _submit_all(
+        self,
+        pool: ThreadPoolExecutor,
+        units: list[_Unit],
+        ups: dict[str, Future[SharedInstance | None]],
+        instances: list[SharedInstance],
+    ) -> None:
+        for key, members in units:
+            if key is not None:
+                ups[key] = pool.submit(self.up_group, key, members)
+        futures: list[Future[None]] = []
+        for key, members in units:
+            if key is None:
+                futures.append(pool.submit(self.run_one, members[0]))
+                continue
+            shared = ups[key].result()
+            if shared is None:
+                futures.extend(pool.submit(self.run_one, m) for m in members)
+                continue
+            instances.append(shared)
+            if shared.isolated:
+                futures.extend(pool.submit(self.run_one, m, shared) for m in members)
+            else:
+                futures.append(pool.submit(self.run_sequence, members, shared))
+        for future in futures:
+            future.result()
 
     def record(self, outcome: ScenarioOutcome) -> None:
         with self._lock:
@@ -395,6 +419,8 @@ class _Batch:
 
     def run_sequence(self, members: list[_Item], shared: SharedInstance | None) -> None:
         for member in members:
+            if self.stopping.is_set():  # interrupted: the rest of the sequence never starts
+                return
             self.run_one(member, shared)
 
     def up_group(self, key: str, members: list[_Item]) -> SharedInstance | None:

@@ -16,7 +16,7 @@ import struct
 import subprocess
 import termios
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -61,10 +61,12 @@ def run_in_terminal(
     rows: int = 24,
     timeout: float = 120.0,
     interrupt_on: str | None = None,
+    when: Mapping[str, Callable[[], None]] | None = None,
 ) -> TerminalRun:
     """Run ``argv`` on a ``columns`` x ``rows`` pty until it exits; ``interrupt_on``: type
-    Ctrl-C once that text has appeared on the terminal. ``timeout`` bounds the whole run
-    (the child is killed and :class:`TimeoutError` raised past it)."""
+    Ctrl-C once that text has appeared on the terminal; ``when``: call each function once
+    its text has appeared. ``timeout`` bounds the whole run (the child is killed and
+    :class:`TimeoutError` raised past it)."""
     master, slave = pty.openpty()
     fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", rows, columns, 0, 0))
 
@@ -85,6 +87,7 @@ def run_in_terminal(
     os.close(slave)
     chunks: list[bytes] = []
     interrupted = interrupt_on is None
+    pending = dict(when or {})
     deadline = time.monotonic() + timeout
     try:
         while True:
@@ -105,6 +108,8 @@ def run_in_terminal(
             if not interrupted and interrupt_on is not None and interrupt_on in seen:
                 os.write(master, b"\x03")  # Ctrl-C, as typed
                 interrupted = True
+            for text in [t for t in pending if t in seen]:
+                pending.pop(text)()
         returncode = process.wait(timeout=max(1.0, deadline - time.monotonic()))
     finally:
         if process.poll() is None:

@@ -27,13 +27,14 @@ in the default executor, with the caller's context variables (so
 from __future__ import annotations
 
 import asyncio
+import functools
 import inspect
 import threading
 import time
 import weakref
 from abc import abstractmethod
-from collections.abc import Iterable, Iterator, Mapping, Sequence
-from typing import Any, ClassVar
+from collections.abc import Callable, Coroutine, Iterable, Iterator, Mapping, Sequence
+from typing import Any, ClassVar, Concatenate, ParamSpec, TypeVar
 
 from envctl.tools.codec import encode_key, encode_value, outgoing_headers
 from envctl.tools.errors import EventBusError, ToolClosed
@@ -47,6 +48,9 @@ from envctl.tools.protocols import (
     MessageValue,
     Subscription,
 )
+
+P = ParamSpec("P")
+R = TypeVar("R")
 
 
 def _topics_of(topics: str | Sequence[str]) -> list[str]:
@@ -265,6 +269,20 @@ class BaseSubscription(Subscription):
         self.close()
 
 
+def _in_worker_thread(
+    method: Callable[Concatenate[Any, P], R],
+) -> Callable[Concatenate[Any, P], Coroutine[Any, Any, R]]:
+    """The async face of a sync protocol's ``method``: a coroutine with the same parameters
+    (signature and docstring are ``method``'s, and mypy checks them against the async
+    protocol) that runs the method of the face's ``_sync`` tool in a worker thread."""
+    name = method.__name__
+
+    async def in_worker_thread(face: Any, *args: P.args, **kwargs: P.kwargs) -> R:
+        return await asyncio.to_thread(getattr(face._sync, name), *args, **kwargs)
+
+    return functools.wraps(method)(in_worker_thread)
+
+
 class ThreadedAsyncSubscription(AsyncSubscription):
     """The async face of a sync :class:`Subscription` (``async for message in sub``)."""
 
@@ -281,14 +299,9 @@ class ThreadedAsyncSubscription(AsyncSubscription):
             raise StopAsyncIteration
         return message
 
-    async def poll(self, timeout: float = 1.0) -> Message | None:
-        return await asyncio.to_thread(self._sync.poll, timeout)
-
-    async def commit(self) -> None:
-        await asyncio.to_thread(self._sync.commit)
-
-    async def close(self) -> None:
-        await asyncio.to_thread(self._sync.close)
+    poll = _in_worker_thread(Subscription.poll)
+    commit = _in_worker_thread(Subscription.commit)
+    close = _in_worker_thread(Subscription.close)
 
     async def __aenter__(self) -> ThreadedAsyncSubscription:
         return self
@@ -330,38 +343,8 @@ class ThreadedAsyncEventBus(AsyncEventBus):
         face._sync = bus
         return face
 
-    async def publish(
-        self,
-        topic: str,
-        value: MessageValue,
-        *,
-        key: str | bytes | None = None,
-        headers: Mapping[str, str] | None = None,
-        partition: int | None = None,
-    ) -> Delivery:
-        return await asyncio.to_thread(
-            self._sync.publish, topic, value, key=key, headers=headers, partition=partition
-        )
-
-    async def consume(
-        self,
-        topic: str,
-        *,
-        count: int = 1,
-        timeout: float = 10.0,
-        group: str | None = None,
-        from_beginning: bool = True,
-        to_end: bool = False,
-    ) -> list[Message]:
-        return await asyncio.to_thread(
-            self._sync.consume,
-            topic,
-            count=count,
-            timeout=timeout,
-            group=group,
-            from_beginning=from_beginning,
-            to_end=to_end,
-        )
+    publish = _in_worker_thread(EventBus.publish)
+    consume = _in_worker_thread(EventBus.consume)
 
     async def subscribe(
         self,
@@ -380,22 +363,7 @@ class ThreadedAsyncEventBus(AsyncEventBus):
         )
         return ThreadedAsyncSubscription(subscription, idle_timeout)
 
-    async def create_topic(
-        self,
-        topic: str,
-        *,
-        partitions: int = 1,
-        config: Mapping[str, str] | None = None,
-    ) -> None:
-        await asyncio.to_thread(
-            self._sync.create_topic, topic, partitions=partitions, config=config
-        )
-
-    async def list_consumer_groups(self) -> list[str]:
-        return await asyncio.to_thread(self._sync.list_consumer_groups)
-
-    async def cleanup(self, *, topics: bool = True, groups: bool = True) -> None:
-        await asyncio.to_thread(self._sync.cleanup, topics=topics, groups=groups)
-
-    async def close(self) -> None:
-        await asyncio.to_thread(self._sync.close)
+    create_topic = _in_worker_thread(EventBus.create_topic)
+    list_consumer_groups = _in_worker_thread(EventBus.list_consumer_groups)
+    cleanup = _in_worker_thread(EventBus.cleanup)
+    close = _in_worker_thread(EventBus.close)

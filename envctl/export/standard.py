@@ -3,6 +3,9 @@
 They are what ``envctl compose export`` writes for the smallest scenario of each type,
 with the default images. Regenerate them with ``python -m envctl.export.standard``
 (``--check`` says whether the committed files are up to date).
+
+A shipped file cannot ask the engine that will run it, so it has the portable form
+(no healthcheck ``start_interval``, which compose refuses on Docker Engine < 25).
 """
 
 from __future__ import annotations
@@ -10,11 +13,14 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from envctl.export.compose import compose_project, render_compose
+from envctl.export.compose import StartIntervalChoice, compose_project, render_compose
 from envctl.scenario.models import Scenario
 from envctl.services.registry import plugins
 
 COMMAND = "python -m envctl.export.standard"
+PORTABLE = StartIntervalChoice(
+    False, "a shipped file runs on any Docker Engine (compose refuses it before 25)"
+)
 
 
 def standard_types() -> list[str]:
@@ -36,7 +42,11 @@ def standard_scenario(service_type: str) -> Scenario:
 def standard_files() -> dict[str, str]:
     """File name -> text of every ready-made compose file."""
     return {
-        f"{kind}.yaml": render_compose(compose_project(standard_scenario(kind)), COMMAND)
+        f"{kind}.yaml": render_compose(
+            compose_project(standard_scenario(kind), start_interval=PORTABLE.include),
+            COMMAND,
+            PORTABLE,
+        )
         for kind in standard_types()
     }
 

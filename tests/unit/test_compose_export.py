@@ -311,6 +311,20 @@ def test_compose_config_reports_an_invalid_file(tmp_path: Path, compose_cli: Non
         compose_config(path)
 
 
+def test_the_ready_made_compose_files_start_on_any_engine() -> None:
+    """A shipped file cannot ask the engine: no start_interval (Engine < 25 refuses it)."""
+    for name, text in standard_files().items():
+        assert "start_interval: left out" in text, name
+        for service in yaml.safe_load(text)["services"].values():
+            assert "start_interval" not in service["healthcheck"], name
+        assert (
+            "start_interval"
+            not in yaml.safe_load((REPO / "compose" / name).read_text())["services"][
+                name.removesuffix(".yaml")
+            ]["healthcheck"]
+        ), name
+
+
 def test_the_ready_made_compose_files_are_up_to_date(compose_cli: None) -> None:
     from envctl.export.compose_cli import compose_config
 

@@ -25,15 +25,14 @@ from __future__ import annotations
 
 import asyncio
 import math
-import threading
-import weakref
-from typing import Any, ClassVar
+from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from envctl.services.mysql.client import one_line
-from envctl.tools.errors import SqlError, StoreError, ToolClosed
-from envctl.tools.faces import ensure_no_running_loop, registry_building, warn_unless_registry
-from envctl.tools.protocols import AsyncSqlStore, SqlParams
+from envctl.services.sql.store import AsyncSqlServerStore, Result, SqlServerStore
+from envctl.tools.errors import SqlError, StoreError
+from envctl.tools.faces import registry_building, warn_unless_registry
+from envctl.tools.protocols import SqlParams
 
 DEFAULT_STATEMENT_TIMEOUT = 60.0
 
@@ -86,7 +85,7 @@ def _open(url: str, connect_timeout: float, statement_timeout: float, ssl: bool)
     return connection
 
 
-def _run_on(connection: Any, sql: str, params: SqlParams) -> tuple[int, list[dict[str, Any]]]:
+def _run_on(connection: Any, sql: str, params: SqlParams) -> Result:
     import pymysql
 
     try:
@@ -106,10 +105,8 @@ def _run_on(connection: Any, sql: str, params: SqlParams) -> tuple[int, list[dic
         raise SqlError(sql, one_line(exc)) from None
 
 
-class MysqlStore:
+class MysqlStore(SqlServerStore):
     """The sync face of the real MySQL store (see the module docstring)."""
-
-    requires_registry: ClassVar[bool] = True
 
     def __init__(
         self,
@@ -124,64 +121,33 @@ class MysqlStore:
         self.connect_timeout = connect_timeout
         self.statement_timeout = statement_timeout
         self.ssl = ssl
-        self._lock = threading.RLock()
-        self._connection: Any = None
-        self._closed = False
-        self._aio: AsyncMysqlStore | None = None
+        super().__init__()
 
-    def __repr__(self) -> str:
-        return f"MysqlStore({_where(self.url)!r})"
-
-    def execute(self, sql: str, params: SqlParams = None) -> int:
-        ensure_no_running_loop(self, "execute")
-        return self._run(sql, params)[0]
-
-    def query(self, sql: str, params: SqlParams = None) -> list[dict[str, Any]]:
-        ensure_no_running_loop(self, "query")
-        return self._run(sql, params)[1]
-
-    def close(self) -> None:
-        ensure_no_running_loop(self, "close")
-        self._close()
-
-    @property
-    def aio(self) -> AsyncSqlStore:
-        """The async face (its own connection per event loop; closing it closes the store)."""
-        with self._lock:
-            if self._aio is None:
-                self._aio = AsyncMysqlStore._wrap(self)
-            return self._aio
+    def _address(self) -> str:
+        return _where(self.url)
 
     # -- the work ------------------------------------------------------------------------------
-    def _check_open(self) -> None:
-        if self._closed:
-            raise ToolClosed(f"{self!r} is closed")
+    def _async_face(self) -> AsyncMysqlStore:
+        return AsyncMysqlStore._wrap(self)
 
     def _open(self) -> Any:
         return _open(self.url, self.connect_timeout, self.statement_timeout, self.ssl)
 
-    def _run(self, sql: str, params: SqlParams) -> tuple[int, list[dict[str, Any]]]:
+    def _run(self, sql: str, params: SqlParams) -> Result:
         with self._lock:
             self._check_open()
             if self._connection is None or not self._connection.open:
                 self._connection = self._open()
             return _run_on(self._connection, sql, params)
 
-    def _close(self) -> None:
-        with self._lock:
-            self._closed = True
-            connection, self._connection = self._connection, None
-        if connection is not None and connection.open:
+    def _close_connection(self, connection: Any) -> None:
+        if connection.open:
             connection.close()
-        if self._aio is not None:
-            self._aio._forget()
 
 
-class AsyncMysqlStore:
+class AsyncMysqlStore(AsyncSqlServerStore[MysqlStore]):
     """The async face of :class:`MysqlStore`: calls run in a worker thread, on a connection
     of this event loop's own."""
-
-    requires_registry: ClassVar[bool] = True
 
     def __init__(
         self,
@@ -199,38 +165,7 @@ class AsyncMysqlStore:
                 statement_timeout=statement_timeout,
                 ssl=ssl,
             )
-        self._setup(store)
-        store._aio = self
-
-    @classmethod
-    def _wrap(cls, store: MysqlStore) -> AsyncMysqlStore:
-        face = cls.__new__(cls)
-        face._setup(store)
-        return face
-
-    def _setup(self, store: MysqlStore) -> None:
-        self._store = store
-        self._connections: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Any] = (
-            weakref.WeakKeyDictionary()
-        )
-        self._locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = (
-            weakref.WeakKeyDictionary()
-        )
-
-    def __repr__(self) -> str:
-        return f"AsyncMysqlStore({_where(self._store.url)!r})"
-
-    async def execute(self, sql: str, params: SqlParams = None) -> int:
-        return (await self._run(sql, params))[0]
-
-    async def query(self, sql: str, params: SqlParams = None) -> list[dict[str, Any]]:
-        return (await self._run(sql, params))[1]
-
-    async def close(self) -> None:
-        connection = self._connections.pop(asyncio.get_running_loop(), None)
-        if connection is not None and connection.open:
-            await asyncio.to_thread(connection.close)
-        await asyncio.to_thread(self._store._close)
+        self._adopt(store)
 
     # -- the work ------------------------------------------------------------------------------
     def _forget(self) -> None:
@@ -240,7 +175,11 @@ class AsyncMysqlStore:
                 connection.close()
         self._connections.clear()
 
-    async def _run(self, sql: str, params: SqlParams) -> tuple[int, list[dict[str, Any]]]:
+    async def _close_connection(self, connection: Any) -> None:
+        if connection.open:
+            await asyncio.to_thread(connection.close)
+
+    async def _run(self, sql: str, params: SqlParams) -> Result:
         self._store._check_open()
         loop = asyncio.get_running_loop()
         lock = self._locks.setdefault(loop, asyncio.Lock())

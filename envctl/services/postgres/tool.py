@@ -23,12 +23,12 @@ import math
 import os
 import socket
 import threading
-import weakref
-from typing import Any, ClassVar
+from typing import Any
 
-from envctl.tools.errors import SqlError, StoreError, ToolClosed
-from envctl.tools.faces import ensure_no_running_loop, registry_building, warn_unless_registry
-from envctl.tools.protocols import AsyncSqlStore, SqlParams
+from envctl.services.sql.store import AsyncSqlServerStore, Result, SqlServerStore
+from envctl.tools.errors import SqlError, StoreError
+from envctl.tools.faces import registry_building, warn_unless_registry
+from envctl.tools.protocols import SqlParams
 
 
 def _where(dsn: str) -> str:
@@ -68,10 +68,8 @@ def _connect_error(dsn: str, exc: Exception) -> StoreError:
     return StoreError(f"cannot connect to PostgreSQL at {_where(dsn)}: {reason}")
 
 
-class PostgresStore:
+class PostgresStore(SqlServerStore):
     """The sync face of the real SQL store (see the module docstring)."""
-
-    requires_registry: ClassVar[bool] = True
 
     def __init__(
         self, dsn: str, *, connect_timeout: float = 10.0, statement_timeout: float | None = None
@@ -81,38 +79,14 @@ class PostgresStore:
         self.connect_timeout = connect_timeout
         self.statement_timeout = statement_timeout if statement_timeout else connect_timeout
         """Seconds one statement (with its results) may take; the connection is cut then."""
-        self._lock = threading.RLock()
-        self._connection: Any = None
-        self._closed = False
-        self._aio: AsyncPostgresStore | None = None
+        super().__init__()
 
-    def __repr__(self) -> str:
-        return f"PostgresStore({_where(self.dsn)!r})"
-
-    def execute(self, sql: str, params: SqlParams = None) -> int:
-        ensure_no_running_loop(self, "execute")
-        return self._run(sql, params)[0]
-
-    def query(self, sql: str, params: SqlParams = None) -> list[dict[str, Any]]:
-        ensure_no_running_loop(self, "query")
-        return self._run(sql, params)[1]
-
-    def close(self) -> None:
-        ensure_no_running_loop(self, "close")
-        self._close()
-
-    @property
-    def aio(self) -> AsyncSqlStore:
-        """The async face (its own connection per event loop; closing it closes the store)."""
-        with self._lock:
-            if self._aio is None:
-                self._aio = AsyncPostgresStore._wrap(self)
-            return self._aio
+    def _address(self) -> str:
+        return _where(self.dsn)
 
     # -- the work ------------------------------------------------------------------------------
-    def _check_open(self) -> None:
-        if self._closed:
-            raise ToolClosed(f"{self!r} is closed")
+    def _async_face(self) -> AsyncPostgresStore:
+        return AsyncPostgresStore._wrap(self)
 
     def _connect(self) -> Any:
         import psycopg
@@ -130,7 +104,7 @@ class PostgresStore:
                 raise _connect_error(self.dsn, exc) from None
         return self._connection
 
-    def _run(self, sql: str, params: SqlParams) -> tuple[int, list[dict[str, Any]]]:
+    def _run(self, sql: str, params: SqlParams) -> Result:
         import psycopg
 
         with self._lock:
@@ -155,20 +129,9 @@ class PostgresStore:
             finally:
                 watchdog.cancel()
 
-    def _close(self) -> None:
-        with self._lock:
-            self._closed = True
-            connection, self._connection = self._connection, None
-        if connection is not None:
-            connection.close()
-        if self._aio is not None:
-            self._aio._forget()
 
-
-class AsyncPostgresStore:
+class AsyncPostgresStore(AsyncSqlServerStore[PostgresStore]):
     """The async face of :class:`PostgresStore` (psycopg's AsyncConnection)."""
-
-    requires_registry: ClassVar[bool] = True
 
     def __init__(
         self, dsn: str, *, connect_timeout: float = 10.0, statement_timeout: float | None = None
@@ -178,50 +141,18 @@ class AsyncPostgresStore:
             store = PostgresStore(
                 dsn, connect_timeout=connect_timeout, statement_timeout=statement_timeout
             )
-        self._setup(store)
-        store._aio = self
-
-    @classmethod
-    def _wrap(cls, store: PostgresStore) -> AsyncPostgresStore:
-        face = cls.__new__(cls)
-        face._setup(store)
-        return face
-
-    def _setup(self, store: PostgresStore) -> None:
-        self._store = store
-        self._connections: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Any] = (
-            weakref.WeakKeyDictionary()
-        )
-        self._connecting: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = (
-            weakref.WeakKeyDictionary()
-        )
-
-    def __repr__(self) -> str:
-        return f"AsyncPostgresStore({_where(self._store.dsn)!r})"
-
-    async def execute(self, sql: str, params: SqlParams = None) -> int:
-        return (await self._run(sql, params))[0]
-
-    async def query(self, sql: str, params: SqlParams = None) -> list[dict[str, Any]]:
-        return (await self._run(sql, params))[1]
-
-    async def close(self) -> None:
-        connection = self._connections.pop(asyncio.get_running_loop(), None)
-        if connection is not None:
-            await connection.close()
-        await asyncio.to_thread(self._store._close)
+        self._adopt(store)
 
     # -- the work ------------------------------------------------------------------------------
-    def _forget(self) -> None:
-        """The store closed: drop every loop's connection (their sockets close with them)."""
-        self._connections.clear()
+    async def _close_connection(self, connection: Any) -> None:
+        await connection.close()
 
     async def _connect(self) -> Any:
         import psycopg
         from psycopg.rows import dict_row
 
         loop = asyncio.get_running_loop()
-        lock = self._connecting.setdefault(loop, asyncio.Lock())
+        lock = self._locks.setdefault(loop, asyncio.Lock())
         async with lock:
             connection = self._connections.get(loop)
             if connection is None or connection.closed:
@@ -238,7 +169,7 @@ class AsyncPostgresStore:
                 self._connections[loop] = connection
             return connection
 
-    async def _run(self, sql: str, params: SqlParams) -> tuple[int, list[dict[str, Any]]]:
+    async def _run(self, sql: str, params: SqlParams) -> Result:
         import psycopg
 
         self._store._check_open()

@@ -119,11 +119,20 @@ class SeedRejected(EnvctlError):
     """The real service rejected seed data the file holds (e.g. SQLite syntax in a Postgres
     migration): an integration fault found, not a config error — the run fails (exit 1)."""
 
-    def __init__(self, file: str, line: int | None, service: str, message: str) -> None:
+    def __init__(
+        self, file: str, line: int | None, service: str, message: str, into: str = ""
+    ) -> None:
         self.file = file
         self.line = line
+        self.service = service
+        self.reason = message
         where = f"{file}:{line}" if line is not None else file
-        super().__init__(f"{where}: service '{service}' rejected the seed: {message}")
+        target = f" into {into}" if into else ""
+        super().__init__(f"{where}: service '{service}' rejected the seed{target}: {message}")
+
+    def into(self, target: str) -> SeedRejected:
+        """The same rejection, naming what the seed went into (``database 'app' (...)``)."""
+        return SeedRejected(self.file, self.line, self.service, self.reason, target)
 
 
 class SnapshotError(EnvctlError):

@@ -38,8 +38,9 @@ def kafka_topics(
             topics = plugin.describe_topics(state.handle, last)
         except Exception as exc:  # noqa: BLE001 - the broker is gone or unreachable
             servers = state.endpoints.get("bootstrap_servers")
+            reason = env.namespace.shown_topics_in(str(exc))
             raise EnvctlError(
-                f"cannot read the topics of service '{name}' at {servers}: {exc}"
+                f"cannot read the topics of service '{name}' at {servers}: {reason}"
             ) from None
         result[name] = {
             "bootstrap_servers": state.endpoints.get("bootstrap_servers"),

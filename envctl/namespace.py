@@ -15,6 +15,13 @@ Redis isolation is a key prefix, not a DB index: prefixes are unlimited (16 DB i
 are not), need no allocation between concurrent runs, and work where ``SELECT`` does not
 (Redis Cluster, most managed Redis).
 
+Messages name a topic, database or key the way the scenario does, with the physical name
+beside it where the run has one (:func:`shown`)::
+
+    ns.shown_topic("orders")                      # "'orders' (envctl.3f2a9c1d.orders)"
+    ns.shown_physical_topic("envctl.3f2a9c1d.x")  # "'x' (envctl.3f2a9c1d.x)"
+    shown("orders")                               # "'orders'" (a mock: logical names only)
+
 Ownership (what cleanup may delete by pattern) needs ``{run}`` in the template: a template
 without it names resources other runs share, and only what the run recorded is removed.
 """
@@ -31,6 +38,15 @@ if TYPE_CHECKING:
     from envctl.scenario.models import Scenario
 
 POSTGRES_NAME_MAX = 63
+_QUOTED = re.compile(r"'([^'\s]+)'")
+
+
+def shown(logical: str, physical: str | None = None) -> str:
+    """How a message names a topic, database or key: the scenario's (logical) name, and the
+    physical one beside it when it differs (``'orders' (envctl.3f2a9c1d.orders)``)."""
+    if physical is None or physical == logical:
+        return f"'{logical}'"
+    return f"'{logical}' ({physical})"
 
 
 @dataclass(frozen=True)
@@ -85,6 +101,44 @@ class Namespace:
     def logical_key(self, physical: str) -> str | None:
         prefix = self.key_prefix
         return physical[len(prefix) :] if physical.startswith(prefix) else None
+
+    # -- in messages (see :func:`shown`) ------------------------------------------------------
+    def shown_topic(self, logical: str) -> str:
+        return shown(logical, self.topic(logical))
+
+    def shown_group(self, logical: str) -> str:
+        return shown(logical, self.group(logical))
+
+    def shown_database(self, logical: str) -> str:
+        try:
+            return shown(logical, self.database(logical))
+        except ValueError:  # too long for PostgreSQL: named by its logical name alone
+            return shown(logical)
+
+    def shown_key(self, logical: str) -> str:
+        return shown(logical, self.key(logical))
+
+    def shown_physical_topic(self, physical: str) -> str:
+        """A physical topic named in a message: its logical name first when the run made it."""
+        logical = self.logical_topic(physical)
+        return shown(physical) if logical is None else shown(logical, physical)
+
+    def shown_physical_group(self, physical: str) -> str:
+        logical = self.logical_group(physical)
+        return shown(physical) if logical is None else shown(logical, physical)
+
+    def shown_topics_in(self, text: str) -> str:
+        """``text`` (a client's or broker's message) with each quoted topic of this run shown
+        by its logical name, the physical one beside: ``topic 'envctl.r1.orders' ...`` ->
+        ``topic 'orders' (envctl.r1.orders) ...``. Other quoted words stay as they are."""
+
+        def replace(match: re.Match[str]) -> str:
+            physical = match.group(1)
+            if self.logical_topic(physical) in (None, physical):
+                return match.group(0)
+            return self.shown_physical_topic(physical)
+
+        return _QUOTED.sub(replace, text)
 
     # -- ownership ---------------------------------------------------------------------------
     def owns(self, kind: str) -> bool:

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from envctl.errors import EnvctlError
+from envctl.namespace import shown
 from envctl.scenario.models import Scenario
 from envctl.variables import substitute
 
@@ -60,6 +61,20 @@ class RunContext:
             have = ", ".join(sorted(self.tools)) or "none"
             raise ServiceUnavailable(f"service '{service}' has no tool in this run (tools: {have})")
         return self.tools[service]
+
+    def shown_topic(self, service: str, topic: str) -> str:
+        """A topic of ``service`` as messages name it: ``'orders'``, and on a real service
+        ``'orders' (envctl.3f2a9c1d.orders)`` (:func:`envctl.namespace.shown`)."""
+        names = self._names_of(service)
+        return names.shown_topic(topic) if names is not None else shown(topic)
+
+    def shown_key(self, service: str, key: str) -> str:
+        """A key of ``service`` as messages name it (as :meth:`shown_topic`)."""
+        names = self._names_of(service)
+        return names.shown_key(key) if names is not None else shown(key)
+
+    def _names_of(self, service: str) -> Any:
+        return self.names if self.modes.get(service) == "real" else None
 
     def service_of(self, body: Any) -> str:
         """The service a step names (the plan fills in the default)."""

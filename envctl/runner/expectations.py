@@ -45,7 +45,7 @@ def check_expectations(
             settle = item.settle if real else 0.0
             within = item.within if real else min(item.within, 0.2)
             for topic, count in item.messages.items():
-                where = f"service '{service}', topic '{topic}'"
+                where = f"service '{service}', topic {ctx.shown_topic(service, topic)}"
                 what = f"messages on '{topic}': {count.describe()}"
                 try:
                     found = _count_messages(bus, topic, count, settle, within)
@@ -78,7 +78,8 @@ def check_expectations(
             service = expected_service(scenario, item, "key_value")
             store = ctx.tool(service)
             for key, spec in item.keys.items():
-                results.append(_check_key(store, service, key, spec))
+                where = f"service '{service}', key {ctx.shown_key(service, key)}"
+                results.append(_check_key(store, key, spec, where))
     return results
 
 
@@ -107,8 +108,7 @@ def _count_messages(bus: Any, topic: str, count: CountSpec, settle: float, withi
     return found
 
 
-def _check_key(store: Any, service: str, key: str, spec: KeySpec) -> dict[str, Any]:
-    where = f"service '{service}', key '{key}'"
+def _check_key(store: Any, key: str, spec: KeySpec, where: str) -> dict[str, Any]:
     try:
         exists = bool(store.keys(_glob_escape(key)))
         value = store.get(key) if exists and spec.exists is None else None

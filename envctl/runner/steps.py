@@ -190,7 +190,7 @@ def expect_message(body: ExpectMessageStep, run: RunContext) -> dict[str, Any]:
     raise StepFailed(
         f"{what} within {body.within:g}s",
         observed,
-        f"service '{service}', topic '{body.topic}'",
+        f"service '{service}', topic {run.shown_topic(service, body.topic)}",
     )
 
 
@@ -204,7 +204,7 @@ def consume(body: ConsumeStep, run: RunContext) -> dict[str, Any]:
         raise StepFailed(
             f"{body.count} message(s) within {body.within:g}s",
             f"{len(messages)}",
-            f"service '{service}', topic '{body.topic}'",
+            f"service '{service}', topic {run.shown_topic(service, body.topic)}",
         )
     return {"count": len(messages), "messages": messages}
 
@@ -518,7 +518,7 @@ def no_message_lost(body: NoMessageLostStep, run: RunContext) -> dict[str, Any]:
         seen = {m["headers"].get("correlation_id") for m in messages}
         if wanted <= seen or time.monotonic() >= deadline:
             break
-    where = f"service '{service}', topic '{body.topic}'"
+    where = f"service '{service}', topic {run.shown_topic(service, body.topic)}"
     counts: dict[str, int] = {}
     for message in messages:
         cid = message["headers"].get("correlation_id")

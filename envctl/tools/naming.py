@@ -22,6 +22,7 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
 from envctl.services.registry import plugin_for
+from envctl.tools.errors import ToolError
 
 _TOPIC_FIRST = {"publish", "consume", "create_topic"}
 
@@ -34,11 +35,29 @@ def namespaced(tool: Any, service_type: str, namespace: Any) -> Any:
     return plugin_for(service_type).namespaced_tool(tool, namespace)
 
 
-def _maybe_async(result: Any, convert: Callable[[Any], Any]) -> Any:
+def _name_topics(exc: ToolError, namespace: Any) -> None:
+    """Name the run's topics in a tool's error as the scenario does, the physical name beside
+    (``topic 'orders' (envctl.3f2a9c1d.orders) does not exist``); its ``topic`` becomes the
+    logical name, as a mock's error has it."""
+    if exc.args and isinstance(exc.args[0], str):
+        exc.args = (namespace.shown_topics_in(exc.args[0]), *exc.args[1:])
+    topic = getattr(exc, "topic", None)
+    logical = namespace.logical_topic(topic) if isinstance(topic, str) else None
+    if logical is not None:
+        exc.topic = logical  # type: ignore[attr-defined]
+
+
+def _maybe_async(result: Any, convert: Callable[[Any], Any], namespace: Any = None) -> Any:
     if inspect.isawaitable(result):
 
         async def converted() -> Any:
-            return convert(await result)
+            try:
+                value = await result
+            except ToolError as exc:
+                if namespace is not None:
+                    _name_topics(exc, namespace)
+                raise
+            return convert(value)
 
         return converted()
     return convert(result)
@@ -93,13 +112,18 @@ class NamespacedEventBus(_Proxy):
                 args_list[1] = ns.group(args_list[1])
         if kwargs.get("group") is not None:
             kwargs["group"] = ns.group(kwargs["group"])
-        result = getattr(self._tool, name)(*args_list, **kwargs)
+        try:
+            result = getattr(self._tool, name)(*args_list, **kwargs)
+        except ToolError as exc:
+            _name_topics(exc, ns)
+            raise
         if name == "list_consumer_groups":
             return _maybe_async(
                 result,
                 lambda groups: sorted(g for g in map(ns.logical_group, groups) if g is not None),
+                ns,
             )
-        return _maybe_async(result, self._logical)
+        return _maybe_async(result, self._logical, ns)
 
     def __getattr__(self, name: str) -> Any:
         attr = getattr(self._tool, name)
@@ -122,14 +146,30 @@ class NamespacedSubscription(_Proxy):
         self._bus = bus
 
     def __iter__(self) -> Iterator[Any]:
-        for message in self._tool:
+        messages = iter(self._tool)
+        while True:
+            try:
+                message = next(messages)
+            except StopIteration:
+                return
+            except ToolError as exc:
+                _name_topics(exc, self._ns)
+                raise
             yield self._bus._logical(message)
 
     def __next__(self) -> Any:
-        return self._bus._logical(next(self._tool))
+        try:
+            return self._bus._logical(next(self._tool))
+        except ToolError as exc:
+            _name_topics(exc, self._ns)
+            raise
 
     def poll(self, timeout: float = 1.0) -> Any:
-        return _maybe_async(self._tool.poll(timeout), self._bus._logical)
+        try:
+            return _maybe_async(self._tool.poll(timeout), self._bus._logical, self._ns)
+        except ToolError as exc:
+            _name_topics(exc, self._ns)
+            raise
 
     def __enter__(self) -> NamespacedSubscription:
         self._tool.__enter__()
@@ -154,10 +194,18 @@ class NamespacedAsyncSubscription(_Proxy):
         return self
 
     async def __anext__(self) -> Any:
-        return self._bus._logical(await self._tool.__anext__())
+        try:
+            return self._bus._logical(await self._tool.__anext__())
+        except ToolError as exc:
+            _name_topics(exc, self._ns)
+            raise
 
     async def poll(self, timeout: float = 1.0) -> Any:
-        return self._bus._logical(await self._tool.poll(timeout))
+        try:
+            return self._bus._logical(await self._tool.poll(timeout))
+        except ToolError as exc:
+            _name_topics(exc, self._ns)
+            raise
 
     async def commit(self) -> None:
         await self._tool.commit()

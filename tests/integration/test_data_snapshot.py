@@ -242,7 +242,8 @@ def test_restore_without_a_template_replays_the_dump(start: Any) -> None:
     run.ok("snapshot", "save", "s", "--service", "db")
     psql(db["dsn"], "DELETE FROM customers; DROP TABLE events")
     restored = run.ok("snapshot", "restore", "s")
-    assert f"note: db: {db['database']} restored by replaying its dump" in restored
+    restored_note = f"note: db: database 'envctl' ({db['database']}) restored by replaying"
+    assert restored_note in restored
     assert run.diff("s")["changed"] is False
     assert psql(db["dsn"], "SELECT count(*) FROM events") == "2"
 

@@ -70,7 +70,11 @@ class TopicCreateTimedOut(TopicsNotCreated):
 
 class _StillDeleting(Exception):
     def __init__(self, names: list[str]) -> None:
-        super().__init__(f"topics {', '.join(names)} were not deleted in time")
+        super().__init__(f"topics {_quoted(names)} were not deleted in time")
+
+
+def _quoted(names: Sequence[str]) -> str:
+    return ", ".join(f"'{name}'" for name in names)
 
 
 def create_topics(
@@ -149,5 +153,5 @@ def create_topics(
 
     if not poll_until(visible, timeout=max(deadline - time.monotonic(), 1.0)):
         raise TopicsNotCreated(
-            f"topics {', '.join(missing)} not visible in metadata after {timeout:.0f}s"
+            f"topics {_quoted(missing)} not visible in metadata after {timeout:.0f}s"
         )

@@ -44,6 +44,7 @@ from envctl.services.kafka.seed import KafkaRecord, kafka_records
 from envctl.snapshot.codec import from_text_or_base64, text_or_base64
 
 if TYPE_CHECKING:
+    from envctl.namespace import Namespace
     from envctl.services.kafka.plugin import KafkaService
 
 TOPICS_FILE = "topics.json"
@@ -222,7 +223,7 @@ def read_partitions(
         while pending:
             left = _deadline_left(deadline)
             if left <= 0:
-                names = ", ".join(f"{t}[{p}]" for t, p in sorted(pending))
+                names = ", ".join(f"'{t}'[{p}]" for t, p in sorted(pending))
                 raise TimeoutError(f"could not read {names} to its end within {timeout:.0f}s")
             for message in consumer.consume(num_messages=10000, timeout=min(0.5, left)):
                 key = (message.topic(), message.partition())
@@ -233,7 +234,7 @@ def read_partitions(
                             reads[key].end = max(reads[key].end, message.offset())
                             pending.discard(key)
                         continue
-                    raise RuntimeError(f"reading {key[0]}[{key[1]}]: {error.str()}")
+                    raise RuntimeError(f"reading '{key[0]}'[{key[1]}]: {error.str()}")
                 read = reads[key]
                 read.end = max(read.end, message.offset() + 1)
                 if keep:
@@ -312,7 +313,12 @@ def seed(plugin: KafkaService, handle: ServiceHandle, timeout: float) -> None:
     if failures:
         topic, key, value, why = failures[0]
         file, line = _locate(batches, topic, key, value)
-        raise SeedError(file, line, f"service '{service}': the broker refused the record: {why}")
+        shown = plugin.namespace.shown_physical_topic(topic)
+        raise SeedError(
+            file,
+            line,
+            f"service '{service}': the broker refused the record for topic {shown}: {why}",
+        )
     if left or delivered[0] < total:
         raise ServiceFailed(
             service,
@@ -394,7 +400,8 @@ def snapshot(
         partitions = [(t, p) for t in topics for p in sorted(metadata.topics[t].partitions)]
         reads = read_partitions(consumer, partitions, options.max_messages, timeout)
     except (TimeoutError, RuntimeError) as exc:
-        raise SnapshotError(f"service '{plugin.context.service}': {exc}") from None
+        reason = plugin.namespace.shown_topics_in(str(exc))
+        raise SnapshotError(f"service '{plugin.context.service}': {reason}") from None
     finally:
         consumer.close()
 
@@ -493,11 +500,12 @@ def restore(plugin: KafkaService, handle: ServiceHandle, source: Path, timeout: 
     recorded_groups = set(handle.resources.get("consumer_groups", []))
     for group in sorted(set(current_groups) | set(wanted_groups)):
         if group in recorded_groups or namespace.owns_group(group):
-            _delete_group(admin, group, service, timeout)
+            _delete_group(admin, group, service, namespace, timeout)
         elif group not in wanted_groups:
             # shared with others (naming.group without {run}): never deleted by a restore
             notes.append(
-                f"{service}: consumer group '{group}' is not the run's own; its offsets on the "
+                f"{service}: consumer group {namespace.shown_physical_group(group)} is not the "
+                "run's own; its offsets on the "
                 "run's topics were left as they are"
             )
 
@@ -510,8 +518,9 @@ def restore(plugin: KafkaService, handle: ServiceHandle, source: Path, timeout: 
     try:
         create_topics(admin, requests, max(1.0, _deadline_left(deadline)), existing="retry")
     except TopicsNotCreated as exc:
+        reason = namespace.shown_topics_in(str(exc))
         raise SnapshotError(
-            f"service '{plugin.context.service}': cannot recreate topics: {exc}"
+            f"service '{plugin.context.service}': cannot recreate topics: {reason}"
         ) from None
 
     # 3. messages, in offset order per partition, with their partitions and timestamps
@@ -523,7 +532,8 @@ def restore(plugin: KafkaService, handle: ServiceHandle, source: Path, timeout: 
         if error is not None:
             failures.append(error.str())
         elif message.offset() != expected and len(moved) < 5:
-            moved.append(f"{message.topic()}[{message.partition()}] {expected}->{message.offset()}")
+            topic = namespace.shown_physical_topic(message.topic())
+            moved.append(f"{topic}[{message.partition()}] {expected}->{message.offset()}")
 
     count = 0
     for physical, (logical, _info) in wanted.items():
@@ -575,14 +585,18 @@ def restore(plugin: KafkaService, handle: ServiceHandle, source: Path, timeout: 
             future.result(timeout=max(1.0, _deadline_left(deadline)))
         except Exception as exc:  # noqa: BLE001 - reported with the group's name
             raise SnapshotError(
-                f"service '{service}': cannot set the offsets of consumer group '{group}': "
-                f"{_kafka_error(exc)}"
+                f"service '{service}': cannot set the offsets of consumer group "
+                f"{namespace.shown_physical_group(group)}: {_kafka_error(exc)}"
             ) from None
     return notes
 
 
-def _delete_group(admin: Any, group: str, service: str, timeout: float) -> None:
+def _delete_group(
+    admin: Any, group: str, service: str, namespace: Namespace, timeout: float
+) -> None:
     from confluent_kafka import KafkaError, KafkaException
+
+    shown = namespace.shown_physical_group(group)
 
     future = admin.delete_consumer_groups([group], request_timeout=timeout)[group]
     try:
@@ -593,11 +607,11 @@ def _delete_group(admin: Any, group: str, service: str, timeout: float) -> None:
             return
         if code == KafkaError.NON_EMPTY_GROUP:
             raise SnapshotError(
-                f"service '{service}': consumer group '{group}' has active members; stop its "
+                f"service '{service}': consumer group {shown} has active members; stop its "
                 "consumers before restoring"
             ) from None
         raise SnapshotError(
-            f"service '{service}': cannot delete consumer group '{group}': {_kafka_error(exc)}"
+            f"service '{service}': cannot delete consumer group {shown}: {_kafka_error(exc)}"
         ) from None
 
 
@@ -639,7 +653,7 @@ def cleanup(
             problems.append(f"cannot list consumer groups: {_kafka_error(exc)}")
         for group in groups:
             try:
-                _delete_group(admin, group, plugin.context.service, timeout)
+                _delete_group(admin, group, plugin.context.service, namespace, timeout)
             except SnapshotError as exc:
                 problems.append(str(exc))
     if remove_topics:
@@ -652,7 +666,8 @@ def cleanup(
             except Exception as exc:  # noqa: BLE001 - already gone is fine; others reported
                 text = _kafka_error(exc)
                 if "UNKNOWN_TOPIC" not in text.upper() and "unknown topic" not in text.lower():
-                    problems.append(f"cannot delete topic '{name}': {text}")
+                    shown = plugin.namespace.shown_physical_topic(name)
+                    problems.append(f"cannot delete topic {shown}: {text}")
     if problems:
         raise ServiceFailed(plugin.context.service, "; ".join(problems))
 

@@ -241,19 +241,17 @@ class KafkaService(ServicePlugin[KafkaSpec]):
         # recorded first: cleanup removes what exists of them even when the wait fails
         handle.resources.setdefault("topics", []).extend(physical.values())
         admin = self._shared_admin(handle, timeout)
-        logical = {p: name for name, p in physical.items()}
         try:
             create_topics(admin, requests, timeout)
         except TopicCreateTimedOut as exc:
-            reason = self._create_timed_out(
-                admin, handle, logical.get(exc.topic, exc.topic), exc.topic, timeout
-            )
+            reason = self._create_timed_out(admin, handle, exc.topic, timeout)
             raise ServiceFailed(self.context.service, reason) from None
         except TopicsNotCreated as exc:
-            raise ServiceFailed(self.context.service, str(exc)) from None
+            reason = self.namespace.shown_topics_in(str(exc))
+            raise ServiceFailed(self.context.service, reason) from None
 
     def _create_timed_out(
-        self, admin: Any, handle: ServiceHandle, logical: str, physical: str, timeout: float
+        self, admin: Any, handle: ServiceHandle, physical: str, timeout: float
     ) -> str:
         """Why creating a topic timed out, and the fix: most often the broker advertises an
         address this host cannot reach (the bootstrap address answers, the broker it names
@@ -267,8 +265,9 @@ class KafkaService(ServicePlugin[KafkaSpec]):
                 advertised = ", ".join(f"{b.host}:{b.port}" for b in brokers) or "no broker"
             except Exception:  # noqa: BLE001 - only for the message
                 advertised = "an address envctl could not read"
+        topic = self.namespace.shown_physical_topic(physical)
         return (
-            f"creating topic '{logical}' ({physical}) timed out after {timeout:g}s: the broker "
+            f"creating topic {topic} timed out after {timeout:g}s: the broker "
             f"advertises {advertised}, reached through {bootstrap}; make it advertise an "
             "address this host can reach (ADVERTISED_LISTENER_URL / "
             "KAFKA_ADVERTISED_LISTENERS in env:), or raise timeout_profiles."

@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlsplit, urlunsplit
 
 from envctl.errors import SeedError, SeedRejected, ServiceFailed, SnapshotError
+from envctl.namespace import shown
 from envctl.services.base import ServiceHandle, SnapshotOptions, SnapshotResult, secret
 from envctl.services.mysql.client import connect_args, error_code, one_line
 from envctl.services.sql import diff as sql_diff
@@ -155,6 +156,7 @@ def seed(plugin: MysqlService, handle: ServiceHandle, timeout: float) -> None:
 
     service = plugin.context.service
     for entry, path, database, left in seed_plan(plugin, handle, timeout):
+        target = f"database {shown(entry.database or plugin.sql_spec.database, database)}"
         try:
             with connect(handle, left, database, autocommit=False) as conn:
                 if path.suffix.lower() == ".csv":
@@ -162,10 +164,14 @@ def seed(plugin: MysqlService, handle: ServiceHandle, timeout: float) -> None:
                 else:
                     _seed_sql(conn, path, entry.from_, service)
                 conn.commit()
+        except SeedRejected as exc:
+            raise exc.into(target) from None
         except pymysql.err.OperationalError as exc:
             if error_code(exc) in (2013, 2006):  # the read timeout (the seed phase) ran out
                 raise seed_overran(service, timeout, entry.from_) from None
-            raise ServiceFailed(service, f"seeding {entry.from_}: {one_line(exc)}") from None
+            raise ServiceFailed(
+                service, f"seeding {entry.from_} into {target}: {one_line(exc)}"
+            ) from None
 
 
 _AT_LINE = re.compile(r"at line (\d+)")
@@ -366,7 +372,7 @@ def snapshot(
                 dump, data, tables = dump_database(conn, physical)
         except pymysql.err.MySQLError as exc:
             raise SnapshotError(
-                f"service '{service}': reading {physical}: {one_line(exc)}"
+                f"service '{service}': reading database {shown(logical, physical)}: {one_line(exc)}"
             ) from None
         (target / f"{logical}.sql").write_text(dump, encoding="utf-8")
         (target / f"{logical}{ROWS_SUFFIX}").write_text(
@@ -399,6 +405,7 @@ def restore(plugin: MysqlService, handle: ServiceHandle, source: Path, timeout: 
         raise SnapshotError(f"cannot read {source / TABLES_FILE}: {exc}") from None
     wanted = {logical: plugin.namespace.database(logical) for logical in info}
     notes: list[str] = []
+    doing = ""
     try:
         with connect(handle, timeout, "", admin=True) as admin, admin.cursor() as cursor:
             cursor.execute("SHOW DATABASES")
@@ -406,17 +413,23 @@ def restore(plugin: MysqlService, handle: ServiceHandle, source: Path, timeout: 
                 if plugin.namespace.owns_database(name) and name not in wanted.values():
                     cursor.execute(f"DROP DATABASE IF EXISTS {quote_name(name)}")
             for logical, physical in wanted.items():
+                doing = f" of database {shown(logical, physical)}"
                 dump = (source / f"{logical}.sql").read_text(encoding="utf-8")
                 cursor.execute(f"DROP DATABASE IF EXISTS {quote_name(physical)}")
                 cursor.execute(f"CREATE DATABASE {quote_name(physical)}")
                 cursor.execute(f"USE {quote_name(physical)}")
                 for _line, statement in split_statements(dump):
                     cursor.execute(statement)
-                notes.append(f"{service}: {physical} restored by replaying its dump")
+                notes.append(
+                    f"{service}: database {shown(logical, physical)} restored by replaying its dump"
+                )
+                doing = ""
     except OSError as exc:
-        raise SnapshotError(f"service '{service}': restore failed: {exc}") from None
+        raise SnapshotError(f"service '{service}': restore{doing} failed: {exc}") from None
     except pymysql.err.MySQLError as exc:
-        raise SnapshotError(f"service '{service}': restore failed: {one_line(exc)}") from None
+        raise SnapshotError(
+            f"service '{service}': restore{doing} failed: {one_line(exc)}"
+        ) from None
     return notes
 
 

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from envctl.errors import SeedError, SeedRejected, ServiceFailed, SnapshotError
+from envctl.namespace import shown
 from envctl.seed.records import read_seed_text
 from envctl.services.base import ServiceHandle, SnapshotOptions, SnapshotResult, secret
 from envctl.services.sql.diff import TABLES_FILE
@@ -153,16 +154,21 @@ def seed(plugin: PostgresService, handle: ServiceHandle, timeout: float) -> None
 
     service = plugin.context.service
     for entry, path, database, left in seed_plan(plugin, handle, timeout):
+        target = f"database {shown(entry.database or plugin.sql_spec.database, database)}"
         try:
             with _connect(handle, database, left, autocommit=False) as conn:
                 if path.suffix.lower() == ".csv":
                     _seed_csv(conn, path, entry, service)
                 else:
                     _seed_sql(conn, path, entry.from_, service)
+        except SeedRejected as exc:
+            raise exc.into(target) from None
         except psycopg.errors.QueryCanceled:
             raise seed_overran(service, timeout, entry.from_) from None
         except psycopg.OperationalError as exc:
-            raise ServiceFailed(service, f"seeding {entry.from_}: {_one_line(exc)}") from None
+            raise ServiceFailed(
+                service, f"seeding {entry.from_} into {target}: {_one_line(exc)}"
+            ) from None
 
 
 def _seed_sql(conn: Any, path: Path, display: str, service: str) -> None:
@@ -240,7 +246,8 @@ def snapshot(
                 tables = _tables(conn)
         except psycopg.Error as exc:
             raise SnapshotError(
-                f"service '{service}': reading {physical}: {_one_line(exc)}"
+                f"service '{service}': reading database {shown(logical, physical)}: "
+                f"{_one_line(exc)}"
             ) from None
         rows += sum(t["rows"] for t in tables.values())
         template, why = _template_copy(plugin, handle, logical, physical, options)
@@ -383,7 +390,8 @@ def _template_copy(
             conn.execute(_sql("CREATE DATABASE {} TEMPLATE {}", _ident(name), _ident(physical)))
     except psycopg.Error as exc:
         return None, (
-            f"{plugin.context.service}: no fast-restore copy of {physical} "
+            f"{plugin.context.service}: no fast-restore copy of database "
+            f"{shown(logical, physical)} "
             f"({_one_line(exc)}); restore will replay the dump"
         )
     return name, None
@@ -403,6 +411,7 @@ def restore(
     except (OSError, json.JSONDecodeError, KeyError) as exc:
         raise SnapshotError(f"cannot read {source / TABLES_FILE}: {exc}") from None
     notes: list[str] = []
+    doing = ""
     wanted = {logical: plugin.namespace.database(logical) for logical in info}
     try:
         with _connect(handle, admin_database(handle), timeout, autocommit=True) as admin:
@@ -418,6 +427,7 @@ def restore(
                 ):
                     _drop(admin, name)
             for logical, physical in wanted.items():
+                doing = f" of database {shown(logical, physical)}"
                 template = info[logical].get("template")
                 _drop(admin, physical)
                 if template and template in existing:
@@ -429,9 +439,14 @@ def restore(
                 dump = (source / f"{logical}.sql").read_text(encoding="utf-8")
                 with _connect(handle, physical, timeout, autocommit=False) as conn:
                     run_dump(conn, dump)
-                notes.append(f"{service}: {physical} restored by replaying its dump")
+                notes.append(
+                    f"{service}: database {shown(logical, physical)} restored by replaying its dump"
+                )
+                doing = ""
     except psycopg.Error as exc:
-        raise SnapshotError(f"service '{service}': restore failed: {_one_line(exc)}") from None
+        raise SnapshotError(
+            f"service '{service}': restore{doing} failed: {_one_line(exc)}"
+        ) from None
     return notes
 
 

@@ -62,8 +62,15 @@ def run_keys(
                 yield key.encode()
 
 
+def _under(plugin: RedisService) -> str:
+    """Where the run's keys are, for messages: `` (keys under 'envctl:3f2a9c1d:')``."""
+    prefix = plugin.namespace.key_prefix
+    return f" (keys under '{prefix}')" if prefix else ""
+
+
 def _fail(plugin: RedisService, what: str, exc: BaseException) -> ServiceFailed:
-    return ServiceFailed(plugin.context.service, f"{what}: {' '.join(str(exc).split())}")
+    reason = " ".join(str(exc).split())
+    return ServiceFailed(plugin.context.service, f"{what}{_under(plugin)}: {reason}")
 
 
 # -- seeding ------------------------------------------------------------------------------------
@@ -212,7 +219,9 @@ def snapshot(
     try:
         entries = read_key_space(plugin, handle, options.timeout)
     except redis.RedisError as exc:
-        raise SnapshotError(f"service '{plugin.context.service}': reading keys: {exc}") from None
+        raise SnapshotError(
+            f"service '{plugin.context.service}': reading keys{_under(plugin)}: {exc}"
+        ) from None
     with open(target / KEYS_FILE, "w", encoding="utf-8") as out:
         for entry in entries:
             out.write(json.dumps(entry, ensure_ascii=False) + "\n")
@@ -241,7 +250,9 @@ def restore(plugin: RedisService, handle: ServiceHandle, source: Path, timeout: 
                 pipe.execute()
         pipe.execute()
     except redis.RedisError as exc:
-        raise SnapshotError(f"service '{plugin.context.service}': restore failed: {exc}") from None
+        raise SnapshotError(
+            f"service '{plugin.context.service}': restore{_under(plugin)} failed: {exc}"
+        ) from None
     finally:
         conn.close()
     return []

@@ -80,3 +80,29 @@ def test_namespace_to_dict_names_templates_and_prefix() -> None:
     data = Namespace("r1", "s").to_dict()
     assert data["key_prefix"] == "envctl:r1:"
     assert data["templates"]["topic"] == "envctl.{run}.{name}"
+
+
+def test_messages_show_the_logical_name_with_the_physical_one_beside() -> None:
+    """Issue 10 §4: errors name topics and databases as the scenario does."""
+    from envctl.errors import SeedRejected
+    from envctl.namespace import shown
+
+    ns = Namespace("r1", "s")
+    assert ns.shown_topic("orders") == "'orders' (envctl.r1.orders)"
+    assert ns.shown_group("billing") == "'billing' (envctl.r1.billing)"
+    text = "topics 'envctl.r1.orders', 'envctl.r2.other' not visible; 'localhost:9092' asked"
+    assert ns.shown_topics_in(text) == (
+        "topics 'orders' (envctl.r1.orders), 'envctl.r2.other' not visible; 'localhost:9092' asked"
+    )
+    assert ns.shown_topics_in(ns.shown_topics_in(text)) == ns.shown_topics_in(text)
+    shared = Namespace.for_run(
+        Scenario.model_validate({"name": "s", "naming": {"topic": "{name}"}}), "r1"
+    )
+    assert shared.shown_topic("orders") == "'orders'"  # physical = logical: said once
+    assert shared.shown_topics_in("topic 'orders' failed") == "topic 'orders' failed"
+    rejected = SeedRejected("data/t.sql", 3, "db", "syntax error")
+    into = rejected.into(f"database {shown('envctl', 'envctl_r1_envctl')}")
+    assert str(into) == (
+        "data/t.sql:3: service 'db' rejected the seed into database 'envctl' "
+        "(envctl_r1_envctl): syntax error"
+    )

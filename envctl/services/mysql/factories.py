@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from envctl.services.mysql.mock import AsyncSqliteSqlStore, SqliteSqlStore
 from envctl.services.mysql.tool import AsyncMysqlStore, MysqlStore
+from envctl.services.sql.factories import SqlMockFactory
 from envctl.tools.errors import ToolResolutionError
 from envctl.tools.protocols import SqlStore
-from envctl.tools.registry import MockToolFactory, RealToolFactory, ToolRequest
+from envctl.tools.registry import RealToolFactory, ToolRequest
 
 
 class MysqlRealFactory(RealToolFactory):
@@ -32,14 +32,8 @@ class MysqlRealFactory(RealToolFactory):
         )
 
 
-class MysqlMockFactory(MockToolFactory):
+class MysqlMockFactory(SqlMockFactory):
     service_type: ClassVar[str] = "mysql"
-    tool_class: ClassVar[type[Any]] = SqliteSqlStore
-    async_tool_class: ClassVar[type[Any] | None] = AsyncSqliteSqlStore
-    protocol: ClassVar[type[Any]] = SqlStore
-
-    def create(self, request: ToolRequest) -> SqliteSqlStore:
-        return SqliteSqlStore(request.state_key)
 
 
 FACTORIES = (MysqlRealFactory(), MysqlMockFactory())

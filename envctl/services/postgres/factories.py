@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from envctl.services.postgres.mock import AsyncSqliteSqlStore, SqliteSqlStore
 from envctl.services.postgres.tool import AsyncPostgresStore, PostgresStore
+from envctl.services.sql.factories import SqlMockFactory
 from envctl.tools.protocols import SqlStore
-from envctl.tools.registry import MockToolFactory, RealToolFactory, ToolRequest, endpoint
+from envctl.tools.registry import RealToolFactory, ToolRequest, endpoint
 
 
 class PostgresRealFactory(RealToolFactory):
@@ -25,14 +25,8 @@ class PostgresRealFactory(RealToolFactory):
         )
 
 
-class PostgresMockFactory(MockToolFactory):
+class PostgresMockFactory(SqlMockFactory):
     service_type: ClassVar[str] = "postgres"
-    tool_class: ClassVar[type[Any]] = SqliteSqlStore
-    async_tool_class: ClassVar[type[Any] | None] = AsyncSqliteSqlStore
-    protocol: ClassVar[type[Any]] = SqlStore
-
-    def create(self, request: ToolRequest) -> SqliteSqlStore:
-        return SqliteSqlStore(request.state_key)
 
 
 FACTORIES = (PostgresRealFactory(), PostgresMockFactory())

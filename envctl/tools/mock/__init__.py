@@ -26,8 +26,8 @@ from envctl.services.kafka.mock import (
     InMemoryEventBus,
     InMemorySubscription,
 )
-from envctl.services.postgres.mock import AsyncSqliteSqlStore, SqliteSqlStore
 from envctl.services.redis.mock import AsyncInMemoryKeyValueStore, InMemoryKeyValueStore
+from envctl.services.sql.mock import AsyncSqliteSqlStore, SqliteSqlStore
 from envctl.tools.mock_state import reset_mock_state
 
 __all__ = [

@@ -87,7 +87,7 @@ def test_mock_mode_builds_the_doubles(
             "mode": "mock",
             "factory": "envctl.services.postgres.factories.PostgresMockFactory",
             "source": "builtin",
-            "tool": "envctl.services.postgres.mock.SqliteSqlStore",
+            "tool": "envctl.services.sql.mock.SqliteSqlStore",
         },
         {
             "service": "cache",

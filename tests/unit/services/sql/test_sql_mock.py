@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from envctl.services.postgres.mock import split_statements, to_sqlite
+from envctl.services.sql.mock import split_statements, to_sqlite
 from envctl.tools import SqliteSqlStore
 from envctl.tools.errors import SqlError, ToolClosed
 

@@ -27,7 +27,14 @@ from envctl.scenario.messages import friendly_message
 from envctl.scenario.models import Category, Scenario
 from envctl.scenario.paths import BindMountPolicy, path_problem
 from envctl.scenario.plan import plan_scenario
-from envctl.scenario.yamlfile import Loc, Positions, parse_yaml, read_yaml_file, shorten
+from envctl.scenario.yamlfile import (
+    Loc,
+    Positions,
+    dotted,
+    parse_yaml,
+    read_yaml_file,
+    shorten,
+)
 from envctl.seed.paths import seed_path_problem
 from envctl.services import registry
 
@@ -179,10 +186,10 @@ def _seed_problems(
                 problem = seed_path_problem(source, scenario_dir, tree)
                 if problem is not None:
                     file, line = _position(positions, (*loc, "from"), display)
-                    problems.append(Problem(file, line, _dotted((*loc, "from")), problem))
+                    problems.append(Problem(file, line, dotted((*loc, "from")), problem))
             for key, message in plugin.seed_entry_problems(spec, entry) if plugin else []:
                 file, line = _position(positions, (*loc, key), display)
-                problems.append(Problem(file, line, _dotted((*loc, key)), message))
+                problems.append(Problem(file, line, dotted((*loc, key)), message))
     return problems
 
 
@@ -209,7 +216,7 @@ def _bind_mount_problems(
             from_compose = loc in imported.origins and positions.get(loc) == (
                 imported.positions.get(loc)
             )
-            shown = imported.origins[loc] if from_compose else _dotted(loc)
+            shown = imported.origins[loc] if from_compose else dotted(loc)
             problems.append(Problem(where, line, shown, message))
     return problems
 
@@ -278,7 +285,7 @@ def _load_with_extends(
         line = positions.get(loc, (display, None))[1]
 
         def report(message: str, loc: Loc = loc, line: int | None = line) -> None:
-            problems.append(Problem(display, line, _dotted(loc), message))
+            problems.append(Problem(display, line, dotted(loc), message))
 
         reason = path_problem(base, file.parent, state.allowed, what="base template")
         if reason is not None:
@@ -338,7 +345,7 @@ def _interpolate_tree(
             return interpolate(value, env)
         except InterpolationError as exc:
             file, line = _position(positions, loc, display)
-            problems.append(Problem(file, line, _dotted(loc), str(exc)))
+            problems.append(Problem(file, line, dotted(loc), str(exc)))
             return value
     if isinstance(value, dict):
         return {
@@ -386,7 +393,7 @@ def _validation_problems(
                 messages.append(message)
         text = messages[0] if len(messages) == 1 else _union_message(chosen)
         file, line = _position(positions, loc, display)
-        problems.append(Problem(file, line, _dotted(loc), text))
+        problems.append(Problem(file, line, dotted(loc), text))
     return problems
 
 
@@ -567,13 +574,13 @@ def _semantic_problems(data: Any, positions: Positions, display: str) -> list[Pr
             else:
                 continue
             file, line = _position(positions, loc, display)
-            problems.append(Problem(file, line, _dotted(loc), message))
+            problems.append(Problem(file, line, dotted(loc), message))
     cycle = find_cycle({n: [d for d in deps if d != n] for n, deps in depends.items()})
     if cycle:
         loc = ("external_services", cycle[0], "depends_on")
         file, line = _position(positions, loc, display)
         problems.append(
-            Problem(file, line, _dotted(loc), f"dependency cycle: {format_cycle(cycle)}")
+            Problem(file, line, dotted(loc), f"dependency cycle: {format_cycle(cycle)}")
         )
 
     profiles = data.get("timeout_profiles")
@@ -590,7 +597,7 @@ def _semantic_problems(data: Any, positions: Positions, display: str) -> list[Pr
                 Problem(
                     file,
                     line,
-                    _dotted(loc),
+                    dotted(loc),
                     f"'{key}' is neither a service nor a service type of this scenario{hint}",
                 )
             )
@@ -598,16 +605,6 @@ def _semantic_problems(data: Any, positions: Positions, display: str) -> list[Pr
 
 
 # -- helpers ----------------------------------------------------------------------------------
-
-
-def _dotted(loc: Loc) -> str:
-    text = ""
-    for part in loc:
-        if isinstance(part, int):
-            text += f"[{part}]"
-        else:
-            text += ("." if text else "") + str(part)
-    return text
 
 
 def _position(positions: Positions, loc: Loc, display: str) -> tuple[str, int | None]:

@@ -456,37 +456,48 @@ def _printable(text: str, display: str, problems: list[Problem]) -> bool:
     return False
 
 
+class UnreadableText(ValueError):
+    """Why a file's text cannot be read, as a phrase after the file's name (``is a
+    directory, not a file``), and the line it concerns when there is one."""
+
+    def __init__(self, reason: str, line: int | None = None) -> None:
+        super().__init__(reason if line is None else f"line {line}: {reason}")
+        self.reason = reason
+        self.line = line
+
+
 def read_text(path: Path, display: str, *, max_bytes: int = MAX_FILE_BYTES) -> str:
     """The text of a regular UTF-8 file, at most ``max_bytes`` long.
 
-    Raises :class:`ValueError` with a one-line reason: not a regular file (a FIFO, a
-    device, a directory), a symlink loop, too large, not UTF-8 (UTF-16 is named).
+    Raises :class:`UnreadableText` (a :class:`ValueError`) with a one-line reason: not a
+    regular file (a FIFO, a device, a directory), a symlink loop, too large, not UTF-8
+    (UTF-16 is named).
     """
     try:
         info = os.stat(path)
     except OSError as exc:
-        raise ValueError(_os_reason(exc)) from None
+        raise UnreadableText(_os_reason(exc)) from None
     except ValueError:
-        raise ValueError("the path contains a NUL character") from None
+        raise UnreadableText("the path contains a NUL character") from None
     if stat.S_ISDIR(info.st_mode):
-        raise ValueError("is a directory, not a file")
+        raise UnreadableText("is a directory, not a file")
     if not stat.S_ISREG(info.st_mode):
-        raise ValueError("is not a regular file (a device, FIFO or socket); give a file")
+        raise UnreadableText("is not a regular file (a device, FIFO or socket); give a file")
     if info.st_size > max_bytes:
-        raise ValueError(f"is too large ({info.st_size} bytes; at most {max_bytes})")
+        raise UnreadableText(f"is too large ({info.st_size} bytes; at most {max_bytes})")
     try:
         fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
     except OSError as exc:
-        raise ValueError(_os_reason(exc)) from None
+        raise UnreadableText(_os_reason(exc)) from None
     with os.fdopen(fd, "rb") as handle:
         data = handle.read(max_bytes + 1)
     if len(data) > max_bytes:
-        raise ValueError(f"is too large (more than {max_bytes} bytes)")
+        raise UnreadableText(f"is too large (more than {max_bytes} bytes)")
     return decode_utf8(data)
 
 
 def decode_utf8(data: bytes) -> str:
-    """UTF-8 text (a UTF-8 BOM is dropped); ValueError naming UTF-16/32 or the bad byte."""
+    """UTF-8 text (a UTF-8 BOM is dropped); UnreadableText naming UTF-16/32 or the bad byte."""
     for bom, name in (
         (codecs.BOM_UTF32_LE, "UTF-32"),
         (codecs.BOM_UTF32_BE, "UTF-32"),
@@ -494,15 +505,15 @@ def decode_utf8(data: bytes) -> str:
         (codecs.BOM_UTF16_BE, "UTF-16"),
     ):
         if data.startswith(bom):
-            raise ValueError(f"is {name} text; save it as UTF-8")
+            raise UnreadableText(f"is {name} text; save it as UTF-8")
     if data.startswith(codecs.BOM_UTF8):
         data = data[len(codecs.BOM_UTF8) :]
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:
         line = data.count(b"\n", 0, exc.start) + 1
-        raise ValueError(
-            f"line {line}: is not UTF-8 text (byte 0x{data[exc.start]:02x}); save it as UTF-8"
+        raise UnreadableText(
+            f"is not UTF-8 text (byte 0x{data[exc.start]:02x}); save it as UTF-8", line
         ) from None
 
 
@@ -524,13 +535,8 @@ def read_yaml_file(
     """Read and parse a YAML file; ``(None, {})`` with a problem when it cannot be."""
     try:
         text = read_text(path, display, max_bytes=max_bytes)
-    except ValueError as exc:
-        reason = str(exc)
-        line: int | None = None
-        if reason.startswith("line "):
-            head, _, reason = reason.partition(": ")
-            line = int(head.removeprefix("line "))
-        problems.append(Problem(display, line, "", f"file {reason}"))
+    except UnreadableText as exc:
+        problems.append(Problem(display, exc.line, "", f"file {exc.reason}"))
         return None, {}
     return parse_yaml(text, display, problems)
 

@@ -58,17 +58,12 @@ def read_records(path: Path, display: str | None = None) -> RecordFile:
 def read_seed_text(path: Path, display: str) -> str:
     """A seed file's UTF-8 text; :class:`SeedError` when it is not a readable regular
     file, too large or not UTF-8."""
-    from envctl.scenario.yamlfile import MAX_SEED_BYTES, read_text
+    from envctl.scenario.yamlfile import MAX_SEED_BYTES, UnreadableText, read_text
 
     try:
         return read_text(path, display, max_bytes=MAX_SEED_BYTES)
-    except ValueError as exc:
-        reason = str(exc)
-        line: int | None = None
-        if reason.startswith("line "):
-            head, _, reason = reason.partition(": ")
-            line = int(head.removeprefix("line "))
-        raise SeedError(display, line, f"seed file {reason}") from None
+    except UnreadableText as exc:
+        raise SeedError(display, exc.line, f"seed file {exc.reason}") from None
 
 
 _TOO_DEEP = "nested too deeply (at most a few hundred levels); flatten the record"

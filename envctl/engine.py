@@ -82,7 +82,7 @@ from envctl.services.base import (
 from envctl.services.native import NativeContext, native_context
 from envctl.services.registry import plugin_for
 from envctl.settings import IMAGE_ENV_PREFIX, Settings
-from envctl.variables import UnknownVariable, substitute
+from envctl.variables import UnknownVariable, dotted_fields, substitute
 
 PROBE_MAX_INTERVAL = 0.025
 """Longest pause between readiness attempts (they start at 5 ms and grow): a ready service
@@ -156,7 +156,7 @@ def probe_until_ready(
 def _kept_note(env: Environment) -> str:
     parts = []
     for state in env.services.values():
-        reach = " ".join(f"{k}={v}" for k, v in state.endpoints.items())
+        reach = " ".join(f"{k}={v}" for k, v in dotted_fields(state.endpoints))
         kind = "process" if state.runtime == "native" else "container"
         where = f"{kind} {state.container}" if state.container else state.mode
         parts.append(f"{state.name} ({state.status}; {where}{'; ' + reach if reach else ''})")

@@ -61,6 +61,21 @@ def substitute(value: Any, scope: Mapping[str, Any]) -> Any:
     return value
 
 
+def dotted_fields(values: Mapping[str, Any], prefix: str = "") -> list[tuple[str, str]]:
+    """Every leaf of nested mappings as ``(dotted key, text)``, the way a user writes it:
+    a service's endpoints ``{"topics": {"orders": "envctl.3f2a.orders"}}`` give
+    ``("topics.orders", "envctl.3f2a.orders")``, the name ``${services.<name>.topics.orders}``
+    reaches. For ``key=value`` output (``up``, ``status``)."""
+    fields: list[tuple[str, str]] = []
+    for key, value in values.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, Mapping):
+            fields.extend(dotted_fields(value, f"{name}."))
+        else:
+            fields.append((name, _text(value)))
+    return fields
+
+
 def _text(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"

@@ -16,6 +16,7 @@ from envctl.cli.common import check_run_id as _check_run_id
 from envctl.cli.common import emit_json as _emit_json
 from envctl.cli.common import load_named as _load
 from envctl.cli.common import settings_of as _settings
+from envctl.variables import dotted_fields
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -98,7 +99,7 @@ def _print_environment(env: Environment, seconds: float) -> None:
     if not sys.stdout.isatty():  # piped: one plain `service key=value ...` line each, whole
         click.echo(f"{env.scenario.name} is up (run {env.run_id}, {seconds:.1f}s)")
         for name, state in env.services.items():
-            fields = " ".join(f"{k}={v}" for k, v in state.endpoints.items())
+            fields = " ".join(f"{k}={v}" for k, v in dotted_fields(state.endpoints))
             click.echo(f"{name} type={state.type} status={state.status} {fields}".rstrip())
         click.echo(f"remove with: envctl down --run-id {env.run_id}")
         return
@@ -123,7 +124,8 @@ def _table(*columns: str, title: str | None = None) -> Table:
 
 
 def show_reach(console: Console, rows: Sequence[tuple[str, Mapping[str, Any]]]) -> None:
-    """How to reach each service, below its table: one ``key=value`` a line, printed whole.
+    """How to reach each service, below its table: one ``key=value`` a line, printed whole
+    (nested fields dotted, as a user writes them: ``topics.orders=envctl.3f2a.orders``).
 
     Connection strings (``bootstrap_servers``, ``dsn``, ``url``, topic names) never go in a
     table column, where a narrow terminal would cut or fold them: here a long one runs on
@@ -133,7 +135,7 @@ def show_reach(console: Console, rows: Sequence[tuple[str, Mapping[str, Any]]]) 
 
     width = max((len(name) for name, endpoints in rows if endpoints), default=0)
     for name, endpoints in rows:
-        for index, (key, value) in enumerate(endpoints.items()):
+        for index, (key, value) in enumerate(dotted_fields(endpoints)):
             head = name if index == 0 else ""
             console.print(Text(f"  {head:<{width}}  {key}={value}"), soft_wrap=True)
 
@@ -209,7 +211,8 @@ def status(
 
     On a terminal, a table of the services, then every connection string whole below it
     (RUN_ID SERVICE key=value). Piped, each service is one plain line: RUN_ID SCENARIO
-    SERVICE status=... key=value ... with every connection string whole.
+    SERVICE status=... key=value ... with every connection string whole. A nested field
+    is dotted, as ${services.NAME...} writes it: topics.orders=envctl.3f2a9c1d.orders.
     """
     from envctl.runtime.base import LABEL_OWNER_HOST
     from envctl.runtime.combined import Runtimes
@@ -240,7 +243,7 @@ def status(
     if not sys.stdout.isatty():  # piped: plain lines, nothing cut
         for run in runs:
             for service, info in run["services"].items():
-                fields = " ".join(f"{k}={v}" for k, v in info["endpoints"].items())
+                fields = " ".join(f"{k}={v}" for k, v in dotted_fields(info["endpoints"]))
                 head = f"{run['run_id']} {run['scenario']} {service} status={info['status']}"
                 click.echo(f"{head} {fields}".rstrip())
         return

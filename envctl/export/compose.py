@@ -37,6 +37,7 @@ from envctl.runtime.base import (
 from envctl.scenario.models import Scenario
 from envctl.scenario.spec import ServiceMode
 from envctl.settings import Settings
+from envctl.variables import dotted_fields
 
 
 @dataclass
@@ -227,7 +228,7 @@ def render_compose(
         lines.append(start_interval.comment())
     for service in export.services.values():
         if service.ports:
-            reach = " ".join(f"{k}={v}" for k, v in service.endpoints.items())
+            reach = " ".join(f"{k}={v}" for k, v in dotted_fields(service.endpoints))
             lines.append(f"{service.name}: {reach}")
     lines.extend(f"note: {n}" for n in export.notes)
     return render_yaml(export.data, "\n".join(lines))

@@ -4,6 +4,7 @@ piped and on an 80-column terminal (issue 10 §6)."""
 from __future__ import annotations
 
 import io
+import json
 import sys
 from collections.abc import Mapping
 from pathlib import Path
@@ -61,6 +62,31 @@ def test_status_piped_is_plain_and_whole(fake: FakeRuntimes, tmp_path: Path) -> 
     assert result.output == f"r1 s db status=running dsn={LONG_DSN}\n"
 
 
+def test_status_piped_prints_topics_one_key_each(
+    fake: FakeRuntimes, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    kafka = ManagedResource(
+        "container",
+        "c2",
+        "envctl-s-kafka-r1",
+        {
+            "io.envctl.run-id": "r1",
+            "io.envctl.scenario": "s",
+            "io.envctl.service": "kafka",
+            "io.envctl.endpoints": json.dumps(CONNECTIONS["kafka"]),
+        },
+        "running",
+    )
+    monkeypatch.setattr(fake, "list_managed", lambda labels=None: [kafka])
+    result = CliRunner().invoke(cli, ["status"], env={"ENVCTL_STATE_DIR": str(tmp_path)})
+    assert result.exit_code == 0, result.output
+    assert result.output == (
+        "r1 s kafka status=running bootstrap_servers=127.0.0.1:39092"
+        " topics.orders.created=envctl_1a2b3c4d_orders.created"
+        " topics.orders.dead-letter-queue=envctl_1a2b3c4d_orders.dead-letter-queue\n"
+    )
+
+
 def test_status_filters_by_label_and_owner(fake: FakeRuntimes, tmp_path: Path) -> None:
     args = ["status", "--label", "ci.job=42", "--owner", "ci-7"]
     result = CliRunner().invoke(cli, args, env={"ENVCTL_STATE_DIR": str(tmp_path)})
@@ -82,6 +108,23 @@ def test_up_piped_prints_service_lines_whole(capsys: pytest.CaptureFixture[str])
     lines = capsys.readouterr().out.splitlines()
     assert f"db type=postgres status=ready dsn={LONG_DSN}" in lines
     assert lines[-1] == "remove with: envctl down --run-id r1"
+
+
+def test_up_piped_prints_topics_one_key_each(capsys: pytest.CaptureFixture[str]) -> None:
+    from envctl.cli.environments import _print_environment
+
+    scenario = Scenario.model_validate(
+        {"name": "s", "external_services": {"kafka": {"type": "kafka"}}}
+    )
+    endpoints = {"bootstrap_servers": "127.0.0.1:39092", "topics": {"orders": "envctl.r1.orders"}}
+    state = ServiceState("kafka", "kafka", "docker", status="ready", endpoints=endpoints)
+    env: Any = Environment("r1", scenario, None, {"kafka": state}, None)
+    _print_environment(env, 1.5)
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[1] == (
+        "kafka type=kafka status=ready bootstrap_servers=127.0.0.1:39092"
+        " topics.orders=envctl.r1.orders"
+    )
 
 
 # -- on a terminal: short columns in a table, connection strings whole below it --------------
@@ -148,7 +191,19 @@ cli(["status"], prog_name="envctl")
 
 
 def _connection_strings() -> list[str]:
-    return [f"{k}={v}" for endpoints in CONNECTIONS.values() for k, v in endpoints.items()]
+    """Each as the user would type it: a topic is ``topics.LOGICAL=PHYSICAL``."""
+    strings = []
+    for endpoints in CONNECTIONS.values():
+        for key, value in endpoints.items():
+            if isinstance(value, dict):
+                strings.extend(f"{key}.{k}={v}" for k, v in value.items())
+            else:
+                strings.append(f"{key}={value}")
+    return strings
+
+
+def test_topics_are_printed_as_dotted_keys_not_a_dict() -> None:
+    assert "topics.orders.created=envctl_1a2b3c4d_orders.created" in _connection_strings()
 
 
 def test_the_connection_strings_are_wider_than_the_terminal() -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from envctl.variables import UnknownVariable, substitute
+from envctl.variables import UnknownVariable, dotted_fields, lookup, substitute
 
 SCOPE = {
     "run": {"id": "abc123"},
@@ -36,3 +36,15 @@ def test_unknown_names_say_what_is_known() -> None:
 
 def test_environment_style_names_are_left_alone() -> None:
     assert substitute("$HOME ${NOT_DOTTED}", SCOPE) == "$HOME ${NOT_DOTTED}"
+
+
+def test_dotted_fields_name_nested_values_as_placeholders_do() -> None:
+    endpoints = {"url": "redis://h:1/0", "topics": {"orders": "envctl.r1.orders"}, "tls": True}
+    fields = dotted_fields(endpoints)
+    assert fields == [
+        ("url", "redis://h:1/0"),
+        ("topics.orders", "envctl.r1.orders"),
+        ("tls", "true"),
+    ]
+    scope = {"services": {"kafka": endpoints}}
+    assert lookup(scope, "services.kafka.topics.orders") == "envctl.r1.orders"

@@ -325,10 +325,6 @@ class MysqlService(SqlService[MysqlSpec]):
         return data.diff(a, b)
 
     @classmethod
-    def describe_snapshot(cls, details: dict[str, Any]) -> str | None:
-        return f"{details.get('rows', 0)} rows in {details.get('tables', 0)} tables"
-
-    @classmethod
     def format_snapshot_diff(cls, result: dict[str, Any]) -> list[str]:
         from envctl.services.sql.diff import format_diff
 

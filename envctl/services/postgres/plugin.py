@@ -327,10 +327,6 @@ class PostgresService(SqlService[PostgresSpec]):
         return format_diff(diff)
 
     @classmethod
-    def snapshot_summary(cls, details: Mapping[str, Any]) -> str:
-        return f"{details['rows']} rows in {details['tables']} tables"
-
-    @classmethod
     def seed_mock(cls, tool: Any, seed: Any, path: Path, service: str) -> None:
         from envctl.services.postgres.mock import seed_double
 

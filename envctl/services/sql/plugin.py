@@ -56,6 +56,10 @@ class SqlService(ServicePlugin[SpecT]):
             raise ServiceFailed(self.context.service, str(exc)) from None
 
     @classmethod
+    def snapshot_summary(cls, details: Mapping[str, Any]) -> str:
+        return f"{details.get('rows', 0)} rows in {details.get('tables', 0)} tables"
+
+    @classmethod
     def seed_entry_problems(
         cls, spec: Mapping[str, Any], entry: Mapping[str, Any]
     ) -> list[tuple[str, str]]:

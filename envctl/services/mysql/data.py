@@ -155,23 +155,21 @@ def seed(plugin: MysqlService, handle: ServiceHandle, timeout: float) -> None:
     import pymysql
 
     service = plugin.context.service
-    for entry, path, database, left in seed_plan(plugin, handle, timeout):
-        target = f"database {shown(entry.database or plugin.sql_spec.database, database)}"
+    for step in seed_plan(plugin, handle, timeout):
+        entry, path = step.entry, step.path
         try:
-            with connect(handle, left, database, autocommit=False) as conn:
+            with connect(handle, step.seconds_left, step.database, autocommit=False) as conn:
                 if path.suffix.lower() == ".csv":
                     _seed_csv(conn, path, entry, service)
                 else:
                     _seed_sql(conn, path, entry.from_, service)
                 conn.commit()
         except SeedRejected as exc:
-            raise exc.into(target) from None
+            raise exc.into(step.target) from None
         except pymysql.err.OperationalError as exc:
             if error_code(exc) in (2013, 2006):  # the read timeout (the seed phase) ran out
                 raise seed_overran(service, timeout, entry.from_) from None
-            raise ServiceFailed(
-                service, f"seeding {entry.from_} into {target}: {one_line(exc)}"
-            ) from None
+            raise step.failed(service, one_line(exc)) from None
 
 
 _AT_LINE = re.compile(r"at line (\d+)")

@@ -153,22 +153,20 @@ def seed(plugin: PostgresService, handle: ServiceHandle, timeout: float) -> None
     import psycopg
 
     service = plugin.context.service
-    for entry, path, database, left in seed_plan(plugin, handle, timeout):
-        target = f"database {shown(entry.database or plugin.sql_spec.database, database)}"
+    for step in seed_plan(plugin, handle, timeout):
+        entry, path = step.entry, step.path
         try:
-            with _connect(handle, database, left, autocommit=False) as conn:
+            with _connect(handle, step.database, step.seconds_left, autocommit=False) as conn:
                 if path.suffix.lower() == ".csv":
                     _seed_csv(conn, path, entry, service)
                 else:
                     _seed_sql(conn, path, entry.from_, service)
         except SeedRejected as exc:
-            raise exc.into(target) from None
+            raise exc.into(step.target) from None
         except psycopg.errors.QueryCanceled:
             raise seed_overran(service, timeout, entry.from_) from None
         except psycopg.OperationalError as exc:
-            raise ServiceFailed(
-                service, f"seeding {entry.from_} into {target}: {_one_line(exc)}"
-            ) from None
+            raise step.failed(service, _one_line(exc)) from None
 
 
 def _seed_sql(conn: Any, path: Path, display: str, service: str) -> None:

@@ -11,11 +11,12 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple
 
 from pydantic import Field, model_validator
 
 from envctl.errors import SeedError, ServiceFailed
+from envctl.namespace import shown
 from envctl.scenario.spec import StrictModel
 
 if TYPE_CHECKING:
@@ -63,10 +64,26 @@ def seed_overran(service: str, timeout: float, display: str | None = None) -> Se
     )
 
 
-def seed_plan(
-    plugin: SqlService[Any], handle: ServiceHandle, timeout: float
-) -> Iterator[tuple[SqlSeed, Path, str, float]]:
-    """``(entry, file, physical database, seconds left)`` for each seed entry, in order.
+class SeedStep(NamedTuple):
+    """One seed entry to load, as :func:`seed_plan` hands it out."""
+
+    entry: SqlSeed
+    path: Path
+    """The seed file (resolved)."""
+    database: str
+    """The physical database the file goes into."""
+    seconds_left: float
+    """What is left of the seed phase's timeout."""
+    target: str
+    """The database as messages name it: ``database 'app' (envctl_<run>_app)``."""
+
+    def failed(self, service: str, reason: str) -> ServiceFailed:
+        """Loading the file failed for ``reason`` (the server's or driver's, one line)."""
+        return ServiceFailed(service, f"seeding {self.entry.from_} into {self.target}: {reason}")
+
+
+def seed_plan(plugin: SqlService[Any], handle: ServiceHandle, timeout: float) -> Iterator[SeedStep]:
+    """Each seed entry, in order, with its database and the seconds left.
 
     The caller loads the file into the database within the seconds left; when it comes
     back for the next entry, this one counts as seeded (``handle.resources["seeded"]``).
@@ -89,5 +106,6 @@ def seed_plan(
         left = deadline - time.monotonic()
         if left <= 0:
             raise seed_overran(service, timeout)
-        yield entry, path, databases[logical], left
+        physical = databases[logical]
+        yield SeedStep(entry, path, physical, left, f"database {shown(logical, physical)}")
         handle.resources.setdefault("seeded", []).append(entry.from_)

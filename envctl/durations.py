@@ -7,9 +7,9 @@ lower case, as Go and Docker Compose write them (``m`` is minutes, never months)
 around the whole are ignored; spaces inside (``2 h``) are not a duration. Negative, NaN and
 infinite values are refused.
 
-Used by ``gc --older-than``, ``reuse.ttl`` / ``ENVCTL_REUSE_TTL``, fault and step durations,
-and compose healthcheck timings; each caller keeps its own bounds (``positive``, ``maximum``
-here, or the ``Field`` bounds of its model).
+Used by ``gc --older-than``, ``reuse.ttl`` / ``ENVCTL_REUSE_TTL``, every duration of steps,
+``expected:`` and faults (:data:`Duration`), and compose healthcheck timings; each caller
+keeps its own bounds (``positive``, ``maximum`` here, or the ``Field`` bounds of its model).
 
 Hand-rolled on purpose: pytimeparse and similar packages read other grammars (``2 hours``,
 ``1:30``) and none gives bounds with messages in envctl's style; the grammar is one regular
@@ -20,7 +20,9 @@ from __future__ import annotations
 
 import math
 import re
-from typing import Any
+from typing import Annotated, Any
+
+from pydantic import BeforeValidator
 
 from envctl.errors import ConfigError
 
@@ -92,13 +94,39 @@ def parse_duration(
     return seconds
 
 
+class _Written(float):
+    """Seconds read from a string, remembering it (``"2h"``): an error about the field's
+    bounds then shows what the user wrote, as for a YAML number (``yaml_text``, read by
+    :func:`envctl.scenario.messages.shown`)."""
+
+    yaml_text: str
+
+
 def seconds(value: Any) -> Any:
     """For a pydantic ``mode="before"`` validator: a number or duration string -> seconds;
     anything else unchanged, for the field's own type to refuse (or accept, e.g. ``{step:}``).
-    Bounds are the field's (``gt=0``, ``le=...``)."""
+    Bounds are the field's (``gt=0``, ``le=...``); a number is checked and passed on as it
+    came (a YAML number keeps the text it was written as)."""
     if isinstance(value, bool) or not isinstance(value, int | float | str):
         return value
-    return parse_duration(value)
+    parsed = parse_duration(value)
+    if not isinstance(value, str):
+        return value
+    written = _Written(parsed)
+    written.yaml_text = repr(value.strip())
+    return written
+
+
+Duration = Annotated[float, BeforeValidator(seconds)]
+"""A model field holding seconds, written in the grammar above (``90``, ``1.5s``, ``250ms``,
+``2m``). The field's ``Field`` bounds (``gt=0``, ``le=...``) apply to the seconds; the
+reference docs show its type as ``duration``."""
+
+
+def is_duration(metadata: Any) -> bool:
+    """Whether a pydantic field's metadata (or an ``Annotated`` type's) marks a
+    :data:`Duration` (for the reference docs)."""
+    return any(isinstance(m, BeforeValidator) and m.func is seconds for m in metadata)
 
 
 def format_duration(seconds: float) -> str:

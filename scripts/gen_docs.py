@@ -19,7 +19,10 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from envctl.cli import cli  # noqa: E402
+from envctl.durations import is_duration  # noqa: E402
+from envctl.faults.models import FaultSpec  # noqa: E402
 from envctl.scenario.models import Scenario  # noqa: E402
+from envctl.scenario.steps import STEP_MODELS, Expected  # noqa: E402
 from envctl.services.registry import type_names  # noqa: E402
 from envctl.settings import ProjectConfig  # noqa: E402
 
@@ -28,7 +31,7 @@ def _type_name(annotation: Any) -> str:
     origin = typing.get_origin(annotation)
     args = typing.get_args(annotation)
     if origin is typing.Annotated:
-        return _type_name(args[0])
+        return "duration" if is_duration(args[1:]) else _type_name(args[0])
     if origin is typing.Literal:
         return " \\| ".join(repr(a) for a in args)
     if origin in (typing.Union, __import__("types").UnionType):
@@ -63,11 +66,11 @@ def _models(root: type[BaseModel]) -> list[type[BaseModel]]:
     return seen
 
 
-def _table(model: type[BaseModel]) -> list[str]:
-    lines = [f"### {model.__name__}", ""]
-    doc = (model.__doc__ or "").strip().splitlines()
-    if doc:
-        lines += [doc[0], ""]
+def _table(model: type[BaseModel], heading: str = "") -> list[str]:
+    lines = [f"### {heading or model.__name__}", ""]
+    summary = " ".join((model.__doc__ or "").strip().split("\n\n")[0].split())
+    if summary:
+        lines += [summary, ""]
     lines += ["| key | type | default | meaning |", "| --- | --- | --- | --- |"]
     for name, field in model.model_fields.items():
         key = field.alias or name
@@ -75,6 +78,8 @@ def _table(model: type[BaseModel]) -> list[str]:
             default = "required"
         elif field.default_factory is not None:
             default = f"`{field.default_factory()!r}`"  # type: ignore[call-arg]
+        elif type(field.default) is object:  # a sentinel: the key is optional, no default
+            default = "not given"
         else:
             value = field.default
             default = f"`{getattr(value, 'value', value)!r}`"
@@ -84,9 +89,8 @@ def _table(model: type[BaseModel]) -> list[str]:
             else ""
         )
         meaning = (field.description or "").replace("|", "\\|")
-        lines.append(
-            f"| `{key}`{aliases} | {_type_name(field.annotation)} | {default} | {meaning} |"
-        )
+        kind = "duration" if is_duration(field.metadata) else _type_name(field.annotation)
+        lines.append(f"| `{key}`{aliases} | {kind} | {default} | {meaning} |")
     return [*lines, ""]
 
 
@@ -100,10 +104,28 @@ def scenario_reference() -> str:
         + ", ".join(f"`{t}`" for t in type_names())
         + ".",
         "",
+        "A `duration` is a number of seconds (`90`, `1.5`) or a string with units",
+        "(`1.5s`, `250ms`, `2m`, `1h30m`, `2d`; the grammar: `envctl/durations.py`).",
+        "",
         "## Scenario",
         "",
     ]
     for model in _models(Scenario):
+        lines += _table(model)
+    lines += [
+        "## Steps (`steps:`)",
+        "",
+        "Each step is `{KIND: body}`; a step waits at most an hour (`within`, `timeout`,",
+        "`sleep`).",
+        "",
+    ]
+    for kind, step in STEP_MODELS.items():
+        lines += _table(step, f"`{kind}`")
+    lines += ["## Expectations (`expected:`)", ""]
+    for model in _models(Expected):
+        lines += _table(model)
+    lines += ["## Faults (`faults:`, and the `fault` step)", ""]
+    for model in _models(FaultSpec):
         lines += _table(model)
     lines += ["## Project config (`envctl.yaml`)", ""]
     for model in _models(ProjectConfig):

@@ -19,7 +19,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from envctl.durations import seconds  # re-exported: the fault and step models' validator
+from envctl.durations import Duration, seconds
 from envctl.faults.kinds import FAULT_KINDS, PROXY_KINDS  # their home
 
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmg]i?b?|b)?\s*$", re.IGNORECASE)
@@ -71,7 +71,7 @@ class FaultSpec(BaseModel):
         "timeout",
     ] = Field(description=f"One of: {', '.join(FAULT_KINDS)}.")
     service: str = Field(min_length=1, description="The service the fault is done to.")
-    at: float | StepRef | None = Field(
+    at: Duration | StepRef | None = Field(
         default=None,
         description="When: {step: ID} (just before that step) or seconds after the first "
         "step began (2.5s). Default: when the steps begin (a fault step: now).",
@@ -79,7 +79,7 @@ class FaultSpec(BaseModel):
     after: StepRef | None = Field(
         default=None, description="When: {step: ID}, just after that step ended."
     )
-    duration: float | None = Field(
+    duration: Duration | None = Field(
         default=None, gt=0, description="Seconds until the fault is reverted (2.5s, 500ms)."
     )
     until: StepRef | None = Field(
@@ -87,8 +87,8 @@ class FaultSpec(BaseModel):
     )
     # -- kind parameters ---------------------------------------------------------------------
     signal: str = Field(default="SIGKILL", description="kill: the signal sent.")
-    delay: float = Field(default=0.0, ge=0, description="latency: added delay (200ms).")
-    jitter: float = Field(default=0.0, ge=0, description="latency: +/- random variation.")
+    delay: Duration = Field(default=0.0, ge=0, description="latency: added delay (200ms).")
+    jitter: Duration = Field(default=0.0, ge=0, description="latency: +/- random variation.")
     percent: float = Field(
         default=0.0, ge=0, le=100, description="loss: share of connections dropped (%)."
     )
@@ -106,11 +106,6 @@ class FaultSpec(BaseModel):
     @classmethod
     def _at(cls, value: Any) -> Any:
         return seconds(value) if isinstance(value, str | int | float) else value
-
-    @field_validator("duration", "delay", "jitter", mode="before")
-    @classmethod
-    def _duration(cls, value: Any) -> Any:
-        return seconds(value)
 
     @field_validator("memory", mode="before")
     @classmethod

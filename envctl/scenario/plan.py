@@ -190,7 +190,7 @@ def _step_body(kind: str, raw: Any, at: _At) -> StepBody | None:
 
 
 _STEP_SHAPES = {
-    "sleep": "a number of seconds (`sleep: 0.5`) or {seconds: 0.5}",
+    "sleep": "a duration (`sleep: 0.5`, `sleep: 500ms`) or {seconds: 0.5}",
     "call": "'module:function' or {function: 'module:function', args: {...}}",
 }
 """What a step body looks like where pydantic would only say "a valid dictionary"."""

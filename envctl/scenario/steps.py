@@ -13,7 +13,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from envctl.durations import seconds
+from envctl.durations import Duration
 from envctl.faults.models import FaultSpec
 from envctl.scenario.spec import MAX_STEP_SECONDS, refuse_cross_kind
 
@@ -66,7 +66,9 @@ class ExpectMessageStep(_ServiceStep):
         default_factory=dict,
         description="key:, value:, value.<path>:, headers.<name>:, partition: -> expected value.",
     )
-    within: float = Field(default=10.0, gt=0, le=MAX_STEP_SECONDS, description="Seconds to wait.")
+    within: Duration = Field(
+        default=10.0, gt=0, le=MAX_STEP_SECONDS, description="How long to wait (10, 10s, 1m)."
+    )
     count: int = Field(default=1, ge=1, description="At least this many matching messages.")
 
 
@@ -75,7 +77,9 @@ class ConsumeStep(_ServiceStep):
 
     topic: str
     count: int = Field(default=1, ge=0)
-    within: float = Field(default=10.0, gt=0, le=MAX_STEP_SECONDS)
+    within: Duration = Field(
+        default=10.0, gt=0, le=MAX_STEP_SECONDS, description="How long to wait for them."
+    )
 
 
 class SqlStep(_ServiceStep):
@@ -115,7 +119,9 @@ class HttpStep(StepBody):
     port: int | None = Field(default=None, ge=1, le=65535, description="Container port.")
     headers: dict[str, str] = Field(default_factory=dict)
     body: Any = None
-    timeout: float = Field(default=10.0, gt=0, le=MAX_STEP_SECONDS)
+    timeout: Duration = Field(
+        default=10.0, gt=0, le=MAX_STEP_SECONDS, description="How long to wait for the answer."
+    )
     expect_status: int | None = 200
     expect_body: Any = _UNSET
 
@@ -136,12 +142,14 @@ class ExecStep(StepBody):
 
 
 class SleepStep(StepBody):
-    seconds: float = Field(ge=0, le=MAX_STEP_SECONDS)
+    """Wait: ``sleep: 2``, ``sleep: 500ms`` or ``sleep: {seconds: 2s}``."""
+
+    seconds: Duration = Field(ge=0, le=MAX_STEP_SECONDS, description="How long (2, 500ms).")
 
     @model_validator(mode="before")
     @classmethod
     def _number(cls, value: Any) -> Any:
-        if isinstance(value, int | float) and not isinstance(value, bool):
+        if isinstance(value, int | float | str) and not isinstance(value, bool):
             return {"seconds": value}
         return value
 
@@ -151,7 +159,9 @@ class CallStep(StepBody):
 
     function: str = Field(pattern=r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
     args: dict[str, Any] = Field(default_factory=dict, description="Keyword arguments.")
-    timeout: float = Field(default=60.0, gt=0, le=MAX_STEP_SECONDS)
+    timeout: Duration = Field(
+        default=60.0, gt=0, le=MAX_STEP_SECONDS, description="How long it may run (60, 2m)."
+    )
 
     @model_validator(mode="before")
     @classmethod
@@ -177,12 +187,9 @@ class ExpectRecoveryStep(StepBody):
     """Wait until the service answers its readiness probe again (after a fault)."""
 
     service: str
-    within: float = Field(default=30.0, gt=0, description="Seconds to wait (10s).")
-
-    @field_validator("within", mode="before")
-    @classmethod
-    def _within(cls, value: Any) -> Any:
-        return seconds(value)
+    within: Duration = Field(
+        default=30.0, gt=0, le=MAX_STEP_SECONDS, description="How long to wait (90s)."
+    )
 
 
 class NoMessageLostStep(_ServiceStep):
@@ -190,12 +197,9 @@ class NoMessageLostStep(_ServiceStep):
     exactly once, in publish order within its partition."""
 
     topic: str
-    within: float = Field(default=30.0, gt=0, description="Seconds to wait for them all.")
-
-    @field_validator("within", mode="before")
-    @classmethod
-    def _within(cls, value: Any) -> Any:
-        return seconds(value)
+    within: Duration = Field(
+        default=30.0, gt=0, le=MAX_STEP_SECONDS, description="How long to wait for them all."
+    )
 
 
 STEP_MODELS: dict[str, type[StepBody]] = {
@@ -303,17 +307,17 @@ class Expected(_Checked):
         default_factory=dict,
         description="Redis keys: the value, or {exists: true|false}.",
     )
-    within: float = Field(
+    within: Duration = Field(
         default=10.0,
         gt=0,
         le=MAX_STEP_SECONDS,
-        description="messages: seconds to wait for the expected (minimum) number of messages.",
+        description="messages: how long to wait for the expected (minimum) number of messages.",
     )
-    settle: float = Field(
+    settle: Duration = Field(
         default=0.0,
         ge=0,
         le=MAX_STEP_SECONDS,
-        description="messages, real mode: seconds to keep looking for messages beyond an "
+        description="messages, real mode: how long to keep looking for messages beyond an "
         "exact or maximum count (an application that may still publish); 0: count what "
         "each partition holds, read to its end.",
     )

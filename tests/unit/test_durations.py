@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import typing
 from datetime import timedelta
 
 import pytest
@@ -10,12 +11,19 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from envctl.durations import UNITS, DurationError, format_duration, parse_duration
+from envctl.durations import (
+    UNITS,
+    DurationError,
+    format_duration,
+    is_duration,
+    parse_duration,
+)
 from envctl.errors import ConfigError
 from envctl.faults.models import FaultSpec
 from envctl.gc import parse_duration as older_than
 from envctl.scenario.compose import parse_duration as compose_duration
-from envctl.scenario.steps import ExpectRecoveryStep
+from envctl.scenario.spec import MAX_STEP_SECONDS
+from envctl.scenario.steps import STEP_MODELS, Expected, ExpectRecoveryStep
 from envctl.scenario.timeouts import parse_ttl
 
 
@@ -164,3 +172,97 @@ def test_fault_and_step_durations_keep_their_field_bounds() -> None:
     with pytest.raises(ValidationError, match=r"is not a duration; write e\.g\."):
         FaultSpec.model_validate({"kind": "stop", "service": "k", "duration": "2 h"})
     assert ExpectRecoveryStep.model_validate({"service": "k", "within": "2m"}).within == 120
+
+
+# -- every duration of steps, expected: and faults -------------------------------------------
+
+_BASE: dict[str, dict[str, object]] = {
+    "expect_message": {"topic": "t"},
+    "consume": {"topic": "t"},
+    "http": {"service": "web"},
+    "sleep": {},
+    "call": {"function": "m:f"},
+    "expect_recovery": {"service": "k"},
+    "no_message_lost": {"topic": "t"},
+    "fault": {"kind": "latency", "service": "k", "delay": 0.1},
+    "expected": {},
+    "faults": {"kind": "latency", "service": "k", "delay": 0.1},
+}
+_MODELS = {**STEP_MODELS, "expected": Expected, "faults": FaultSpec}
+
+STEP_WAITS = [
+    ("expect_message", "within"),
+    ("consume", "within"),
+    ("http", "timeout"),
+    ("sleep", "seconds"),
+    ("call", "timeout"),
+    ("expect_recovery", "within"),
+    ("no_message_lost", "within"),
+    ("expected", "within"),
+    ("expected", "settle"),
+]
+"""Waits of a step (or of expected:): at most an hour."""
+
+DURATIONS = [
+    *STEP_WAITS,
+    ("fault", "duration"),
+    ("fault", "delay"),
+    ("fault", "jitter"),
+    ("faults", "duration"),
+    ("faults", "delay"),
+    ("faults", "jitter"),
+    ("faults", "at"),
+]
+
+
+@pytest.mark.parametrize(("kind", "key"), DURATIONS)
+@pytest.mark.parametrize(
+    ("text", "expected"), [(90, 90.0), ("1.5s", 1.5), ("250ms", 0.25), ("2m", 120.0)]
+)
+def test_every_duration_of_steps_expected_and_faults_reads_the_grammar(
+    kind: str, key: str, text: object, expected: float
+) -> None:
+    model = _MODELS[kind].model_validate({**_BASE[kind], key: text})
+    assert getattr(model, key) == pytest.approx(expected)
+
+
+@pytest.mark.parametrize(("kind", "key"), STEP_WAITS)
+def test_step_waits_stay_at_most_an_hour(kind: str, key: str) -> None:
+    assert MAX_STEP_SECONDS == 3600
+    assert getattr(_MODELS[kind].model_validate({**_BASE[kind], key: "1h"}), key) == 3600
+    with pytest.raises(ValidationError, match="less than or equal to 3600"):
+        _MODELS[kind].model_validate({**_BASE[kind], key: "1h0m1s"})
+    with pytest.raises(ValidationError, match=r"'2 s' is not a duration; write e\.g\."):
+        _MODELS[kind].model_validate({**_BASE[kind], key: "2 s"})
+
+
+def test_sleep_takes_a_duration_alone() -> None:
+    assert STEP_MODELS["sleep"].model_validate("500ms").seconds == 0.5  # type: ignore[attr-defined]
+    assert STEP_MODELS["sleep"].model_validate(2).seconds == 2  # type: ignore[attr-defined]
+
+
+NOT_DURATIONS = {"percent", "kbps", "cpus"}
+"""Numbers of steps and faults that are not times."""
+
+
+def _floats_and_durations(annotation: object, metadata: list[object]) -> tuple[bool, bool]:
+    """Whether a field's type holds a float, and whether that float is a Duration."""
+    if annotation is float:
+        return True, is_duration(metadata)
+    floats = durations = False
+    for arg in typing.get_args(annotation):
+        if typing.get_origin(arg) is typing.Annotated:
+            inner, *marks = typing.get_args(arg)
+            floats, durations = floats or inner is float, durations or is_duration(marks)
+        elif arg is float:
+            floats = True
+    return floats, durations
+
+
+@pytest.mark.parametrize("kind", sorted(_MODELS))
+def test_no_time_field_takes_only_plain_numbers(kind: str) -> None:
+    """A new float field of a step, expected: or a fault is a Duration unless listed above."""
+    for name, field in _MODELS[kind].model_fields.items():
+        floats, durations = _floats_and_durations(field.annotation, field.metadata)
+        if floats and name not in NOT_DURATIONS:
+            assert durations, f"{kind}.{name} takes only a plain number: make it a Duration"

@@ -377,13 +377,23 @@ WRONG: list[tuple[str, str, str]] = [
     (
         "sleep-negative",
         "steps:\n  - sleep: -1\n",
-        "3: steps[0].sleep.seconds: must be at least 0, not -1",
+        "3: steps[0].sleep.seconds: -1 is not a duration: it must be 0 or more",
     ),
     (
         "sleep-text",
         "steps:\n  - sleep: abc\n",
-        "3: steps[0].sleep: must be a number of seconds (`sleep: 0.5`) or {seconds: 0.5},"
-        " not 'abc'",
+        "3: steps[0].sleep.seconds: 'abc' is not a duration; write e.g. 90, 1.5s, 250ms",
+    ),
+    (
+        "sleep-list",
+        "steps:\n  - sleep: [1]\n",
+        "3: steps[0].sleep: must be a duration (`sleep: 0.5`, `sleep: 500ms`) or {seconds: 0.5},"
+        " not a list",
+    ),
+    (
+        "within-2h",
+        KAFKA + "steps:\n  - expect_message: {topic: orders, within: 2h}\n",
+        "5: steps[0].expect_message.within: must be at most 3600, not '2h'",
     ),
     (
         "publish-topc",

@@ -24,7 +24,9 @@ def run_json(args: list[str], env: dict[str, str]) -> tuple[int, dict[str, Any]]
     return result.returncode, data
 
 
-@pytest.mark.parametrize("name", ["faults_redis_latency", "faults_paused_postgres"])
+@pytest.mark.parametrize(
+    "name", ["faults_redis_latency", "faults_paused_postgres", "faults_broker_restart"]
+)
 @pytest.mark.parametrize("mode", ["real", "mock"])
 def test_example_scenarios_pass(
     name: str, mode: str, tmp_path: Path, test_env: dict[str, str], docker_client: Any
@@ -59,7 +61,7 @@ dependency_mode: real
 external_services:
   kafka:
     type: kafka
-    topics: [{{name: orders, partitions: 2}}]
+    topics: [{{name: orders, partitions: 2}}]{env}
 timeout_profiles:
   kafka: {{publish_ack: 30}}
 steps:
@@ -74,11 +76,14 @@ faults:
 """
 
 
-def write(tmp_path: Path, kind: str) -> tuple[Path, str]:
+def write(tmp_path: Path, kind: str, storage: str | None = None) -> tuple[Path, str]:
+    """A broker scenario; ``storage``: STORAGE_ENGINE for the test image (its default keeps
+    the data across a restart, as apache/kafka does; memory://tansu/ does not)."""
     scenarios = tmp_path / "scenarios"
     scenarios.mkdir()
     name = f"broker_{kind}_{uuid.uuid4().hex[:6]}"
-    text = textwrap.dedent(BROKER.format(name=name, kind=kind))
+    env = f'\n    env: {{STORAGE_ENGINE: "{storage}"}}' if storage else ""
+    text = textwrap.dedent(BROKER.format(name=name, kind=kind, env=env))
     (scenarios / f"scenario_{name}.yaml").write_text(text)
     return scenarios, name
 
@@ -99,7 +104,7 @@ def test_no_message_lost_reports_what_a_memory_broker_loses_on_stop(
     tmp_path: Path, test_env: dict[str, str], docker_client: Any
 ) -> None:
     """Tansu with memory storage starts empty after a stop: the check must say so."""
-    scenarios, name = write(tmp_path, "stop")
+    scenarios, name = write(tmp_path, "stop", storage="memory://tansu/")
     test_env["ENVCTL_STATE_DIR"] = str(tmp_path / "state")
     code, data = run_json(["--scenarios-dir", str(scenarios), "run", "-s", name], test_env)
     assert code == 1 and data["status"] == "failed"

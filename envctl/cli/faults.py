@@ -13,7 +13,17 @@ from envctl.cli.common import settings_of as _settings
 from envctl.faults.kinds import FAULT_KINDS  # standard library only, for start-up speed
 
 FAULT_WAIT_LIMIT = 24 * 3600.0
-"""The longest --duration accepted (seconds)."""
+"""The longest --duration accepted (seconds): a day; a longer one is refused, not cut."""
+
+
+def _check_duration(_ctx: click.Context, _param: click.Parameter, value: str | None) -> Any:
+    """click callback: ``--duration`` read and bounded (more than 0, at most a day) before
+    any file or Docker call; a value out of bounds is one line, exit 2."""
+    from envctl.durations import parse_duration
+
+    if value is None:
+        return None
+    return parse_duration(value, where="--duration", positive=True, maximum=FAULT_WAIT_LIMIT)
 
 
 @click.command("fault")
@@ -24,8 +34,9 @@ FAULT_WAIT_LIMIT = 24 * 3600.0
 @click.option("--service", "-S", help="The service to fault (revert: default all).")
 @click.option(
     "--duration",
-    help="Revert after this long (2.5s, 500ms, 1m), waiting here; Ctrl-C reverts early. "
-    "Without it the fault stays until `envctl fault revert` or `envctl down`.",
+    callback=_check_duration,
+    help="Revert after this long (2.5s, 500ms, 1m; at most 1d), waiting here; Ctrl-C reverts "
+    "early. Without it the fault stays until `envctl fault revert` or `envctl down`.",
 )
 @click.option("--delay", help="latency: added delay (200ms).")
 @click.option("--jitter", help="latency: +/- variation (50ms).")
@@ -118,7 +129,7 @@ def fault(
         try:
             if spec.duration is not None:
                 # The fault's duration is the wait itself; Ctrl-C / SIGTERM end it early.
-                threading.Event().wait(min(spec.duration, FAULT_WAIT_LIMIT))
+                threading.Event().wait(spec.duration)
         finally:
             error = injector.revert(key, "duration ended" if spec.duration else "restart")
         if error:

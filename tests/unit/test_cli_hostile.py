@@ -54,6 +54,33 @@ def test_a_run_id_that_is_a_path_is_refused_before_anything(
     assert (victim / "keep").exists()
 
 
+@pytest.mark.parametrize(
+    ("duration", "needle"),
+    [
+        ("25h", "'25h' is too long: at most 1d"),
+        ("86401", "'86401' is too long: at most 1d"),
+        ("1e9", "'1e9' is not a duration"),
+        ("0s", "it must be more than 0"),
+        ("soon", "'soon' is not a duration"),
+    ],
+)
+def test_fault_duration_beyond_a_day_is_refused_not_cut(
+    duration: str,
+    needle: str,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Refused before the run's record or Docker is looked at (neither exists here)."""
+    monkeypatch.setenv("ENVCTL_STATE_DIR", str(tmp_path))
+    monkeypatch.setenv("DOCKER_HOST", "unix:///nonexistent/docker.sock")  # never reached
+    argv = ["fault", "pause", "--run-id", "r1", "--service", "db", "--duration", duration]
+    code, err = _run(argv, capsys)
+    assert code == 2, err
+    assert err.startswith("envctl: error: --duration: ") and needle in err, err
+    assert err.count("\n") == 1, err
+
+
 def test_check_run_id() -> None:
     assert check_run_id("1a2b3c4d") == "1a2b3c4d"
     for bad in ("", "..", "../x", "a/b", "-x", "a" * 65, "a\x00b", "\udc80"):

@@ -37,9 +37,10 @@ from envctl.namespace import shown
 from envctl.services.base import ServiceHandle, SnapshotOptions, SnapshotResult, secret
 from envctl.services.mysql.client import connect_args, error_code, one_line
 from envctl.services.sql import diff as sql_diff
-from envctl.services.sql.diff import TABLES_FILE, TableRows
+from envctl.services.sql.diff import TableRows
 from envctl.services.sql.plugin import point_endpoints_at
 from envctl.services.sql.seed import seed_overran, seed_plan
+from envctl.services.sql.snapshot import read_tables, write_tables
 from envctl.snapshot.compare import read_json
 
 if TYPE_CHECKING:
@@ -363,7 +364,6 @@ def snapshot(
     service = plugin.context.service
     target.mkdir(parents=True, exist_ok=True)
     info: dict[str, Any] = {}
-    rows = 0
     for logical, physical in plugin.physical_databases().items():
         try:
             with connect(handle, options.timeout, physical) as conn:
@@ -376,16 +376,8 @@ def snapshot(
         (target / f"{logical}{ROWS_SUFFIX}").write_text(
             json.dumps(data, ensure_ascii=False) + "\n", encoding="utf-8"
         )
-        rows += sum(t["rows"] for t in tables.values())
         info[logical] = {"physical": physical, "tables": tables}
-    (target / TABLES_FILE).write_text(json.dumps({"databases": info}, indent=2) + "\n")
-    return SnapshotResult(
-        details={
-            "databases": len(info),
-            "tables": sum(len(d["tables"]) for d in info.values()),
-            "rows": rows,
-        }
-    )
+    return SnapshotResult(details=write_tables(target, info))
 
 
 # -- restore ------------------------------------------------------------------------------------
@@ -397,10 +389,7 @@ def restore(plugin: MysqlService, handle: ServiceHandle, source: Path, timeout: 
     import pymysql
 
     service = plugin.context.service
-    try:
-        info = json.loads((source / TABLES_FILE).read_text(encoding="utf-8"))["databases"]
-    except (OSError, json.JSONDecodeError, KeyError) as exc:
-        raise SnapshotError(f"cannot read {source / TABLES_FILE}: {exc}") from None
+    info = read_tables(source)
     wanted = {logical: plugin.namespace.database(logical) for logical in info}
     notes: list[str] = []
     doing = ""

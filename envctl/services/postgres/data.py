@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import csv
 import hashlib
-import json
 import os
 import re
 import shlex
@@ -30,9 +29,9 @@ from envctl.errors import SeedError, SeedRejected, ServiceFailed, SnapshotError
 from envctl.namespace import shown
 from envctl.seed.records import read_seed_text
 from envctl.services.base import ServiceHandle, SnapshotOptions, SnapshotResult, secret
-from envctl.services.sql.diff import TABLES_FILE
 from envctl.services.sql.plugin import point_endpoints_at
 from envctl.services.sql.seed import seed_overran, seed_plan
+from envctl.services.sql.snapshot import read_tables, write_tables
 
 if TYPE_CHECKING:
     from envctl.services.postgres.plugin import PostgresService
@@ -235,7 +234,6 @@ def snapshot(
     databases = plugin.physical_databases()
     info: dict[str, Any] = {}
     notes: list[str] = []
-    rows = 0
     for logical, physical in databases.items():
         dump = _pg_dump(plugin, handle, physical, options.timeout)
         (target / f"{logical}.sql").write_text(dump, encoding="utf-8")
@@ -247,21 +245,13 @@ def snapshot(
                 f"service '{service}': reading database {shown(logical, physical)}: "
                 f"{_one_line(exc)}"
             ) from None
-        rows += sum(t["rows"] for t in tables.values())
         template, why = _template_copy(plugin, handle, logical, physical, options)
         if why:
             notes.append(why)
         info[logical] = {"physical": physical, "template": template, "tables": tables}
-    (target / TABLES_FILE).write_text(json.dumps({"databases": info}, indent=2) + "\n")
-    return SnapshotResult(
-        details={
-            "databases": len(info),
-            "tables": sum(len(d["tables"]) for d in info.values()),
-            "rows": rows,
-            "fast_restore": all(d["template"] for d in info.values()),
-        },
-        notes=notes,
-    )
+    details = write_tables(target, info)
+    details["fast_restore"] = all(d["template"] for d in info.values())
+    return SnapshotResult(details=details, notes=notes)
 
 
 def _pg_dump(plugin: PostgresService, handle: ServiceHandle, database: str, timeout: float) -> str:
@@ -404,10 +394,7 @@ def restore(
     import psycopg
 
     service = plugin.context.service
-    try:
-        info = json.loads((source / TABLES_FILE).read_text(encoding="utf-8"))["databases"]
-    except (OSError, json.JSONDecodeError, KeyError) as exc:
-        raise SnapshotError(f"cannot read {source / TABLES_FILE}: {exc}") from None
+    info = read_tables(source)
     notes: list[str] = []
     doing = ""
     wanted = {logical: plugin.namespace.database(logical) for logical in info}

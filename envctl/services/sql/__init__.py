@@ -8,8 +8,10 @@ package stays the one home for what differs between them (driver, quoting, dump 
   (databases, the seed phase's deadline, what was seeded).
 - :mod:`.plugin` — the plugin base (:class:`~.plugin.SqlService`): the run's databases,
   the endpoints that name the main database, load-time checks of seed entries.
+- :mod:`.snapshot` — ``tables.json``, the snapshot file both types write beside their dumps.
 - :mod:`.diff` — the row diff between two snapshots and its text form (pure).
 - :mod:`.store` — the skeleton of a real SQL store's sync and async faces.
+- :mod:`.mock` — the SQL double of mock mode (SQLite in memory).
 - :mod:`.factories` — the mock tool factory (the SQL double).
 
 Nothing here branches on a type's name: what differs is passed in or overridden.

@@ -15,10 +15,8 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from envctl.services.sql.snapshot import TABLES_FILE
 from envctl.snapshot.compare import LIST_LIMIT, read_json, short
-
-TABLES_FILE = "tables.json"
-"""The snapshot file of a SQL service: ``{"databases": {logical: {"tables": {...}}}}``."""
 
 TableRows = tuple[list[str], Sequence[Sequence[Any]]]
 """A table's columns and rows, as a snapshot holds them."""

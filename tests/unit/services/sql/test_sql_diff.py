@@ -7,7 +7,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from envctl.services.sql.diff import TABLES_FILE, TableRows, diff, format_diff
+from envctl.services.sql.diff import TableRows, diff, format_diff
+from envctl.services.sql.snapshot import TABLES_FILE
 
 
 def _snapshot(folder: Path, tables: dict[str, dict[str, Any]]) -> Path:

@@ -227,6 +227,16 @@ def _worker(
     return future, threading.Thread(target=run, name=name, daemon=True)
 
 
+def _may_still_create(env: Environment, name: str) -> bool:
+    """Whether a start-up still running may yet make something the label sweep of a failed
+    or interrupted ``up`` would miss: its container (or process) is not made yet, or it
+    works on an external service. One past that (probing, setting up, seeding a container
+    that the sweep removes) is not waited for: it stops at the abort flag, or dies with
+    the process."""
+    state = env.services[name]
+    return state.handle is None or env.scenario.external_services[name].mode != ServiceMode.DOCKER
+
+
 def container_name(scenario: str, service: str, run_id: str) -> str:
     safe = re.sub(r"[^a-zA-Z0-9_.-]+", "-", scenario).strip("-.") or "scenario"
     return f"envctl-{safe}-{service}-{run_id}"
@@ -517,7 +527,9 @@ class Engine:
             abort.set()  # workers stop at their next check; none is waited for here
             raise
         finally:
-            env.workers = [f for f in running if not f.done()]
+            env.workers = [
+                f for f, name in running.items() if not f.done() and _may_still_create(env, name)
+            ]
 
     def _bring_up(
         self,
@@ -544,6 +556,7 @@ class Engine:
             handle = self._start_container(env, name, plugin, upstream, labels, abort)
         else:
             handle = plugin.attach(self.settings.environ)
+        handle.abort = abort  # setup and seed stop at once when the run is given up
         state.handle = handle
         state.endpoints = {k: v for k, v in handle.endpoints.items() if not k.startswith("_")}
 

@@ -128,7 +128,9 @@ class Environment:
     run_dir: Path | None = field(default=None, repr=False)
     """Where the run's record and snapshots live (``.envctl/runs/<run-id>``)."""
     workers: list[Future[None]] = field(default_factory=list, repr=False)
-    """Service start-ups still running when ``up`` gave up (cleanup waits a bounded time)."""
+    """Service start-ups still running when ``up`` gave up that may yet create something
+    (their container is not made yet, or they work on an external service): cleanup waits a
+    bounded time for them. Others are not waited for: they stop at the abort flag."""
     fault_proxies: frozenset[str] = frozenset()
     """Services clients reach through a fault proxy (see :mod:`envctl.faults.proxy`)."""
     on_down: Callable[[], list[str]] | None = field(default=None, repr=False)

@@ -19,6 +19,7 @@ every registered plugin is loaded with the scenario model.
 
 from __future__ import annotations
 
+import threading
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -78,6 +79,10 @@ class ServiceHandle:
     clients: dict[str, Any] = field(default_factory=dict, repr=False)
     """Clients a plugin keeps for this service across calls (an admin client, a connection
     pool); shared by the namespaces of a warm instance."""
+    abort: threading.Event = field(default_factory=threading.Event, repr=False, compare=False)
+    """Set when the run is given up (Ctrl-C, SIGTERM, another service failed): :meth:`setup`
+    and :meth:`seed` work that waits on the service checks it between short waits and
+    stops, instead of running to its timeout against a service that is being removed."""
 
 
 def mask_url(url: str) -> str:

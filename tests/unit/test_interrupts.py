@@ -192,3 +192,41 @@ def test_ctrl_c_does_not_wait_for_a_stuck_service_start(
         assert len(env.workers) == 1 and not env.workers[0].done()  # unwound without waiting
     finally:
         release.set()
+
+
+@pytest.mark.parametrize(
+    ("mode", "waited"), [("docker", False), ("external", True)], ids=["container", "external"]
+)
+def test_interrupted_up_waits_only_for_start_ups_that_may_still_create(
+    mode: str, waited: bool, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A start-up past its container (seeding, say) makes nothing the label sweep misses:
+    cleanup does not wait for it (it waited 5 s, Ctrl-C then took ~7 s; issue 10 §3b). One
+    working on an external service may still create topics there: that one is waited for."""
+    import threading
+
+    from envctl.graph import ServiceGraph
+    from envctl.services.base import ServiceHandle
+
+    release = threading.Event()
+    service: dict[str, Any] = {"type": "redis"}
+    if mode == "external":
+        service.update(mode="external", url="redis://127.0.0.1:1")
+    scenario = Scenario.model_validate(
+        {"name": "seeding", "dependency_mode": "real", "external_services": {"r": service}}
+    )
+    env = Environment("s2", scenario, None, {"r": ServiceState("r", "redis", mode)}, None)
+
+    def bring_up(*_args: Any) -> None:
+        env.services["r"].handle = ServiceHandle("r", {})  # its container (or address) exists
+        interrupt_me()  # Ctrl-C while it seeds
+        release.wait(timeout=60)
+
+    engine = Engine(Settings.load(environ={}, cwd=tmp_path), lambda: RacingRuntime())  # type: ignore[arg-type,return-value]
+    monkeypatch.setattr(engine, "_bring_up", bring_up)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            engine._schedule(env, ServiceGraph({"r": []}), {}, threading.Event())
+        assert len(env.workers) == (1 if waited else 0)
+    finally:
+        release.set()

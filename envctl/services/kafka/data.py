@@ -47,6 +47,10 @@ if TYPE_CHECKING:
     from envctl.namespace import Namespace
     from envctl.services.kafka.plugin import KafkaService
 
+SEED_POLL_SLICE = 0.1
+"""Seconds one wait of the seeding producer may block: librdkafka does not return to Python
+(so neither an abort nor Ctrl-C is noticed) before it."""
+
 TOPICS_FILE = "topics.json"
 GROUPS_FILE = "groups.json"
 MESSAGES_DIR = "messages"
@@ -259,6 +263,7 @@ def seed(plugin: KafkaService, handle: ServiceHandle, timeout: float) -> None:
     """
     if not plugin.spec.seed:
         return
+    from confluent_kafka import KafkaError
 
     deadline = time.monotonic() + timeout
     service = plugin.context.service
@@ -278,38 +283,35 @@ def seed(plugin: KafkaService, handle: ServiceHandle, timeout: float) -> None:
 
     failures: list[tuple[str, bytes | None, bytes | None, str]] = []
     delivered = [0]
+    unconfirmed = {KafkaError._MSG_TIMED_OUT, KafkaError._PURGE_QUEUE, KafkaError._PURGE_INFLIGHT}
 
     def report(error: Any, message: Any) -> None:
         if error is None:
             delivered[0] += 1
+        elif error.code() in unconfirmed:  # counted as not confirmed, not as refused
+            return
         elif len(failures) < 10:
             failures.append((message.topic(), message.key(), message.value(), error.str()))
 
-    total = 0
-    produce = producer.produce
-    for _file, topic, records in batches:
-        for record in records:
-            kwargs: dict[str, Any] = {"key": record.key, "on_delivery": report}
-            if record.headers:
-                kwargs["headers"] = list(record.headers)
-            if record.partition is not None:
-                kwargs["partition"] = record.partition
-            if record.timestamp is not None:
-                kwargs["timestamp"] = record.timestamp
-            while True:
-                try:
-                    produce(topic, record.value, **kwargs)
-                    break
-                except BufferError:
-                    producer.poll(0.05)
-                    if time.monotonic() > deadline:
-                        break
-            total += 1
-            if total % 1000 == 0:
-                producer.poll(0)
-                if failures:
-                    break
-    left = producer.flush(_deadline_left(deadline))
+    def give_up() -> bool:
+        """The run was aborted (Ctrl-C, another service failed) or the seed time is up."""
+        return handle.abort.is_set() or time.monotonic() >= deadline
+
+    total = sum(len(records) for _f, _t, records in batches)
+    try:
+        _produce_all(producer, batches, report, failures, give_up)
+        # librdkafka's flush does not return to Python before its timeout: short slices, so
+        # an abort is noticed at once
+        while len(producer) and not give_up():
+            producer.flush(min(SEED_POLL_SLICE, _deadline_left(deadline)))
+    except _SeedStopped:
+        pass
+    left = len(producer)
+    if left:
+        # nothing more is sent: a broker that is gone takes no more of the run's time
+        producer.purge(in_queue=True, in_flight=True, blocking=False)
+    if handle.abort.is_set() and (left or delivered[0] < total):
+        raise ServiceFailed(service, "seeding stopped: the run was aborted")
     if failures:
         topic, key, value, why = failures[0]
         file, line = _locate(batches, topic, key, value)
@@ -326,6 +328,46 @@ def seed(plugin: KafkaService, handle: ServiceHandle, timeout: float) -> None:
             f"{timeout:.0f}s; raise timeout_profiles.{service}.seed",
         )
     handle.resources.setdefault("seeded", []).extend(f"{t}:{len(r)}" for _f, t, r in batches)
+
+
+class _SeedStopped(Exception):
+    """Producing stopped early: the run was aborted, the seed time is up, or the broker
+    refused a record."""
+
+
+def _produce_all(
+    producer: Any,
+    batches: list[tuple[str, str, list[KafkaRecord]]],
+    report: Callable[[Any, Any], None],
+    failures: list[Any],
+    give_up: Callable[[], bool],
+) -> None:
+    """Queue every record; :class:`_SeedStopped` when ``give_up`` says so or a record was
+    refused (checked every 1000 records and while the queue is full)."""
+    produce = producer.produce
+    count = 0
+    for _file, topic, records in batches:
+        for record in records:
+            kwargs: dict[str, Any] = {"key": record.key, "on_delivery": report}
+            if record.headers:
+                kwargs["headers"] = list(record.headers)
+            if record.partition is not None:
+                kwargs["partition"] = record.partition
+            if record.timestamp is not None:
+                kwargs["timestamp"] = record.timestamp
+            while True:
+                try:
+                    produce(topic, record.value, **kwargs)
+                    break
+                except BufferError:  # the queue is full: wait for deliveries to make room
+                    producer.poll(SEED_POLL_SLICE)
+                    if give_up():
+                        raise _SeedStopped from None
+            count += 1
+            if count % 1000 == 0:
+                producer.poll(0)
+                if failures or give_up():
+                    raise _SeedStopped
 
 
 def _locate(
@@ -551,7 +593,12 @@ def restore(plugin: KafkaService, handle: ServiceHandle, source: Path, timeout: 
                     producer.produce(physical, from_text_or_base64(message["value"]), **kwargs)
                     break
                 except BufferError:
-                    producer.poll(0.05)
+                    producer.poll(SEED_POLL_SLICE)
+                    if not _deadline_left(deadline):
+                        raise SnapshotError(
+                            f"service '{service}': restoring messages did not finish within "
+                            f"{timeout:.0f}s (the broker takes no more)"
+                        ) from None
             count += 1
             if count % 1000 == 0:
                 producer.poll(0)

@@ -58,12 +58,33 @@ SESSION_TIMEOUT_MS = 6000
 HEARTBEAT_INTERVAL_MS = 1000
 POLL_SLICE = 0.1
 """Seconds per poll while waiting, so deadlines are kept within this margin."""
+METADATA_SLICE = 0.5
+"""Seconds one metadata request may block: librdkafka does not return to Python (so neither
+Ctrl-C nor a deadline is noticed) until it answers or times out; a slow answer is asked for
+again until the caller's timeout."""
+MIN_REQUEST_WAIT = 1.0
+"""Seconds a request made on the way to reading (watermarks, committed offsets) gets at
+least, so a short ``consume`` slice on a loaded machine is not a false failure."""
 
 _LOG = logging.getLogger("envctl.services.kafka.tool")
 
 
 class _Missing(Exception):
     """A topic is not (yet) in the broker's metadata."""
+
+
+class BrokerUnanswered(EventBusError):
+    """The broker did not answer a metadata request in time (paused, stopped, cut off)."""
+
+    def __init__(self, servers: str, timeout: float, exc: BaseException) -> None:
+        error = exc.args[0] if exc.args else exc
+        why = error.str() if hasattr(error, "str") else str(error)
+        waited = round(timeout, 1)
+        self.detail = (
+            f"the broker at {servers} did not answer a metadata request within {waited:g}s "
+            f"({why.removeprefix('Failed to get metadata: ')})"
+        )
+        super().__init__(self.detail)
 
 
 class KafkaEventBus(BaseEventBus):
@@ -168,27 +189,36 @@ class KafkaEventBus(BaseEventBus):
 
     # -- topics ------------------------------------------------------------------------------
     def _list_topics(self, timeout: float) -> dict[str, int]:
+        """Topic -> partitions, asked in slices of :data:`METADATA_SLICE` until ``timeout``;
+        :class:`BrokerUnanswered` when the broker never answered (paused, gone, cut off)."""
         from confluent_kafka import KafkaException
 
-        try:
-            # All topics, never one by name: a request naming a topic may auto-create it.
-            metadata = self._get_admin().list_topics(timeout=max(timeout, 0.1))
-        except KafkaException as exc:
-            raise EventBusError(
-                f"cannot read topic metadata from {self.bootstrap_servers}: {exc.args[0]}"
-            ) from None
+        timeout = max(timeout, 0.1)
+        deadline = time.monotonic() + timeout
+        admin = self._get_admin()
+        while True:
+            left = deadline - time.monotonic()
+            try:
+                # All topics, never one by name: a request naming a topic may auto-create it.
+                metadata = admin.list_topics(timeout=max(min(left, METADATA_SLICE), 0.01))
+                break
+            except KafkaException as exc:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise BrokerUnanswered(self.bootstrap_servers, timeout, exc) from None
+                time.sleep(min(left, POLL_SLICE / 2))  # a refusal may come back at once
         return {
             name: len(topic.partitions)
             for name, topic in metadata.topics.items()
             if topic.error is None
         }
 
-    def _partition_count(self, topic: str) -> int | None:
+    def _partition_count(self, topic: str, timeout: float) -> int | None:
         """Partitions of ``topic``; UnknownTopic when missing (None: left to auto-creation)."""
         with self._lock:
             if topic in self._partitions:
                 return self._partitions[topic]
-        found = self._list_topics(self.admin_timeout)
+        found = self._list_topics(min(self.admin_timeout, timeout))
         with self._lock:
             self._partitions.update(found)
         if topic in found:
@@ -248,7 +278,12 @@ class KafkaEventBus(BaseEventBus):
     ) -> tuple[int, int]:
         from confluent_kafka import KafkaError, KafkaException
 
-        partitions = self._partition_count(topic)
+        # everything publish waits for (metadata, the delivery report) is within publish_ack
+        deadline = time.monotonic() + self.publish_ack
+        try:
+            partitions = self._partition_count(topic, self.publish_ack)
+        except BrokerUnanswered as exc:
+            raise PublishTimeout(topic, self.publish_ack, f": {exc.detail}") from None
         if partition is not None and partitions is not None and not 0 <= partition < partitions:
             raise UnknownPartition(topic, partition, partitions)
         self._note_use([topic])
@@ -261,7 +296,6 @@ class KafkaEventBus(BaseEventBus):
             done.set()
 
         producer = self._get_producer()
-        deadline = time.monotonic() + self.publish_ack
         extra = {} if partition is None else {"partition": partition}
         while True:
             try:
@@ -312,12 +346,16 @@ class KafkaEventBus(BaseEventBus):
         consumer = self._consumer(
             group, subscribing=False, from_beginning=from_beginning, eof=to_end
         )
-        wait = max(self.admin_timeout, 1.0)
+
+        def wait() -> float:
+            """What a request on the way may take: the time left (at least a second)."""
+            return max(min(self.admin_timeout, deadline - time.monotonic()), MIN_REQUEST_WAIT)
+
         try:
             wanted = [TopicPartition(topic, p) for p in range(partitions)]
             starts: dict[int, int] = {}
             if group is not None:
-                committed = consumer.committed(wanted, timeout=wait)
+                committed = consumer.committed(wanted, timeout=wait())
                 starts = {tp.partition: tp.offset for tp in committed if tp.offset >= 0}
             assignment = []
             pending: set[int] = set()
@@ -325,7 +363,7 @@ class KafkaEventBus(BaseEventBus):
                 # Explicit offsets only: a logical one (OFFSET_BEGINNING, OFFSET_END) costs a
                 # 0.5 s librdkafka offset-query timer before the first fetch; resolving the
                 # watermarks ourselves takes about a millisecond.
-                low, high = consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=wait)
+                low, high = consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=wait())
                 if p in starts:
                     offset = starts[p]
                 elif from_beginning:

@@ -34,6 +34,7 @@ from envctl.services.healthcheck import HealthCheck, NoHealthCheck
 from envctl.services.mysql.client import MYSQL_PORT, connect_args, error_code, one_line
 from envctl.services.sql.plugin import SqlService
 from envctl.services.sql.seed import SqlSeed
+from envctl.services.sql.spec import SqlSpecBase
 
 MYSQL_IMAGE = "mysql:8.4"
 MARIADB_IMAGE = "mariadb:11"
@@ -69,7 +70,7 @@ def _check_name(value: str) -> str:
     return value
 
 
-class MysqlSpec(ServiceSpecBase):
+class MysqlSpec(SqlSpecBase):
     """A MySQL server (image ``mysql``), or MariaDB (``flavor: mariadb``, image ``mariadb``)."""
 
     type: Literal["mysql"]
@@ -126,12 +127,7 @@ class MysqlSpec(ServiceSpecBase):
         return value
 
     @model_validator(mode="after")
-    def _cloud_and_flavor(self) -> MysqlSpec:
-        if self.mode == ServiceMode.CLOUD and "password" in self.model_fields_set:
-            raise ValueError(
-                "mode: cloud takes its password from ENVCTL_<SERVICE>_PASSWORD, never from "
-                "the scenario file; remove password"
-            )
+    def _flavor_image(self) -> MysqlSpec:
         if self.flavor == "mariadb" and self.image is None:
             self.image = MARIADB_IMAGE  # the flavor's default image (ENVCTL_IMAGE_MYSQL wins)
         return self

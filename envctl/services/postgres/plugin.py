@@ -31,6 +31,7 @@ from envctl.services.base import (
 from envctl.services.healthcheck import HealthCheck, NoHealthCheck
 from envctl.services.sql.plugin import SqlService
 from envctl.services.sql.seed import SqlSeed
+from envctl.services.sql.spec import SqlSpecBase
 
 POSTGRES_PORT = 5432
 POSTGRES_IMAGE = "postgres:16"
@@ -47,7 +48,7 @@ class PostgresSeed(SqlSeed):
     )
 
 
-class PostgresSpec(ServiceSpecBase):
+class PostgresSpec(SqlSpecBase):
     """A PostgreSQL server (image ``postgres`` or one with the same environment contract)."""
 
     type: Literal["postgres"]
@@ -85,15 +86,6 @@ class PostgresSpec(ServiceSpecBase):
         if len(set(values)) != len(values):
             raise ValueError("names must be unique")
         return values
-
-    @model_validator(mode="after")
-    def _no_password_for_cloud(self) -> PostgresSpec:
-        if self.mode == ServiceMode.CLOUD and "password" in self.model_fields_set:
-            raise ValueError(
-                "mode: cloud takes its password from ENVCTL_<SERVICE>_PASSWORD, never from "
-                "the scenario file; remove password"
-            )
-        return self
 
     @model_validator(mode="after")
     def _no_env_against_own_settings(self) -> PostgresSpec:
@@ -179,7 +171,6 @@ class PostgresService(SqlService[PostgresSpec]):
             raise ServiceFailed(
                 self.context.service, f"url '{_hide_password(url)}' has an invalid port"
             ) from None
-        from envctl.scenario.spec import ServiceMode
 
         password = credentials.get("PASSWORD")
         cloud = self.spec.mode == ServiceMode.CLOUD

@@ -4,25 +4,12 @@ the hooks they answer alike (``sql`` steps, snapshots, seed entry checks)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from typing import Any, ClassVar, Protocol, cast
+from collections.abc import Mapping
+from typing import Any, ClassVar, cast
 
 from envctl.errors import ServiceFailed
 from envctl.services.base import ServiceHandle, ServicePlugin, SpecT, mask_url
-from envctl.services.sql.seed import SqlSeed
-
-
-class SqlSpecFields(Protocol):
-    """The fields every SQL type's spec has (each declares them in its own words)."""
-
-    @property
-    def database(self) -> str: ...
-
-    @property
-    def databases(self) -> list[str]: ...
-
-    @property
-    def seed(self) -> Sequence[SqlSeed]: ...
+from envctl.services.sql.spec import SqlSpecFields
 
 
 class SqlService(ServicePlugin[SpecT]):

@@ -233,13 +233,24 @@ class _PluginState:
         pytest.skip(f"{reason}; set ENVCTL_REQUIRE_DOCKER=1 to fail instead")
 
 
-def pytest_unconfigure(config: pytest.Config) -> None:
+def _close_state(config: pytest.Config) -> None:
     state = config.stash.get(_STATE, None)
     if state is not None:
         for problem in state.close():  # namespaces cleaned, own instances removed
             import warnings
 
             warnings.warn(f"envctl: {problem}", stacklevel=1)
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    # Here, not only at unconfigure: under pytest-xdist a worker reports "finished" when its
+    # sessionfinish ends, and the controller may then end the worker before its unconfigure
+    # has removed the instances it started in this session.
+    _close_state(session.config)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    _close_state(config)  # a session that never finished (closing twice is a no-op)
 
 
 def _state(config: pytest.Config) -> _PluginState:

@@ -31,7 +31,7 @@ from envctl.errors import ServiceFailed
 from envctl.scenario.loader import load_scenario
 from envctl.services.base import ServiceHandle
 from envctl.services.kafka.tool import KafkaEventBus
-from envctl.tools.errors import PublishTimeout, RequiresRegistryWarning
+from envctl.tools.errors import ConsumeFailed, PublishTimeout, RequiresRegistryWarning
 
 pytestmark = pytest.mark.docker
 
@@ -146,6 +146,27 @@ def test_publish_to_a_paused_broker_fails_within_publish_ack(broker: Broker) -> 
         assert f"the broker at {broker.servers} did not answer a metadata request" in text
         assert "\n" not in text
     finally:
+        bus.close()
+
+
+def test_committing_to_a_paused_broker_fails_within_the_setup_timeout(broker: Broker) -> None:
+    """A subscription's commit waits for the broker's answer within the setup timeout (a
+    synchronous librdkafka commit waited for a coordinator for minutes)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RequiresRegistryWarning)
+        bus = KafkaEventBus(broker.servers, publish_ack=2, admin_timeout=2)
+    group = f"commits-{uuid.uuid4().hex[:8]}"
+    subscription = bus.subscribe(broker.topic, group, idle_timeout=30)
+    try:
+        assert subscription.poll(30) is not None  # joined, and read a seeded message
+        subscription.commit()  # the coordinator is known and answers
+        assert subscription.poll(30) is not None
+        with broker.paused():
+            outcome = outcome_in_thread(subscription.commit)
+        assert isinstance(outcome, ConsumeFailed), outcome
+        assert "commit failed: the broker did not acknowledge it within 2s" in str(outcome)
+    finally:
+        subscription.close()
         bus.close()
 
 

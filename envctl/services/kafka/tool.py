@@ -31,6 +31,7 @@ Clients are created on first use: constructing a bus does not connect.
 
 from __future__ import annotations
 
+import collections
 import logging
 import threading
 import time
@@ -164,9 +165,11 @@ class KafkaEventBus(BaseEventBus):
 
     def _consumer(
         self, group: str | None, *, subscribing: bool, from_beginning: bool, eof: bool = False
-    ) -> Any:
+    ) -> tuple[Any, _Commits]:
+        """A consumer, and the outcome of its commits (for :func:`_commit`)."""
         from confluent_kafka import Consumer
 
+        commits = _Commits()
         config: dict[str, Any] = {
             **self._base_config(),
             # librdkafka wants a group id even for assign(); without one nothing is committed
@@ -181,11 +184,12 @@ class KafkaEventBus(BaseEventBus):
             "fetch.wait.max.ms": 10,
             "fetch.error.backoff.ms": 10,
             "enable.partition.eof": eof,
+            "on_commit": commits,
         }
         if subscribing:
             config["session.timeout.ms"] = SESSION_TIMEOUT_MS
             config["heartbeat.interval.ms"] = HEARTBEAT_INTERVAL_MS
-        return Consumer(config)
+        return Consumer(config), commits
 
     # -- topics ------------------------------------------------------------------------------
     def _list_topics(self, timeout: float) -> dict[str, int]:
@@ -343,7 +347,7 @@ class KafkaEventBus(BaseEventBus):
 
         partitions = self._wait_for_topics([topic], deadline)[topic]
         self._note_use([topic], group)
-        consumer = self._consumer(
+        consumer, commits = self._consumer(
             group, subscribing=False, from_beginning=from_beginning, eof=to_end
         )
 
@@ -388,7 +392,12 @@ class KafkaEventBus(BaseEventBus):
                     else:
                         raise ConsumeFailed(f"consuming topic '{topic}' failed: {error.str()}")
             if group is not None and got:
-                consumer.commit(offsets=_next_offsets(got), asynchronous=False)
+                # what is polled while waiting is past what was read: dropped, not committed
+                why = _commit(consumer, commits, _next_offsets(got), wait(), lambda _raw: None)
+                if why is not None:
+                    raise ConsumeFailed(
+                        f"consuming topic '{topic}': committing group '{group}' failed: {why}"
+                    )
             return got
         except KafkaException as exc:
             raise ConsumeFailed(f"consuming topic '{topic}' failed: {exc.args[0]}") from None
@@ -399,9 +408,12 @@ class KafkaEventBus(BaseEventBus):
         self, topics: list[str], group: str, from_beginning: bool, idle_timeout: float
     ) -> Subscription:
         self._wait_for_topics(topics, time.monotonic() + idle_timeout)
-        consumer = self._consumer(group, subscribing=True, from_beginning=from_beginning)
+        consumer, commits = self._consumer(group, subscribing=True, from_beginning=from_beginning)
         consumer.subscribe(topics)
-        return KafkaSubscription(consumer, topics, group, idle_timeout)
+        timeout = self.admin_timeout
+        return KafkaSubscription(
+            consumer, topics, group, idle_timeout, commits=commits, commit_timeout=timeout
+        )
 
     # -- admin -------------------------------------------------------------------------------
     def _group_ids(self) -> list[str]:
@@ -466,10 +478,23 @@ class KafkaEventBus(BaseEventBus):
 class KafkaSubscription(BaseSubscription):
     """A consumer in a group (see :class:`~envctl.tools.protocols.Subscription`)."""
 
-    def __init__(self, consumer: Any, topics: list[str], group: str, idle_timeout: float) -> None:
+    def __init__(
+        self,
+        consumer: Any,
+        topics: list[str],
+        group: str,
+        idle_timeout: float,
+        *,
+        commits: _Commits,
+        commit_timeout: float,
+    ) -> None:
         super().__init__(topics, group, idle_timeout)
         self._consumer = consumer
+        self._commits = commits
+        self.commit_timeout = commit_timeout
         self._positions: dict[tuple[str, int], int] = {}
+        self._polled: collections.deque[Any] = collections.deque()
+        """Messages polled while a commit waited: handed out first."""
         self._lock = threading.Lock()
 
     def poll(self, timeout: float = 1.0) -> Message | None:
@@ -483,7 +508,11 @@ class KafkaSubscription(BaseSubscription):
             while True:
                 remaining = deadline - time.monotonic()
                 try:
-                    raw = self._consumer.poll(max(min(remaining, POLL_SLICE), 0))
+                    raw = (
+                        self._polled.popleft()
+                        if self._polled
+                        else self._consumer.poll(max(min(remaining, POLL_SLICE), 0))
+                    )
                 except KafkaException as exc:
                     raise ConsumeFailed(f"{self!r}: {exc.args[0]}") from None
                 if raw is not None:
@@ -508,9 +537,13 @@ class KafkaSubscription(BaseSubscription):
                 return
             offsets = [TopicPartition(t, p, o) for (t, p), o in self._positions.items()]
             try:
-                self._consumer.commit(offsets=offsets, asynchronous=False)
+                why = _commit(
+                    self._consumer, self._commits, offsets, self.commit_timeout, self._polled.append
+                )
             except KafkaException as exc:
-                raise ConsumeFailed(f"{self!r}: commit failed: {exc.args[0]}") from None
+                why = str(exc.args[0])
+            if why is not None:
+                raise ConsumeFailed(f"{self!r}: commit failed: {why}")
 
     def close(self) -> None:
         ensure_no_running_loop(self, "close")
@@ -534,6 +567,39 @@ def _message(raw: Any) -> Message:
         correlation_id=headers.get(CORRELATION_HEADER),
         timestamp=stamp / 1000.0 if stamp and stamp > 0 else 0.0,
     )
+
+
+class _Commits:
+    """A consumer's ``on_commit`` callback: the outcome of its latest commit."""
+
+    def __init__(self) -> None:
+        self.done = threading.Event()
+        self.error: Any = None
+
+    def __call__(self, error: Any, _partitions: Any) -> None:
+        self.error = error
+        self.done.set()
+
+
+def _commit(
+    consumer: Any, commits: _Commits, offsets: list[Any], timeout: float, keep: Any
+) -> str | None:
+    """Commit ``offsets`` and wait at most ``timeout`` seconds for the broker's answer; why it
+    failed, or None. A synchronous commit waits for a group coordinator without end (a paused
+    broker held one for minutes), so the commit is asynchronous and its callback is served by
+    polling in short slices; what a poll returns meanwhile goes to ``keep``."""
+    commits.done.clear()
+    commits.error = None
+    consumer.commit(offsets=offsets, asynchronous=True)
+    deadline = time.monotonic() + timeout
+    while not commits.done.is_set():
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return f"the broker did not acknowledge it within {round(timeout, 1):g}s"
+        raw = consumer.poll(min(left, POLL_SLICE))
+        if raw is not None:
+            keep(raw)
+    return None if commits.error is None else str(commits.error.str())
 
 
 def _next_offsets(messages: list[Message]) -> list[Any]:

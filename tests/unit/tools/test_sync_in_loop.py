@@ -14,7 +14,7 @@ import pytest
 from conftest import UNREACHABLE_DSN, UNREACHABLE_KAFKA, UNREACHABLE_REDIS, quietly
 
 from envctl.errors import EnvctlError
-from envctl.services.kafka.tool import KafkaSubscription
+from envctl.services.kafka.tool import KafkaSubscription, _Commits
 from envctl.tools import (
     InMemoryEventBus,
     InMemoryKeyValueStore,
@@ -105,7 +105,9 @@ def test_mock_subscription_refuses_too(namespace: str) -> None:
 
 
 def test_real_subscription_refuses_before_touching_its_consumer() -> None:
-    subscription = KafkaSubscription(None, ["t"], "g", idle_timeout=5)
+    subscription = KafkaSubscription(
+        None, ["t"], "g", idle_timeout=5, commits=_Commits(), commit_timeout=5
+    )
     for call in (lambda: subscription.poll(5), subscription.commit, subscription.close):
         call_inside_loop(call)
 

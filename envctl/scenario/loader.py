@@ -23,7 +23,7 @@ from envctl.profiles import apply_profile
 from envctl.scenario.compose import ExpandedSource, expand_compose_source
 from envctl.scenario.interpolate import InterpolationError, interpolate
 from envctl.scenario.merge import deep_merge
-from envctl.scenario.messages import friendly_message
+from envctl.scenario.messages import friendly_message, shown
 from envctl.scenario.models import Category, Scenario
 from envctl.scenario.paths import BindMountPolicy, path_problem
 from envctl.scenario.plan import plan_scenario
@@ -414,8 +414,9 @@ def _union_message(errors: list[Any]) -> str:
         if text not in expected:
             expected.append(text)
     value = errors[0].get("input")
-    shown = f"{value!r} is not valid" if not isinstance(value, dict | list) else "not valid"
-    return f"{shown}; expected {', '.join(expected[:-1])} or {expected[-1]}"
+    # the value as written and cut to length (a 5,000-character string is not echoed whole)
+    text = f"{shown(value)} is not valid" if not isinstance(value, dict | list) else "not valid"
+    return f"{text}; expected {', '.join(expected[:-1])} or {expected[-1]}"
 
 
 def _clean_loc(loc: Loc, data: Any) -> tuple[Loc, int]:

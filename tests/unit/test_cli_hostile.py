@@ -121,6 +121,11 @@ def test_an_output_symlink_is_written_through(tmp_path: Path) -> None:
 
 
 def test_a_device_is_written_to_never_replaced() -> None:
+    from envctl.report.output import output_target
+
+    # checked before writing: without the device rule, the write below would replace the
+    # machine's /dev/null with a regular file
+    assert output_target("/dev/null") == (Path("/dev/null"), True)
     before = os.stat("/dev/null")
     write_output("/dev/null", "x")
     after = os.stat("/dev/null")

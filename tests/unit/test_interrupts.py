@@ -107,6 +107,34 @@ def test_ctrl_c_during_log_capture_still_cleans_up(tmp_path: Path) -> None:
     assert REMOVED_NOTE in getattr(caught.value, "__notes__", [])
 
 
+class InterruptedCleanupRunner(InterruptedLogRunner):
+    """Ctrl-C arrives while the cleanup itself runs (containers half removed)."""
+
+    def __init__(self, settings: Settings, tmp_path: Path) -> None:
+        super().__init__(settings, tmp_path)
+
+        def cleanup(env: Environment, outcome: ScenarioOutcome) -> list[str]:
+            interrupt_me()
+            self.cleaned.append(env.run_id)  # the rest of the cleanup still runs
+            return []
+
+        self.cleanup = cleanup
+
+    def capture_logs(self, env: Environment, audit: Any) -> None:
+        pass
+
+
+def test_ctrl_c_during_cleanup_is_held_until_it_ends(tmp_path: Path) -> None:
+    scenario = Scenario.model_validate(
+        {"name": "logs", "dependency_mode": "real", "external_services": {"r": {"type": "redis"}}}
+    )
+    runner = InterruptedCleanupRunner(Settings.load(environ={}, cwd=tmp_path), tmp_path)
+    with pytest.raises(KeyboardInterrupt) as caught:
+        runner.run(scenario, run_id="fed789")
+    assert runner.cleaned == ["fed789"]
+    assert REMOVED_NOTE in getattr(caught.value, "__notes__", [])
+
+
 def test_ctrl_c_while_importing_the_cli_is_one_line(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:

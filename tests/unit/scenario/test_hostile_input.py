@@ -77,12 +77,41 @@ def test_broken_yaml_is_one_problem_with_its_line(
     assert "<unicode string>" not in str(info.value)
 
 
-def test_a_problem_in_a_value_is_not_reported_twice(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    "text",
+    [
+        b'name: "\\ud800x"\n',
+        # libyaml stops at the escape above; these reach validation as a value already
+        # reported, which must not be reported again ("must be text, not nothing")
+        b"name: x\ndescription: !!int abc\n",
+        b'name: x\ndescription: "a\\0b"\n',
+        b'name: "a\\0b"\n',
+    ],
+    ids=["surrogate", "int-tag", "nul-escape", "nul-in-name"],
+)
+def test_a_problem_in_a_value_is_not_reported_twice(tmp_path: Path, text: bytes) -> None:
     path = tmp_path / "s.yaml"
-    path.write_bytes(b'name: "\\ud800x"\n')
+    path.write_bytes(text)
     with pytest.raises(ConfigError) as info:
         load_scenario(path, {})
     assert len(info.value.problems) == 1, str(info.value)
+
+
+def test_a_lone_surrogate_from_a_pure_python_parser_is_a_problem() -> None:
+    """libyaml refuses ``"\\ud800"`` while scanning; PyYAML's pure-Python parser (used
+    where PyYAML is built without libyaml) turns it into a lone surrogate, which the
+    builder must refuse as a one-line problem."""
+    import yaml
+
+    from envctl.errors import Problem
+    from envctl.scenario.yamlfile import _Builder
+
+    node = yaml.compose('description: "a\\ud800b"\n', Loader=yaml.SafeLoader)
+    problems: list[Problem] = []
+    data = _Builder("s.yaml", problems, {}, 100, set()).build(node, ())
+    assert data == {"description": None}
+    assert [(p.line, p.path) for p in problems] == [(1, "description")]
+    assert "lone surrogate" in problems[0].message
 
 
 @pytest.mark.parametrize("kind", ["directory", "fifo", "dev-zero", "symlink-loop", "too-large"])
@@ -291,6 +320,7 @@ def test_compose_source_problems_are_one_line_each(tmp_path: Path) -> None:
     text = str(info.value)
     assert "compose.yaml:5: invalid" not in text
     assert "too large a number" in text
+    assert "compose.yaml:6: services.app.volumes[0]: contains a NUL character" in text, text
 
 
 def test_compose_source_command_with_unbalanced_quotes(tmp_path: Path) -> None:
@@ -455,6 +485,26 @@ def test_a_rejected_value_is_cut_to_a_sensible_length(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as info:
         load_scenario(path, {})
     assert len(str(info.value)) < 400
+    path.write_text("name: x\ncleanup_after: '" + "x" * 5000 + "'\n")
+    with pytest.raises(ConfigError) as info:
+        load_scenario(path, {})
+    text = str(info.value)
+    assert f"{path}:2: cleanup_after: 'xxxx" in text and "…" in text, text
+    assert len(text) < 400, text
+
+
+def test_non_finite_numbers_from_variables_are_refused_by_the_models(tmp_path: Path) -> None:
+    """`.inf` in the file is a YAML problem; `${T}` with T=inf reaches the models as text,
+    which must refuse it too (not wait forever)."""
+    path = tmp_path / "s.yaml"
+    path.write_text(
+        "name: x\nexternal_services:\n  k: {type: kafka}\ntimeout_profiles:\n"
+        "  k: {health_check: '${T}', setup: '${T}'}\n"
+    )
+    for value in ("inf", "nan", "-inf", "1e999"):
+        with pytest.raises(ConfigError) as info:
+            load_scenario(path, {"T": value})
+        assert "timeout_profiles.k.health_check: must be a finite number" in str(info.value)
 
 
 def test_timeout_scale_refuses_non_finite(tmp_path: Path) -> None:

@@ -250,3 +250,55 @@ def test_ctrl_c_while_seeding_against_a_paused_broker(
     assert "envctl: interrupted; everything started was removed" in stderr
     assert "Traceback" not in stderr
     assert managed_resources(docker_client, run_id) == []
+
+
+PUBLISH_DURING_PAUSE = """
+name: {name}
+dependency_mode: real
+external_services:
+  kafka:
+    type: kafka
+    topics: [orders]
+timeout_profiles:
+  kafka: {{setup: 600, publish_ack: 600}}
+steps:
+  - publish: {{id: during, topic: orders, key: "1", value: {{id: 1}}}}
+faults:
+  - {{kind: pause, service: kafka, at: {{step: during}}}}
+"""
+
+
+def test_ctrl_c_during_a_publish_to_a_paused_broker(
+    tmp_path: Path, test_env: dict[str, str], docker_client: Any, no_leaks: None
+) -> None:
+    """A step waits on librdkafka in the main thread: in short slices, so Ctrl-C is honoured
+    at once (a metadata request used to block for the whole setup timeout, 600 s here)."""
+    from envctl.retry import poll_until
+
+    scenarios = tmp_path / "s"
+    scenarios.mkdir()
+    name = f"kfault_{uuid.uuid4().hex[:8]}"
+    text = textwrap.dedent(PUBLISH_DURING_PAUSE.format(name=name))
+    (scenarios / f"scenario_{name}.yaml").write_text(text)
+    state = tmp_path / "state"
+    test_env["ENVCTL_STATE_DIR"] = str(state)
+    command = [sys.executable, "-m", "envctl", "--scenarios-dir", str(scenarios), "run", "-s", name]
+    process = subprocess.Popen(
+        command, env=test_env, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+
+    def paused() -> bool:  # the fault is applied just before the step starts
+        logs = list(state.glob("runs/*/audit.jsonl"))
+        return bool(logs) and '"event": "fault.start"' in logs[0].read_text()
+
+    try:
+        assert poll_until(paused, timeout=HANG), "the fault never started"
+        process.send_signal(signal.SIGINT)
+        _, stderr = process.communicate(timeout=HANG)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+    assert process.returncode == 130, stderr
+    assert "envctl: interrupted; everything started was removed" in stderr
+    assert "Traceback" not in stderr

@@ -37,7 +37,11 @@ def validate(ctx: click.Context, paths: tuple[Path, ...]) -> None:
     files: list[tuple[Path, Settings]] = []
     index_problems: list[Problem] = []
     for path in paths or (settings.scenarios_dir,):
-        if path.is_dir():
+        try:
+            is_dir = path.is_dir()
+        except OSError:  # a name longer than the file system allows: load_scenario says so
+            is_dir = False
+        if is_dir:
             # A folder given here is the scenario tree of the files found in it.
             tree = settings.with_scenarios_dir(path)
             files.extend((file, tree) for file in scenario_files(path, index_problems))

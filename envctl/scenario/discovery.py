@@ -59,7 +59,14 @@ def scenario_files(root: Path, problems: list[Problem] | None = None) -> list[Pa
     A broken ``index.yaml`` does not stop the search: its problems go to ``problems``
     (when given) and the files found by name are returned.
     """
-    if not root.is_dir():
+    try:
+        found = root.is_dir()
+    except OSError as exc:  # a name longer than the file system allows
+        raise ConfigError(
+            f"scenarios directory {str(root)[:80]}… cannot be read ({exc.strerror or exc}); "
+            "pass --scenarios-dir or set ENVCTL_SCENARIOS_DIR"
+        ) from None
+    if not found:
         raise ConfigError(
             f"scenarios directory {root} does not exist; "
             "pass --scenarios-dir or set ENVCTL_SCENARIOS_DIR"

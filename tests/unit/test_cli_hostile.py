@@ -168,3 +168,21 @@ def test_a_usage_error_is_one_line(capsys: pytest.CaptureFixture[str]) -> None:
     code, err = _run(["run-all", "--json", "/tmp"], capsys)
     assert code == 2
     assert err.startswith("envctl: error: ") and err.count("\n") == 1
+
+
+def test_validate_of_a_name_too_long_for_the_file_system_is_one_line(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    code, err = _run(["validate", str(tmp_path / ("a" * 300 + ".yaml"))], capsys)
+    assert code == 2, err
+    assert "file has a name longer than the file system allows" in err
+    assert "Traceback" not in err and err.count("\n") == 2  # the problem, then the tally
+
+
+def test_a_scenarios_dir_name_too_long_for_the_file_system_is_one_line(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    code, err = _run(["--scenarios-dir", str(tmp_path / ("d" * 300)), "run-all"], capsys)
+    assert code == 2, err
+    assert err.startswith("envctl: error: scenarios directory ") and err.count("\n") == 1, err
+    assert "cannot be read (File name too long)" in err

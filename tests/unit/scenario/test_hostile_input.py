@@ -114,10 +114,15 @@ def test_a_lone_surrogate_from_a_pure_python_parser_is_a_problem() -> None:
     assert "lone surrogate" in problems[0].message
 
 
-@pytest.mark.parametrize("kind", ["directory", "fifo", "dev-zero", "symlink-loop", "too-large"])
+@pytest.mark.parametrize(
+    "kind", ["directory", "fifo", "dev-zero", "symlink-loop", "too-large", "name-too-long"]
+)
 def test_a_scenario_path_that_is_no_regular_file(tmp_path: Path, kind: str) -> None:
     path = tmp_path / "s.yaml"
-    if kind == "directory":
+    if kind == "name-too-long":
+        path = tmp_path / ("a" * 300 + ".yaml")
+        needle = "has a name longer than the file system allows"
+    elif kind == "directory":
         path.mkdir()
         needle = "is a directory"
     elif kind == "fifo":

@@ -568,3 +568,28 @@ def test_hostile_mock_sql_seeds_are_seed_errors(
 def test_a_path_with_a_nul_byte(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="NUL"):
         load_scenario(str(tmp_path / "a\x00b.yaml"), {})
+
+
+@pytest.mark.parametrize(
+    ("name", "needle"),
+    [
+        ("loop.sql", "seed file 'loop.sql' cannot be resolved (a symlink loop?)"),
+        ("a" * 5000 + ".sql", "has a name longer than the file system allows"),
+    ],
+    ids=["symlink-loop", "name-too-long"],
+)
+def test_a_seed_path_that_cannot_be_resolved_is_a_problem(
+    tmp_path: Path, name: str, needle: str
+) -> None:
+    """Found by the fuzz suite: a seed path that is a symlink loop or too long a name ended
+    in RuntimeError/OSError; it is one problem at the seed's line."""
+    (tmp_path / "loop.sql").symlink_to(tmp_path / "loop.sql")
+    path = tmp_path / "s.yaml"
+    path.write_text(
+        f"name: s\nexternal_services:\n  db: {{type: postgres, seed: [{{from: {name}}}]}}\n"
+    )
+    with pytest.raises(ConfigError) as info:
+        load_scenario(path, {})
+    text = str(info.value)
+    assert f"{path}:3: external_services.db.seed[0].from: " in text and needle in text, text
+    assert "\n" not in text

@@ -135,8 +135,14 @@ def test_a_device_is_written_to_never_replaced() -> None:
 def test_a_fifo_output_is_refused(tmp_path: Path) -> None:
     fifo = tmp_path / "f"
     os.mkfifo(fifo)
-    with pytest.raises(ConfigError, match="FIFO"):
-        write_output(fifo, "x")
+    # a reader is open, so a write that the rule missed would not block the test forever
+    reader = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)
+    try:
+        with pytest.raises(ConfigError, match="FIFO"):
+            write_output(fifo, "x")
+    finally:
+        os.close(reader)
+    assert fifo.is_fifo()
 
 
 def test_run_all_refuses_an_unwritable_json_before_running(

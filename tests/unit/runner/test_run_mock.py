@@ -215,7 +215,9 @@ def test_a_sync_call_step_that_never_returns_fails_at_its_timeout(
         "import threading\n"
         "RELEASE = threading.Event()\n"
         "def stuck(ctx):\n"
-        "    RELEASE.wait()  # released by the test once the step has failed\n"
+        # released by the test once the step has failed; the bound only keeps a broken
+        # step timeout from hanging the test (the step then passes, and the test fails)
+        "    RELEASE.wait(timeout=30)\n"
     )
     outcome = _run(runner, scenario_file, '  - call: {function: "t_stuck:stuck", timeout: 0.5}')
     import t_stuck  # type: ignore[import-not-found]  # the step's module, from the scenario folder

@@ -227,3 +227,13 @@ def test_no_import_cycles() -> None:
     assert not cycles, "envctl modules import each other: " + "; ".join(
         " <-> ".join(c) for c in cycles
     )
+
+
+def test_no_two_test_modules_share_a_basename() -> None:
+    # pytest's default (prepend) import mode imports test modules by basename: a second
+    # tests/**/test_x.py stops the whole suite at collection ("import file mismatch").
+    tests = Path(__file__).resolve().parents[1]
+    by_name: dict[str, list[str]] = {}
+    for path in sorted(tests.rglob("test_*.py")):
+        by_name.setdefault(path.name, []).append(str(path.relative_to(tests)))
+    assert {name: paths for name, paths in by_name.items() if len(paths) > 1} == {}

@@ -635,3 +635,36 @@ def test_compose_import_cli_notes_and_writes_a_valid_scenario(in_copy: Any) -> N
     bad = CliRunner().invoke(cli, ["compose", "import", "docker-compose.yml", "--service", "dbb"])
     assert isinstance(bad.exception, ConfigError)
     assert folder.is_dir()
+
+
+@pytest.mark.parametrize(
+    ("text", "needle"),
+    [
+        (b"a: &a [*a]\nservices:\n  x: {image: busybox}\n", ":1: a[0]: recursive alias"),
+        (
+            b"services:\n  x:\n    image: busybox\n    command: 'echo \"open'\n",
+            ":4: services.x.command: cannot split the command",
+        ),
+        (
+            b"services:\n  x:\n    image: busybox\n    ports: [{target: 80, published: .inf}]\n",
+            ":4: services.x.ports[0].published: .inf is not allowed",
+        ),
+        (b'services:\n  x: {image: "a\\0b"}\n', ":2: services.x.image: contains a NUL"),
+        (b"services:\n  x: {image: !!int busybox}\n", ":2: services.x.image: !!int 'busybox'"),
+    ],
+    ids=["recursive-alias", "unbalanced-quotes", "inf-port", "nul", "bad-tag"],
+)
+def test_compose_import_of_hostile_yaml_is_one_problem_each(
+    tmp_path: Path, text: bytes, needle: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Issue 10 §1: `compose import` reads its file as scenario files are read."""
+    from envctl.cli import main
+
+    source = tmp_path / "compose.yaml"
+    source.write_bytes(text)
+    with pytest.raises(SystemExit) as exited:
+        main(["compose", "import", str(source)])
+    err = capsys.readouterr().err
+    assert exited.value.code == 2, err
+    assert err.startswith(f"envctl: error: {source}") and needle in err, err
+    assert "Traceback" not in err

@@ -5,6 +5,10 @@ policy — topics, consumer groups, databases, keys, containers, volumes — and
 from __future__ import annotations
 
 import json
+import os
+import shlex
+import shutil
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -172,6 +176,27 @@ def test_false_keeps_everything_with_how_to_reach_it(runs: Runs, docker_client: 
     runs.down(env.run_id)
     assert managed_resources(docker_client, env.run_id) == []
     assert runs.record(env.run_id) is None
+
+
+def test_the_kept_topics_hint_lists_them_with_kcat_as_installed(runs: Runs) -> None:
+    """The kcat command the report suggests for kept topics works against the local broker
+    (container and native) with the system's kcat as it is: no librdkafka swapped in."""
+    if shutil.which("kcat") is None:
+        reason = "kcat is not installed (apt-get install kcat)"
+        if os.environ.get("ENVCTL_REQUIRE_DOCKER", "") not in ("", "0", "false"):
+            pytest.fail(reason)
+        pytest.skip(reason)
+    env = runs.up("false")
+    report = runs.finish(env, passed=True)
+    (kept,) = [k for k in report.kept if k.kind == "topics"]
+    command = kept.reach[kept.reach.index("kcat ") :].split(";")[0].rstrip(")")
+    assert f"-b {env.endpoints('kafka')['bootstrap_servers']} -L" in command, kept.reach
+    plain = {k: v for k, v in os.environ.items() if k != "LD_LIBRARY_PATH"}
+    listed = subprocess.run(
+        shlex.split(command), env=plain, capture_output=True, text=True, timeout=60, check=False
+    )
+    assert listed.returncode == 0, listed.stderr
+    assert f'topic "{env.endpoints("kafka")["topics"]["orders"]}"' in listed.stdout, listed.stdout
 
 
 @pytest.mark.parametrize("passed", [True, False])

@@ -102,6 +102,19 @@ def flavor_of(spec: KafkaSpec, image: str) -> Literal["apache", "tansu"]:
     return "tansu" if "tansu" in image.rsplit("/", 1)[-1] or "/tansu" in image else "apache"
 
 
+def kcat_list_command(servers: str) -> str:
+    """A kcat command listing the brokers and topics of ``servers`` that works with Apache
+    Kafka (up to 3.9, the default image) and Tansu alike, with the kcat distributions ship.
+
+    Debian bookworm's kcat is linked against librdkafka 2.0.2, which fails to read Tansu
+    0.6's ApiVersions response ("Read underflow"), so a plain ``kcat -L`` never gets
+    metadata from the local broker. These two settings make librdkafka skip that request
+    and speak the 0.9 protocol (metadata v0), which both brokers answer; fine for listing,
+    not for producing (no headers, old message format).
+    """
+    return f"kcat -X api.version.request=false -X broker.version.fallback=0.9.0 -b {servers} -L"
+
+
 class KafkaService(ServicePlugin[KafkaSpec]):
     type_name: ClassVar[str] = "kafka"
     spec_model = KafkaSpec
@@ -281,7 +294,7 @@ class KafkaService(ServicePlugin[KafkaSpec]):
         names = ", ".join(f"{k} = {v}" for k, v in topics.items()) or "none declared"
         return {
             "topics": f"bootstrap {servers}; topics {names} "
-            f"(kcat -b {servers} -L; envctl topics --run-id {self.context.run_id})",
+            f"(envctl topics --run-id {self.context.run_id}; {kcat_list_command(servers)})",
             "consumer_groups": f"bootstrap {servers}; groups named "
             f"{self.namespace.group('<name>')}",
         }

@@ -24,9 +24,7 @@ def run_json(args: list[str], env: dict[str, str]) -> tuple[int, dict[str, Any]]
     return result.returncode, data
 
 
-@pytest.mark.parametrize(
-    "name", ["faults_redis_latency", "faults_paused_postgres", "faults_broker_restart"]
-)
+@pytest.mark.parametrize("name", ["faults_redis_latency", "faults_paused_postgres"])
 @pytest.mark.parametrize("mode", ["real", "mock"])
 def test_example_scenarios_pass(
     name: str, mode: str, tmp_path: Path, test_env: dict[str, str], docker_client: Any
@@ -61,7 +59,7 @@ dependency_mode: real
 external_services:
   kafka:
     type: kafka
-    topics: [{{name: orders, partitions: 2}}]{env}
+    topics: [{{name: orders, partitions: 2}}]
 timeout_profiles:
   kafka: {{publish_ack: 30}}
 steps:
@@ -76,14 +74,11 @@ faults:
 """
 
 
-def write(tmp_path: Path, kind: str, storage: str | None = None) -> tuple[Path, str]:
-    """A broker scenario; ``storage``: STORAGE_ENGINE for the test image (its default keeps
-    the data across a restart, as apache/kafka does; memory://tansu/ does not)."""
+def write(tmp_path: Path, kind: str) -> tuple[Path, str]:
     scenarios = tmp_path / "scenarios"
     scenarios.mkdir()
     name = f"broker_{kind}_{uuid.uuid4().hex[:6]}"
-    env = f'\n    env: {{STORAGE_ENGINE: "{storage}"}}' if storage else ""
-    text = textwrap.dedent(BROKER.format(name=name, kind=kind, env=env))
+    text = textwrap.dedent(BROKER.format(name=name, kind=kind))
     (scenarios / f"scenario_{name}.yaml").write_text(text)
     return scenarios, name
 
@@ -104,7 +99,7 @@ def test_no_message_lost_reports_what_a_memory_broker_loses_on_stop(
     tmp_path: Path, test_env: dict[str, str], docker_client: Any
 ) -> None:
     """Tansu with memory storage starts empty after a stop: the check must say so."""
-    scenarios, name = write(tmp_path, "stop", storage="memory://tansu/")
+    scenarios, name = write(tmp_path, "stop")
     test_env["ENVCTL_STATE_DIR"] = str(tmp_path / "state")
     code, data = run_json(["--scenarios-dir", str(scenarios), "run", "-s", name], test_env)
     assert code == 1 and data["status"] == "failed"

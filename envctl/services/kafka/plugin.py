@@ -140,8 +140,7 @@ class KafkaService(ServicePlugin[KafkaSpec]):
             return {
                 "LISTENER_URL": f"tcp://0.0.0.0:{KAFKA_PORT}",
                 "ADVERTISED_LISTENER_URL": f"tcp://127.0.0.1:{host_port}",
-                # No STORAGE_ENGINE: the image's own choice stands (memory in the Tansu
-                # project's image; the local test image keeps its data across a restart).
+                "STORAGE_ENGINE": "memory://tansu/",
             }
         alias = self.context.network_alias
         return {

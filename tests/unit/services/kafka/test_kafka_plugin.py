@@ -76,12 +76,11 @@ def test_apache_container_env() -> None:
 
 
 def test_tansu_container_env() -> None:
-    """No STORAGE_ENGINE: the image chooses (the local test image keeps its data across a
-    restart, as apache/kafka does; forcing memory:// would lose it)."""
     env = service("ghcr.io/tansu-io/tansu").container_env({9092: 40001})
     assert env == {
         "LISTENER_URL": "tcp://0.0.0.0:9092",
         "ADVERTISED_LISTENER_URL": "tcp://127.0.0.1:40001",
+        "STORAGE_ENGINE": "memory://tansu/",
     }
 
 

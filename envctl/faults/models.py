@@ -71,6 +71,12 @@ class FaultSpec(BaseModel):
         "timeout",
     ] = Field(description=f"One of: {', '.join(FAULT_KINDS)}.")
     service: str = Field(min_length=1, description="The service the fault is done to.")
+    needs_durable_storage: bool = Field(
+        default=False,
+        description="The scenario assumes the service keeps its data across this fault "
+        "(a restart, a kill and start): where it cannot (a memory-only broker such as "
+        "tansu's), the scenario is skipped with the reason instead of failing.",
+    )
     at: Duration | StepRef | None = Field(
         default=None,
         description="When: {step: ID} (just before that step) or seconds after the first "

@@ -26,8 +26,9 @@ from pydantic import ValidationError
 from envctl import snapshot
 from envctl.cleanup import finish
 from envctl.engine import Engine, Progress, new_run_id
-from envctl.environment import Environment, prune_runs, resolve_image
+from envctl.environment import Environment, build_plugin, prune_runs, resolve_image
 from envctl.errors import ConfigError, DockerUnavailable, EnvctlError, ImageNotFound
+from envctl.faults.models import FaultSpec
 from envctl.interrupts import REMOVED_NOTE, shielded
 from envctl.namespace import Namespace
 from envctl.report import otel
@@ -275,6 +276,7 @@ class Runner:
             audit.event("decision.mode", **modes.to_dict())
             plan = plan_scenario(scenario, steps)
             _check_mockable(scenario, plan, modes)
+            _check_durable_storage(scenario, modes, self.settings)
             with self._environment(scenario, modes, run_id, audit, outcome, shared) as (
                 run_env,
                 modes,
@@ -1073,6 +1075,26 @@ def _check_mockable(scenario: Scenario, plan: Plan, modes: ModeDecision) -> None
                 f"({spec.type}), which has no mock and runs in mock mode "
                 f"({modes.services[step.service].source}); run it with "
                 "--force-dependency-mode real"
+            )
+
+
+def _check_durable_storage(scenario: Scenario, modes: ModeDecision, settings: Settings) -> None:
+    """A fault that needs its service to keep its data, on a service that cannot, skips."""
+    for raw in scenario.faults:
+        fault = FaultSpec.model_validate(raw)  # validated when the scenario loaded
+        name = fault.service
+        if not fault.needs_durable_storage or name not in scenario.external_services:
+            continue
+        if modes.services[name].mode != DependencyMode.REAL:
+            continue
+        if scenario.external_services[name].mode != ServiceMode.DOCKER:
+            continue  # external/cloud: what it stores on is not envctl's to know
+        reason = build_plugin(scenario, name, "0", settings).data_lost_on_restart()
+        if reason is not None:
+            raise ScenarioSkipped(
+                f"fault '{fault.id or fault.kind}' needs service '{name}' to keep its data "
+                f"across a {fault.kind} (needs_durable_storage: true), but {reason}; run it "
+                "against a broker that stores on disk (apache/kafka, the default image)"
             )
 
 

@@ -329,6 +329,12 @@ class ServicePlugin(ABC, Generic[SpecT]):
         """How a person reaches the run's data, by resource kind (for kept resources)."""
         return {}
 
+    def data_lost_on_restart(self) -> str | None:
+        """Why this service comes back empty when its process restarts (a memory-only
+        store), or None when it keeps its data as a server with a disk does. A fault with
+        ``needs_durable_storage: true`` skips its scenario when this says why."""
+        return None
+
     def _no_snapshots(self) -> Exception:
         return SnapshotError(
             f"service '{self.context.service}' is of type '{self.type_name}', which has no "

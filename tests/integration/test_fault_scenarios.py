@@ -108,3 +108,19 @@ def test_no_message_lost_reports_what_a_memory_broker_loses_on_stop(
     if failed["kind"] == "no_message_lost":
         assert "lost" in failed["error"], failed["error"]
     assert managed_resources(docker_client, data["run_id"]) == []
+
+
+def test_a_restart_that_needs_durable_storage_skips_on_a_memory_broker(
+    tmp_path: Path, test_env: dict[str, str], docker_client: Any
+) -> None:
+    # faults_broker_restart checks no_message_lost across a broker restart: on the local
+    # tansu image (memory storage) that cannot hold, so it is skipped with the reason
+    # instead of failing; on apache/kafka it runs.
+    test_env["ENVCTL_STATE_DIR"] = str(tmp_path / "state")
+    code, data = run_json(
+        ["--scenarios-dir", str(REPO / "scenarios"), "run", "-s", "faults_broker_restart"],
+        test_env,
+    )
+    assert code == 0 and data["status"] == "skipped", data
+    assert "needs_durable_storage" in data["reason"] and "memory" in data["reason"]
+    assert managed_resources(docker_client, data["run_id"]) == []

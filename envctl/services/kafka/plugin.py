@@ -166,6 +166,14 @@ class KafkaService(ServicePlugin[KafkaSpec]):
             "KAFKA_NUM_PARTITIONS": "1",
         }
 
+    def data_lost_on_restart(self) -> str | None:
+        if self.flavor == "tansu":
+            return (
+                f"it runs the tansu flavor ({self.context.image}) with memory storage "
+                "(STORAGE_ENGINE=memory://), so a restarted broker comes back empty"
+            )
+        return None
+
     def endpoints(self, host_ports: Mapping[int, int]) -> Endpoints:
         result: Endpoints = {"bootstrap_servers": f"127.0.0.1:{host_ports[KAFKA_PORT]}"}
         if self.flavor == "apache":

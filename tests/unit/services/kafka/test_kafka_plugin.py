@@ -152,3 +152,9 @@ def test_cloud_mode_takes_sasl_secrets_from_the_environment_only() -> None:
         "sasl.username": "svc",
         "sasl.password": "s3cret",
     }
+
+
+def test_only_the_memory_flavor_loses_its_data_on_restart() -> None:
+    assert service("apache/kafka:3.9.0").data_lost_on_restart() is None
+    reason = service("ghcr.io/tansu-io/tansu").data_lost_on_restart()
+    assert reason is not None and "memory" in reason

@@ -150,10 +150,7 @@ def _prescan(text: str, max_nodes: int = MAX_NODES) -> int:
                 depth += 1
                 nodes += 1
                 if depth > MAX_DEPTH:
-                    raise _Limit(
-                        f"nested deeper than {MAX_DEPTH} levels; flatten the structure",
-                        _line(event),
-                    )
+                    raise _Limit(_too_deep(), _line(event))
             elif isinstance(event, yaml.CollectionEndEvent):
                 depth -= 1
             elif isinstance(event, yaml.AliasEvent):
@@ -371,6 +368,10 @@ def _tag(tag: str) -> str:
     return shorten(tag, 40).strip("'")
 
 
+def _too_deep() -> str:
+    return f"nested deeper than {MAX_DEPTH} levels; flatten the structure"
+
+
 def parse_yaml(
     text: str, display: str, problems: list[Problem], *, max_nodes: int = MAX_NODES
 ) -> tuple[Any, Positions]:
@@ -395,7 +396,12 @@ def parse_yaml(
         problems.append(Problem(display, exc.line, "", exc.message))
     except yaml.MarkedYAMLError as exc:
         line, reason = _syntax_error(text, exc)
-        problems.append(Problem(display, line, "", f"invalid YAML: {reason}"))
+        if "maximum nesting depth" in reason:
+            # libyaml >= 0.2.5 (PyYAML 6.0.4's wheels) stops at 1,000 levels while scanning
+            # ahead, before our own bound is reached: say it in our words
+            problems.append(Problem(display, line, "", _too_deep()))
+        else:
+            problems.append(Problem(display, line, "", f"invalid YAML: {reason}"))
     except (yaml.YAMLError, ValueError, OverflowError, RecursionError) as exc:
         # PyYAML lets a few Python errors escape (chr() of an escape beyond U+10FFFF).
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
